@@ -1,0 +1,30 @@
+"""Robots: the one shared contract (`Robot`) and its implementations."""
+
+from robots.errors import (
+    CollisionDetected,
+    EStopActive,
+    LimitViolation,
+    MotionStopped,
+    MotionTimeout,
+    NotActive,
+    RobotError,
+    Unreachable,
+)
+from robots.interface import JointLimits, Lifecycle, Pose, Robot, RobotInfo, RobotState
+
+__all__ = [
+    "CollisionDetected",
+    "EStopActive",
+    "JointLimits",
+    "Lifecycle",
+    "LimitViolation",
+    "MotionStopped",
+    "MotionTimeout",
+    "NotActive",
+    "Pose",
+    "Robot",
+    "RobotError",
+    "RobotInfo",
+    "RobotState",
+    "Unreachable",
+]

@@ -1,0 +1,63 @@
+"""Errors raised by robots.
+
+    RobotError                 every robot failure; `reason` is a stable word
+    ├── LimitViolation         target NaN/Inf/out of limits (reason "limit")
+    ├── Unreachable            no IK solution within tolerance (reason "unreachable")
+    ├── MotionTimeout          target not reached in time (reason "timeout")
+    ├── CollisionDetected      unexpected contact during motion (reason "collision")
+    ├── MotionStopped          stop() interrupted the motion (reason "stopped")
+    ├── EStopActive            e-stopped; reset_estop() first (reason "estop")
+    └── NotActive              motion outside the ACTIVE lifecycle state (reason "not_active")
+"""
+
+from __future__ import annotations
+
+
+class RobotError(Exception):
+    """Root of robot errors. `retryable` tells whether trying again may succeed."""
+
+    reason = "robot_error"
+    retryable = False
+
+
+class LimitViolation(RobotError, ValueError):
+    """A commanded target is NaN, infinite, of the wrong size or outside the joint limits."""
+
+    reason = "limit"
+
+
+class Unreachable(RobotError):
+    """The requested pose has no inverse-kinematics solution within tolerance."""
+
+    reason = "unreachable"
+
+
+class MotionTimeout(RobotError):
+    """A motion did not reach its target within its time budget (robot clock)."""
+
+    reason = "timeout"
+    retryable = True
+
+
+class CollisionDetected(RobotError):
+    """The robot touched something it was not meant to touch."""
+
+    reason = "collision"
+
+
+class MotionStopped(RobotError):
+    """stop() interrupted the motion; the robot holds its position."""
+
+    reason = "stopped"
+
+
+class EStopActive(RobotError):
+    """The robot is e-stopped; motion is refused until reset_estop()."""
+
+    reason = "estop"
+
+
+class NotActive(RobotError):
+    """Motion was commanded while the robot is not in its ACTIVE lifecycle state."""
+
+    reason = "not_active"
