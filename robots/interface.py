@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from robots.errors import EStopActive, LimitViolation, NotActive
+from robots.errors import EStopActive, LimitViolation, MotionStopped, NotActive
 
 FloatArray = NDArray[np.float64]
 
@@ -160,8 +160,13 @@ class Robot(ABC):
         return self._gripper(width_m, force_n, timeout_s)
 
     def stop(self) -> None:
-        """Interrupt the current motion (any thread); the robot holds its position."""
+        """Interrupt the current motion (any thread); the robot holds its position and
+        refuses further motion with MotionStopped until resume()."""
         self._stop_requested.set()
+
+    def resume(self) -> None:
+        """Allow motion again after stop() (an e-stop also needs reset_estop())."""
+        self._stop_requested.clear()
 
     def estop(self) -> None:
         """Emergency stop (any thread): halt now and refuse motion until reset_estop()."""
@@ -178,7 +183,7 @@ class Robot(ABC):
 
     @property
     def stop_requested(self) -> bool:
-        """True once stop() or estop() asked the current motion to end."""
+        """True from stop() or estop() until resume(): motion must end now."""
         return self._stop_requested.is_set()
 
     # --- checks shared by every implementation -------------------------------------
@@ -210,7 +215,8 @@ class Robot(ABC):
             raise NotActive(f"{type(self).__name__} is {self._lifecycle.value}; call activate() first")
         if self._estopped.is_set():
             raise EStopActive("robot is e-stopped; reset the e-stop (PackML Clear) before moving")
-        self._stop_requested.clear()
+        if self._stop_requested.is_set():
+            raise MotionStopped("robot was stopped; call resume() before moving again")
 
     # --- hooks for implementations -------------------------------------------------
     @abstractmethod

@@ -1,0 +1,68 @@
+"""`cellwright cell run` and `cellwright state tail`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from cells.config import ConfigError, load_config
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """Add `cell run` and `state tail`; returns the `cell` actions for more subcommands."""
+    cell = sub.add_parser("cell", help="run a cell controller")
+    actions = cell.add_subparsers(dest="action", required=True)
+    run = actions.add_parser("run", help="connect a cell to the orchestrator and take tasks")
+    run.add_argument("--config", type=Path, required=True, help="cell YAML file")
+    run.add_argument("--orchestrator", default="127.0.0.1:50051", help="host:port")
+    run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
+    run.add_argument("--snapshot", type=Path, help="write a PNG of the final scene on exit")
+    run.set_defaults(func=run_cell)
+
+    state = sub.add_parser("state", help="the ZeroMQ state stream")
+    state_actions = state.add_subparsers(dest="action", required=True)
+    tail = state_actions.add_parser("tail", help="print a cell's state stream live")
+    tail.add_argument("--endpoint", required=True,
+                      help="the cell's state endpoint, e.g. tcp://127.0.0.1:5560 "
+                           "(`cellwright cell list` shows it)")
+    tail.add_argument("--topic", default="", help="topic prefix, e.g. cell/arm-1/state")
+    tail.add_argument("--count", type=int, help="stop after this many messages")
+    tail.add_argument("--seconds", type=float, help="stop after this long")
+    tail.set_defaults(func=run_tail)
+    return actions
+
+
+def run_cell(args: argparse.Namespace) -> int:
+    from cells.controller import CellController  # imports PyBullet lazily
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s cell %(levelname)s %(message)s")
+    try:
+        config = load_config(args.config)
+        controller = CellController(config, args.orchestrator, gui=args.gui, snapshot=args.snapshot)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        task = asyncio.create_task(controller.run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    return 0
+
+
+def run_tail(args: argparse.Namespace) -> int:
+    from cells.state_tail import tail
+
+    with contextlib.suppress(KeyboardInterrupt):
+        tail(args.endpoint, args.topic, limit=args.count, duration_s=args.seconds)
+    return 0

@@ -1,0 +1,456 @@
+"""The cell controller: a cell's session with the orchestrator, its PackML state and
+its tasks.
+
+Threads: gRPC, PackML and task bookkeeping live on the asyncio loop; the world, robots,
+skills and the ZeroMQ publisher live on the robot thread (`RobotThread`). The loop hands
+skills to the robot thread and awaits them; cancels and e-stops reach a moving robot
+through `Robot.stop()` / `Robot.estop()`, which are safe from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format, struct_pb2
+
+from cells.config import CellConfig
+from cells.packml import (
+    Command,
+    InvalidTransition,
+    PackmlMachine,
+    State,
+    from_proto_command,
+    to_proto_state,
+)
+from cells.robot_thread import RobotThread
+from cells.skills import SKILLS, Skill, SkillContext, SkillError
+from cells.state_messages import robot_state_proto
+from cells.statebus import StatePublisher, cell_topic, robot_topic
+from cellwright.schema import SchemaError, validate
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
+from cellwright.v1 import job_pb2, state_pb2
+from robots import Robot, RobotError
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 0.2
+BACKOFF_MAX_S = 5.0
+CELL_STATE_HZ = 10.0
+GRIPPER_OPEN_M = 0.08
+
+
+@dataclass
+class InFlight:
+    """The task the cell is executing."""
+
+    task_id: str
+    epoch: int
+    skill: str
+    started_s: float
+    progress: float = 0.0
+    cancel_requested: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def update(self, state: int = job_pb2.TASK_STATE_RUNNING) -> cell_pb.TaskUpdate:
+        return cell_pb.TaskUpdate(task_id=self.task_id, epoch=self.epoch, state=state,  # type: ignore[arg-type]
+                                  progress=self.progress)
+
+
+@dataclass
+class Owned:
+    """What the robot thread owns."""
+
+    world: Any
+    publisher: StatePublisher
+    robot_publish_every: int = 1
+    cell_state_every: int = 1
+    ticks: int = 0
+
+
+def _task_error(reason: str, message: str, retryable: bool = False) -> job_pb2.TaskError:
+    return job_pb2.TaskError(reason=reason, message=message, retryable=retryable)
+
+
+class CellController:
+    """Runs one cell: connects out to the orchestrator and executes its tasks one at a time.
+
+    Args:
+        config: the cell's configuration.
+        orchestrator: host:port of the orchestrator.
+        gui: show the PyBullet GUI (needs a display).
+        snapshot: write a PNG of the final scene here on shutdown.
+    """
+
+    def __init__(self, config: CellConfig, orchestrator: str, *, gui: bool = False,
+                 snapshot: Path | None = None) -> None:
+        unknown = [s for s in config.skills or () if s not in SKILLS]
+        if unknown:
+            raise ValueError(f"{config.source}: skills: unknown {unknown}; known: {sorted(SKILLS)}")
+        self.config = config
+        self.orchestrator = orchestrator
+        self.boot_id = uuid.uuid4().hex
+        self.skills: dict[str, Skill] = {n: SKILLS[n] for n in config.skills or SKILLS}
+        self._gui, self._snapshot = gui, snapshot
+        self._t0 = time.monotonic()
+        self.world: Any = None
+        self.robots: dict[str, Robot] = {}
+        self.state_endpoint = ""
+        self.packml = PackmlMachine(self.clock)
+        self.current: InFlight | None = None
+        self._unacked: dict[tuple[str, int], cell_pb.TaskUpdate] = {}
+        self._outbox: asyncio.Queue[cell_pb.ConnectRequest] | None = None
+        self._acting: asyncio.Task[None] | None = None
+        self._running: asyncio.Task[None] | None = None
+        self._busy_s = 0.0
+        self._counts = {"succeeded": 0, "failed": 0}
+        self._thread = RobotThread(self._setup, self._idle, self._teardown,
+                                   wait_s=0.0 if config.world else 1.0 / CELL_STATE_HZ)
+
+    # --- clock and robot thread ----------------------------------------------------
+    def clock(self) -> float:
+        """The cell's clock: simulation seconds with a world, else monotonic seconds."""
+        return float(self.world.now_s()) if self.world is not None else time.monotonic() - self._t0
+
+    def _setup(self) -> Owned:
+        world = None
+        if self.config.world:
+            from sim_worlds import load_world  # only simulated cells need PyBullet
+            world = load_world(self.config.world, gui=self._gui, realtime=self.config.realtime)
+        owned = Owned(world, StatePublisher(self.config.state_endpoint))
+        if world is not None:
+            owned.robot_publish_every = max(1, int(1.0 / (world.dt * self.config.publish_hz)))
+            owned.cell_state_every = max(1, round(self.config.publish_hz / CELL_STATE_HZ))
+            world.add_step_listener(lambda: self._publish(owned), owned.robot_publish_every)
+        return owned
+
+    def _idle(self, owned: Owned) -> None:
+        if owned.world is not None:
+            owned.world.idle_for(0.01)
+        else:
+            self._publish_cell_state(owned)
+
+    def _teardown(self, owned: Owned) -> None:
+        try:
+            if owned.world is not None and self._snapshot is not None:
+                owned.world.render_png(self._snapshot)
+                log.info("wrote %s", self._snapshot)
+        finally:
+            owned.publisher.close()
+            if owned.world is not None:
+                owned.world.close()
+
+    def _publish(self, owned: Owned) -> None:
+        """Step listener on the robot thread: robot states, and the cell state at 10 Hz."""
+        now = self.clock()
+        for robot in self.robots.values():
+            info = robot.info()
+            owned.publisher.publish(robot_topic(self.config.cell_id, info.name),
+                                    robot_state_proto(self.config.cell_id, info, robot.state()), now)
+        owned.ticks += 1
+        if owned.ticks % owned.cell_state_every == 0:
+            self._publish_cell_state(owned)
+
+    def _publish_cell_state(self, owned: Owned) -> None:
+        current = self.current
+        owned.publisher.publish(cell_topic(self.config.cell_id), state_pb2.CellState(
+            cell_id=self.config.cell_id, packml_state=to_proto_state(self.packml.state),  # type: ignore[arg-type]
+            busy=current is not None, task_id=current.task_id if current else "",
+            clock_s=self.clock()), self.clock())
+
+    # --- lifecycle -----------------------------------------------------------------
+    async def run(self) -> None:
+        """Start the robot thread, reach PackML Execute (if auto_start), and keep a session
+        with the orchestrator until cancelled."""
+        await asyncio.to_thread(self._thread.start)
+        owned: Owned = await asyncio.wrap_future(self._thread.submit(lambda o: o))
+        self.world = owned.world
+        self.robots = dict(owned.world.robots) if owned.world is not None else {}
+        self.state_endpoint = owned.publisher.endpoint
+        self.packml.add_listener(lambda _old, _new: self._beat_soon())
+        log.info("cell %s up: skills %s, state stream %s", self.config.cell_id,
+                 sorted(self.skills), self.state_endpoint)
+        try:
+            if self.config.auto_start:
+                for command in (Command.RESET, Command.START):
+                    self.apply(command)
+                    if self._acting is not None:
+                        await self._acting
+            await self._session_loop()
+        finally:
+            for robot in self.robots.values():
+                robot.stop()
+            await asyncio.to_thread(self._thread.stop)
+
+    # --- PackML --------------------------------------------------------------------
+    def apply(self, command: Command | None) -> None:
+        """Apply a PackML command (None = e-stop) and start the acting state's work.
+
+        Raises:
+            InvalidTransition: the current state does not accept the command.
+        """
+        if command is None:
+            for robot in self.robots.values():
+                robot.estop()
+            if self.packml.state in (State.ABORTING, State.ABORTED):
+                return
+            command = Command.ABORT
+        state = self.packml.command(command)
+        self._acting = asyncio.create_task(self._act(state))
+
+    async def _act(self, state: State) -> None:
+        """Do an acting state's work, then signal state complete if still in it."""
+        try:
+            if state is State.RESETTING:
+                await self._on_robot_thread(self._home)
+            elif state is State.STOPPING:
+                await self._interrupt("stopped by PackML Stop")
+            elif state is State.ABORTING:
+                for robot in self.robots.values():
+                    robot.estop()
+                await self._interrupt("aborted")
+            elif state is State.CLEARING:
+                for robot in self.robots.values():
+                    robot.reset_estop()
+                    robot.resume()
+            elif state in (State.HOLDING, State.SUSPENDING) and self.current is not None:
+                await self.current.done.wait()
+        except (RobotError, SkillError) as exc:
+            log.error("PackML %s failed: %s; aborting", state.value, exc)
+            if self.packml.state is state:
+                self.apply(Command.ABORT)
+            return
+        if self.packml.state is state and state is not State.EXECUTE:
+            self.packml.state_complete()
+
+    def _home(self, owned: Owned) -> None:
+        """Resetting: release stops, open grippers, move to the `home` location."""
+        ctx = SkillContext(owned.world, self.robots)
+        for robot in self.robots.values():
+            robot.resume()
+            if "gripper" in robot.info().capabilities:
+                robot.gripper(GRIPPER_OPEN_M)
+        if owned.world is not None and len(self.robots) == 1:
+            SKILLS["move_to"].run(ctx, {"location": "home"})
+
+    async def _interrupt(self, why: str) -> None:
+        """Stop the robots and wait for the current task (if any) to end."""
+        current = self.current
+        for robot in self.robots.values():
+            robot.stop()
+        if current is not None:
+            log.info("interrupting %s: %s", current.task_id, why)
+            await current.done.wait()
+
+    async def _on_robot_thread(self, job: Any) -> Any:
+        return await asyncio.wrap_future(self._thread.submit(job))
+
+    # --- tasks ---------------------------------------------------------------------
+    def _on_assign(self, assign: cell_pb.Assign) -> None:
+        def refuse(reason: str, message: str, retryable: bool = False) -> None:
+            self._finish(cell_pb.TaskUpdate(
+                task_id=assign.task_id, epoch=assign.epoch, state=job_pb2.TASK_STATE_FAILED,
+                error=_task_error(reason, message, retryable)))
+
+        if self.current is not None:
+            return refuse("rejected", f"cell {self.config.cell_id} is busy with "
+                          f"{self.current.task_id}", retryable=True)
+        if self.packml.state is not State.EXECUTE:
+            return refuse("rejected", f"cell {self.config.cell_id} is in PackML state "
+                          f"{self.packml.state.value}, not Execute", retryable=True)
+        skill = self.skills.get(assign.skill)
+        if skill is None:
+            return refuse("unknown_skill", f"cell {self.config.cell_id} has no skill "
+                          f"{assign.skill!r}; it offers {sorted(self.skills)}")
+        try:
+            params = validate(skill.params_schema, json_format.MessageToDict(assign.params),
+                              "params", f"skill {skill.name}")
+        except SchemaError as exc:
+            return refuse("invalid_params", str(exc))
+        self.current = InFlight(assign.task_id, assign.epoch, skill.name, self.clock())
+        self._send(cell_pb.ConnectRequest(task_update=self.current.update()))
+        self._running = asyncio.create_task(self._execute(self.current, skill, params))
+        return None
+
+    async def _execute(self, task: InFlight, skill: Skill, params: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def progress(fraction: float) -> None:
+            loop.call_soon_threadsafe(self._progress, task, fraction)
+
+        def run(owned: Owned) -> dict[str, Any]:
+            for robot in self.robots.values():
+                robot.resume()
+            if task.cancel_requested:  # a cancel that raced the start
+                raise SkillError("stopped", "cancelled before it started")
+            return skill.run(SkillContext(owned.world, self.robots, progress), params)
+
+        update = cell_pb.TaskUpdate(task_id=task.task_id, epoch=task.epoch)
+        try:
+            result = await self._on_robot_thread(run)
+            update.state = job_pb2.TASK_STATE_SUCCEEDED
+            update.result.CopyFrom(_struct(result))
+        except (SkillError, RobotError) as exc:
+            cancelled = task.cancel_requested and exc.reason in ("stopped", "estop")
+            update.state = job_pb2.TASK_STATE_CANCELLED if cancelled else job_pb2.TASK_STATE_FAILED
+            message = exc.message if isinstance(exc, SkillError) else str(exc)
+            update.error.CopyFrom(_task_error(exc.reason, message, exc.retryable))
+        except Exception as exc:
+            log.exception("skill %s crashed on %s", skill.name, task.task_id)
+            update.state = job_pb2.TASK_STATE_FAILED
+            update.error.CopyFrom(_task_error("internal", f"{type(exc).__name__}: {exc}"))
+        update.duration_s = self.clock() - task.started_s
+        update.progress = 1.0 if update.state == job_pb2.TASK_STATE_SUCCEEDED else task.progress
+        self._busy_s += update.duration_s
+        self._counts["succeeded" if update.state == job_pb2.TASK_STATE_SUCCEEDED else "failed"] += 1
+        self.current = None
+        task.done.set()
+        self._finish(update)
+        self._beat_soon()
+
+    def _progress(self, task: InFlight, fraction: float) -> None:
+        task.progress = fraction
+        if self.current is task:
+            self._send(cell_pb.ConnectRequest(task_update=task.update()))
+
+    def _finish(self, update: cell_pb.TaskUpdate) -> None:
+        """Report a final update and keep it until the orchestrator acknowledges it."""
+        self._unacked[(update.task_id, update.epoch)] = update
+        self._send(cell_pb.ConnectRequest(task_update=update))
+
+    def _on_cancel(self, cancel: cell_pb.Cancel) -> None:
+        current = self.current
+        if current is None or (current.task_id, current.epoch) != (cancel.task_id, cancel.epoch):
+            return
+        log.info("cancelling %s: %s", cancel.task_id, cancel.reason)
+        current.cancel_requested = True
+        for robot in self.robots.values():
+            robot.stop()
+
+    # --- session -------------------------------------------------------------------
+    def _hello(self) -> cell_pb.Hello:
+        held = [self.current.update()] if self.current else []
+        return cell_pb.Hello(
+            cell_id=self.config.cell_id, boot_id=self.boot_id, tags=self.config.tags,
+            state_endpoint=self.state_endpoint,
+            packml_state=to_proto_state(self.packml.state),  # type: ignore[arg-type]
+            skills=[cell_pb.Skill(name=s.name, description=s.description,
+                                  params_schema=_struct(dict(s.params_schema)))
+                    for s in self.skills.values()],
+            robots=[_robot_proto(r) for r in self.robots.values()],
+            tasks=[*held, *self._unacked.values()])
+
+    def _heartbeat(self) -> cell_pb.ConnectRequest:
+        stats = cell_pb.CellStats(
+            clock_s=self.clock(), busy_s=self._busy_s + (
+                self.clock() - self.current.started_s if self.current else 0.0),
+            state_time_s=self.packml.state_times(), tasks_succeeded=self._counts["succeeded"],
+            tasks_failed=self._counts["failed"])
+        return cell_pb.ConnectRequest(heartbeat=cell_pb.Heartbeat(
+            packml_state=to_proto_state(self.packml.state),  # type: ignore[arg-type]
+            busy=self.current is not None, stats=stats))
+
+    def _send(self, message: cell_pb.ConnectRequest) -> None:
+        """Queue a message for the orchestrator; dropped while disconnected (the next
+        hello carries what matters: the task in flight and unacknowledged results)."""
+        if self._outbox is not None:
+            self._outbox.put_nowait(message)
+
+    def _beat_soon(self) -> None:
+        self._send(self._heartbeat())
+
+    async def _session_loop(self) -> None:
+        backoff = BACKOFF_START_S
+        while True:
+            try:
+                async with grpc.aio.insecure_channel(self.orchestrator) as channel:
+                    if await self._session(cell_grpc.CellServiceStub(channel)):
+                        backoff = BACKOFF_START_S
+            except grpc.aio.AioRpcError as exc:
+                log.warning("orchestrator %s: %s %s", self.orchestrator, exc.code().name,
+                            exc.details())
+            delay = backoff * random.uniform(1.0, 1.5)
+            log.info("reconnecting in %.1f s", delay)
+            await asyncio.sleep(delay)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _session(self, stub: cell_grpc.CellServiceStub) -> bool:
+        """One Connect stream; returns whether it got as far as a welcome."""
+        call = stub.Connect()
+        await call.write(cell_pb.ConnectRequest(hello=self._hello()))
+        first = await call.read()
+        if first is grpc.aio.EOF or not first.HasField("welcome"):
+            return False
+        log.info("connected to %s", self.orchestrator)
+        outbox: asyncio.Queue[cell_pb.ConnectRequest] = asyncio.Queue()
+        self._outbox = outbox
+        interval = max(0.05, first.welcome.heartbeat_interval_ms / 1000)
+        writer = asyncio.create_task(self._write(call, outbox))
+        beats = asyncio.create_task(self._beat_every(interval))
+        self._beat_soon()
+        try:
+            while (message := await call.read()) is not grpc.aio.EOF:
+                self._handle(message)
+        finally:
+            self._outbox = None
+            beats.cancel()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            call.cancel()
+        return True
+
+    async def _write(self, call: Any, outbox: asyncio.Queue[cell_pb.ConnectRequest]) -> None:
+        while True:
+            await call.write(await outbox.get())
+
+    async def _beat_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self._beat_soon()
+
+    def _handle(self, message: cell_pb.ConnectResponse) -> None:
+        kind = message.WhichOneof("msg")
+        if kind == "assign":
+            self._on_assign(message.assign)
+        elif kind == "cancel":
+            self._on_cancel(message.cancel)
+        elif kind == "ack":
+            self._unacked.pop((message.ack.task_id, message.ack.epoch), None)
+        elif kind == "command":
+            self._on_command(message.command)
+
+    def _on_command(self, command: cell_pb.Command) -> None:
+        ok, error = True, ""
+        try:
+            self.apply(from_proto_command(command.command))  # None: e-stop
+        except (InvalidTransition, ValueError) as exc:
+            ok, error = False, f"cell {self.config.cell_id}: {exc}"
+        self._send(cell_pb.ConnectRequest(command_result=cell_pb.CommandResult(
+            command_id=command.command_id, ok=ok, error=error,
+            packml_state=to_proto_state(self.packml.state))))  # type: ignore[arg-type]
+
+
+def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def _robot_proto(robot: Robot) -> cell_pb.Robot:
+    info = robot.info()
+    return cell_pb.Robot(
+        name=info.name, model=info.model, capabilities=sorted(info.capabilities),
+        joints=[cell_pb.Joint(name=n, lower_rad=lo, upper_rad=hi, max_velocity_rad_s=v)
+                for n, lo, hi, v in zip(info.joint_names, info.limits.lower.tolist(),
+                                        info.limits.upper.tolist(), info.limits.velocity.tolist(),
+                                        strict=True)])

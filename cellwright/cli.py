@@ -1,0 +1,31 @@
+"""The `cellwright` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cells import cli as cell_cli
+from cellwright import commands, demo
+from orchestrator import cli as orchestrator_cli
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="cellwright", description="Orchestrate robot cells: jobs over gRPC, cells in "
+        "PyBullet simulation or on real drivers, state over ZeroMQ.")
+    sub = root.add_subparsers(dest="command", required=True)
+    demo.add_parser(sub)
+    orchestrator_cli.add_parser(sub)
+    cell_actions = cell_cli.add_parsers(sub)
+    commands.add_parsers(sub, cell_actions)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return commands.run(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""A small JSON-schema subset for parameters, shared by workflows and skills.
+
+A schema is an object schema::
+
+    {"type": "object",
+     "properties": {"part": {"type": "string", "enum": ["red_cube"], "description": "..."},
+                    "speed": {"type": "number", "minimum": 0, "maximum": 1, "default": 1}},
+     "required": ["part"]}
+
+Property types: string, number, integer, boolean, array, object; optional keys: enum,
+minimum, maximum, default, description. Unknown parameters are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
+    "array": (list,), "object": (dict,),
+}
+PROPERTY_KEYS = frozenset({"type", "description", "enum", "default", "minimum", "maximum"})
+
+
+class SchemaError(ValueError):
+    """A value (or a schema) is wrong; `field` names where, e.g. `params.part`."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def check_schema(schema: Mapping[str, Any], where: str) -> None:
+    """Raise SchemaError unless `schema` is an object schema in this subset."""
+    properties = schema.get("properties", {})
+    if not isinstance(properties, Mapping):
+        raise SchemaError(f"{where}.properties", "expected a mapping of parameter specs")
+    for name, spec in properties.items():
+        here = f"{where}.{name}"
+        if not isinstance(spec, Mapping) or spec.get("type") not in TYPES:
+            raise SchemaError(here, f"needs a type, one of {sorted(TYPES)}")
+        if extra := set(spec) - PROPERTY_KEYS:
+            raise SchemaError(f"{here}.{sorted(extra)[0]}",
+                              f"unknown key; allowed: {sorted(PROPERTY_KEYS)}")
+        if "default" in spec:
+            check_value(spec, spec["default"], f"{here}.default")
+    for name in schema.get("required", []):
+        if name not in properties:
+            raise SchemaError(f"{where}.required", f"{name!r} is not a declared parameter")
+
+
+def check_value(spec: Mapping[str, Any], value: Any, where: str) -> Any:
+    """Return `value` (integral floats made int for integer specs) or raise SchemaError."""
+    kind = spec["type"]
+    if kind == "integer" and isinstance(value, float) and value.is_integer():
+        value = int(value)  # protobuf Struct carries every number as a double
+    types = TYPES[kind]
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        raise SchemaError(where, f"expected {kind}, got {type(value).__name__} {value!r}")
+    if "enum" in spec and value not in spec["enum"]:
+        raise SchemaError(where, f"{value!r} is not one of {list(spec['enum'])}")
+    if "minimum" in spec and value < spec["minimum"]:
+        raise SchemaError(where, f"{value!r} is below the minimum {spec['minimum']}")
+    if "maximum" in spec and value > spec["maximum"]:
+        raise SchemaError(where, f"{value!r} is above the maximum {spec['maximum']}")
+    return value
+
+
+def validate(schema: Mapping[str, Any], values: Mapping[str, Any], prefix: str,
+             owner: str) -> dict[str, Any]:
+    """Check `values` against `schema`, fill defaults, and return the result.
+
+    Errors name the field as `<prefix>.<name>` and say what `owner` (e.g. "workflow
+    pick-place") accepts.
+    """
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    for name in values:
+        if name not in properties:
+            raise SchemaError(f"{prefix}.{name}", f"unknown parameter; {owner} takes "
+                              f"{sorted(properties) or 'no parameters'}")
+    result: dict[str, Any] = {}
+    for name, spec in properties.items():
+        if name in values:
+            result[name] = check_value(spec, values[name], f"{prefix}.{name}")
+        elif "default" in spec:
+            result[name] = spec["default"]
+        elif name in required:
+            hint = f": one of {list(spec['enum'])}" if "enum" in spec else f" ({spec['type']})"
+            raise SchemaError(f"{prefix}.{name}", f"required by {owner}{hint}")
+    return result

@@ -1,0 +1,89 @@
+"""Protobuf <-> domain conversion for the orchestrator: the only place that knows both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import job_pb2
+from cellwright.v1 import job_service_pb2 as job_svc
+from orchestrator.engine import Submission, TaskReport
+from orchestrator.model import Job, JobState, Task, TaskError, TaskState
+
+
+def struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
+def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+def timestamp(unix_s: float) -> timestamp_pb2.Timestamp | None:
+    if unix_s <= 0:
+        return None
+    message = timestamp_pb2.Timestamp()
+    message.FromNanoseconds(int(unix_s * 1e9))
+    return message
+
+
+def job_state_to_proto(state: JobState) -> job_pb2.JobState.ValueType:
+    return job_pb2.JobState.Value(f"JOB_STATE_{state.value}")
+
+
+def job_state_from_proto(value: int) -> JobState:
+    return JobState(job_pb2.JobState.Name(value).removeprefix("JOB_STATE_"))
+
+
+def task_state_from_proto(value: int) -> TaskState:
+    return TaskState(job_pb2.TaskState.Name(value).removeprefix("TASK_STATE_"))
+
+
+def error_to_proto(error: TaskError | None) -> job_pb2.TaskError | None:
+    if error is None:
+        return None
+    return job_pb2.TaskError(reason=error.reason, message=error.message, retryable=error.retryable)
+
+
+def task_to_proto(task: Task) -> job_pb2.Task:
+    return job_pb2.Task(
+        id=task.id, job_id=task.job_id, step_id=task.step_id, skill=task.skill,
+        params=struct(task.params), needs=task.needs,
+        state=job_pb2.TaskState.Value(f"TASK_STATE_{task.state.value}"), cell_id=task.cell_id,
+        epoch=task.epoch, attempt=task.attempt, result=struct(task.result),
+        error=error_to_proto(task.error), duration_s=task.duration_s,
+        assigned_time=timestamp(task.assigned_at), finished_time=timestamp(task.finished_at))
+
+
+def job_to_proto(job: Job) -> job_pb2.Job:
+    return job_pb2.Job(
+        id=job.id, request_id=job.request_id, workflow=job.workflow,
+        workflow_version=job.workflow_version, params=struct(job.params), priority=job.priority,
+        deadline=timestamp(job.deadline), labels=job.labels, state=job_state_to_proto(job.state),
+        tasks=[task_to_proto(t) for t in job.tasks], error=error_to_proto(job.error),
+        create_time=timestamp(job.created_at), update_time=timestamp(job.updated_at),
+        cycle_time_s=job.cycle_time_s, cancel_requested=job.cancel_requested)
+
+
+def encode_job(job: Job) -> bytes:
+    return job_to_proto(job).SerializeToString()
+
+
+def submission(request: job_svc.SubmitJobRequest) -> Submission:
+    deadline = request.deadline.ToNanoseconds() / 1e9 if request.HasField("deadline") else 0.0
+    return Submission(request_id=request.request_id, workflow=request.workflow,
+                      params=from_struct(request.params), priority=request.priority,
+                      deadline=deadline, labels=dict(request.labels))
+
+
+def task_report(update: cell_pb.TaskUpdate) -> TaskReport:
+    error = None
+    if update.HasField("error"):
+        error = TaskError(update.error.reason, update.error.message, update.error.retryable)
+    return TaskReport(task_id=update.task_id, epoch=update.epoch,
+                      state=task_state_from_proto(update.state), result=from_struct(update.result),
+                      error=error, duration_s=update.duration_s)

@@ -1,0 +1,324 @@
+"""Job and task state machines on top of the store.
+
+All methods are synchronous and run on the orchestrator's event loop thread, so each one
+is atomic with respect to the others; each change is one durable transaction that also
+appends a job event (the snapshot is encoded by the `encode_job` callback, keeping the
+engine free of protobuf). Methods return the messages the server must send to cells.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from orchestrator import scheduler
+from orchestrator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from orchestrator.model import Job, JobState, Task, TaskError, TaskState
+from orchestrator.store import Store
+from orchestrator.workflows import WorkflowRegistry
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_ID = 128
+MAX_PARAMS_BYTES = 64 * 1024
+MAX_LABELS = 32
+LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
+MAX_LABEL_VALUE = 256
+REJECTED = "rejected"  # a cell refused an assignment (not ready): not an attempt
+
+
+@dataclass(frozen=True)
+class Submission:
+    request_id: str
+    workflow: str
+    params: dict[str, Any]
+    priority: int = 0
+    deadline: float = 0.0
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskReport:
+    """What a cell says about a task it holds."""
+
+    task_id: str
+    epoch: int
+    state: TaskState
+    result: dict[str, Any] = field(default_factory=dict)
+    error: TaskError | None = None
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    cell_id: str
+    task: Task
+    deadline: float
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    cell_id: str
+    task_id: str
+    epoch: int
+    reason: str
+
+
+def check_labels(labels: Mapping[str, str], field_name: str) -> None:
+    """Raise InvalidArgument unless labels are few, with short, plain keys and values."""
+    if len(labels) > MAX_LABELS:
+        raise InvalidArgument(field_name, f"at most {MAX_LABELS} labels, got {len(labels)}")
+    for key, value in labels.items():
+        if not LABEL_KEY.match(key):
+            raise InvalidArgument(f"{field_name}[{key!r}]", f"key must match {LABEL_KEY.pattern}")
+        if len(value) > MAX_LABEL_VALUE:
+            raise InvalidArgument(f"{field_name}[{key!r}]", f"value longer than {MAX_LABEL_VALUE}")
+
+
+class Engine:
+    """Submits, dispatches, advances and cancels jobs; reconciles cells' reports."""
+
+    def __init__(self, store: Store, workflows: WorkflowRegistry, *,
+                 encode_job: Callable[[Job], bytes], on_event: Callable[[int], None],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.workflows = workflows
+        self._encode = encode_job
+        self._on_event = on_event
+        self._clock = clock
+
+    # --- jobs ----------------------------------------------------------------------
+    def submit(self, sub: Submission) -> tuple[Job, bool]:
+        """Store a new job durably, or return the one stored under the same request_id."""
+        if not sub.request_id:
+            raise InvalidArgument("request_id", "required: a unique idempotency key per job, e.g. a UUID")
+        if len(sub.request_id) > MAX_REQUEST_ID:
+            raise InvalidArgument("request_id", f"longer than {MAX_REQUEST_ID} characters")
+        if not sub.workflow:
+            raise InvalidArgument("workflow", f"name a workflow; known: {self.workflows.names()}")
+        if not 0 <= sub.priority <= 1000:
+            raise InvalidArgument("priority", f"{sub.priority} is outside 0..1000")
+        if sub.deadline < 0:
+            raise InvalidArgument("deadline", "must be after 1970")
+        check_labels(sub.labels, "labels")
+        body = json.dumps([sub.workflow, sub.params, sub.priority, sub.deadline, sub.labels],
+                          sort_keys=True, default=str)
+        if len(body) > MAX_PARAMS_BYTES:
+            raise InvalidArgument("params", f"request body over {MAX_PARAMS_BYTES} bytes")
+        body_hash = hashlib.sha256(body.encode()).hexdigest()
+        earlier = self.store.find_request(sub.request_id)
+        if earlier is not None:
+            job_id, earlier_hash = earlier
+            if earlier_hash != body_hash:
+                raise AlreadyExists(
+                    f"request_id {sub.request_id!r} was used for job {job_id} with a different "
+                    "body; use a new request_id for a new job")
+            return self.get(job_id), False
+        workflow = self.workflows.resolve(sub.workflow)
+        params = workflow.bind(sub.params)
+        now = self._clock()
+        job_id = f"job-{uuid.uuid4().hex[:16]}"
+        tasks = tuple(
+            Task(id=f"{job_id}/{step.id}", job_id=job_id, step_id=step.id, skill=step.skill,
+                 params=step_params, needs=step.needs, retries=step.retries,
+                 state=TaskState.PENDING if step.needs else TaskState.READY)
+            for step, step_params in workflow.expand(params))
+        job = Job(id=job_id, request_id=sub.request_id, workflow=sub.workflow,
+                  workflow_version=workflow.version, params=params, priority=sub.priority,
+                  deadline=sub.deadline, labels=dict(sub.labels), state=JobState.QUEUED,
+                  tasks=tasks, created_at=now, updated_at=now)
+        with self.store.transaction():
+            self.store.insert_job(job, body_hash)
+            self._record(job_id, "")
+        return self.get(job_id), True
+
+    def get(self, job_id: str) -> Job:
+        job = self.store.get_job(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id!r} not found")
+        return job
+
+    def cancel(self, job_id: str, reason: str) -> tuple[Job, list[CancelOrder]]:
+        """Ask for a job to end: queued tasks end now, running ones get a cancel."""
+        job = self.get(job_id)
+        if job.state.final:
+            raise FailedPrecondition(f"job {job_id} is already {job.state.value}; nothing to cancel")
+        with self.store.transaction():
+            self.store.update_job(job_id, self._clock(), cancel_requested=True)
+            orders = self._advance(job_id, "", cancel_reason=reason or "cancelled by client")
+        return self.get(job_id), orders
+
+    # --- dispatch ------------------------------------------------------------------
+    def dispatch(self, cells: Sequence[scheduler.CellOffer]) -> list[Assignment]:
+        """Fail READY tasks past their job's deadline, then assign READY tasks to idle
+        cells, all in one transaction (one fsync)."""
+        now = self._clock()
+        assignments: list[Assignment] = []
+        with self.store.transaction():
+            ready = self.store.ready_tasks(limit=max(64, 4 * len(cells)))
+            live = []
+            for item in ready:
+                if 0 < item.deadline < now:
+                    self._fail_job(item.task.job_id, item.task.id, TaskError(
+                        "deadline_exceeded", f"job deadline passed before step "
+                        f"{item.task.step_id} could start"))
+                else:
+                    live.append(item)
+            for item, cell in scheduler.match(live, cells):
+                task = item.task
+                if not self.store.update_task(
+                        task.id, expect_states=[TaskState.READY], state=TaskState.ASSIGNED,
+                        cell_id=cell.cell_id, boot_id=cell.boot_id, epoch=task.epoch + 1,
+                        attempt=task.attempt + 1, assigned_at=now):
+                    continue
+                job = self.store.get_job(task.job_id)
+                if job is not None and job.state is JobState.QUEUED:
+                    self.store.update_job(task.job_id, now, state=JobState.RUNNING)
+                self._record(task.job_id, task.id)
+                assigned = replace(task, state=TaskState.ASSIGNED, cell_id=cell.cell_id,
+                                   epoch=task.epoch + 1, attempt=task.attempt + 1)
+                assignments.append(Assignment(cell.cell_id, assigned, item.deadline))
+        return assignments
+
+    # --- reports from cells --------------------------------------------------------
+    def report(self, cell_id: str, report: TaskReport) -> tuple[bool, list[CancelOrder]]:
+        """Apply a cell's task update. Returns (acknowledge?, cancels to send).
+
+        Stale epochs and unknown tasks are acknowledged and ignored so the cell can
+        forget them; a task is never moved by a cell that does not hold it.
+        """
+        task = self.store.get_task(report.task_id)
+        if task is None or task.epoch != report.epoch or task.cell_id != cell_id:
+            log.warning("ignoring stale report from %s for %s epoch %s", cell_id,
+                        report.task_id, report.epoch)
+            return True, []
+        now = self._clock()
+        with self.store.transaction():
+            if report.state is TaskState.RUNNING:
+                if self.store.update_task(task.id, expect_states=[TaskState.ASSIGNED, TaskState.UNKNOWN],
+                                          expect_epoch=task.epoch, state=TaskState.RUNNING):
+                    return False, self._advance(task.job_id, task.id)
+                return False, []
+            if not report.state.final:
+                return False, []
+            new_state = report.state
+            if new_state is TaskState.FAILED and report.error is not None and (
+                    report.error.reason == REJECTED
+                    or (report.error.retryable and task.attempt <= task.retries)):
+                new_state = TaskState.READY  # try again: the next assignment raises the epoch
+            changed = self.store.update_task(
+                task.id, expect_states=[TaskState.ASSIGNED, TaskState.RUNNING, TaskState.UNKNOWN],
+                expect_epoch=task.epoch, state=new_state, result=report.result,
+                error=report.error, duration_s=report.duration_s, finished_at=now)
+            orders = self._advance(task.job_id, task.id) if changed else []
+        return True, orders
+
+    def reconcile(self, cell_id: str, boot_id: str, reports: Sequence[TaskReport]
+                  ) -> tuple[list[tuple[str, int]], list[CancelOrder]]:
+        """A cell said hello listing the tasks it holds. Returns (acks, cancels).
+
+        Tasks the store has in flight on this cell that the cell does not list were never
+        received if the cell did not restart (same boot id): they go back to READY.
+        After a restart their outcome is unknown: UNKNOWN, and the job is HELD.
+        """
+        acks: list[tuple[str, int]] = []
+        orders: list[CancelOrder] = []
+        listed = {r.task_id for r in reports}
+        for report in reports:
+            ack, more = self.report(cell_id, report)
+            orders += more
+            if ack:
+                acks.append((report.task_id, report.epoch))
+            current = self.store.get_task(report.task_id)
+            if report.state is TaskState.RUNNING and (
+                    current is None or current.epoch != report.epoch or current.state.final):
+                orders.append(CancelOrder(cell_id, report.task_id, report.epoch,
+                                          "the orchestrator no longer assigns this task to you"))
+        now = self._clock()
+        for task in self.store.in_flight_tasks():
+            if task.cell_id != cell_id or task.id in listed:
+                continue
+            with self.store.transaction():
+                if task.boot_id == boot_id:
+                    self.store.update_task(task.id, expect_states=[task.state],
+                                           expect_epoch=task.epoch, state=TaskState.READY)
+                else:
+                    self.store.update_task(
+                        task.id, expect_states=[task.state], expect_epoch=task.epoch,
+                        state=TaskState.UNKNOWN, finished_at=now, error=TaskError(
+                            "cell_lost", f"cell {cell_id} restarted while holding the task; "
+                            "check the cell, then cancel the job"))
+                orders += self._advance(task.job_id, task.id)
+        return acks, orders
+
+    def cell_lost(self, cell_id: str) -> list[CancelOrder]:
+        """The cell's lease expired: its in-flight tasks become UNKNOWN, their jobs HELD."""
+        orders: list[CancelOrder] = []
+        for task in self.store.in_flight_tasks():
+            if task.cell_id != cell_id:
+                continue
+            with self.store.transaction():
+                self.store.update_task(
+                    task.id, expect_states=[task.state], expect_epoch=task.epoch,
+                    state=TaskState.UNKNOWN, error=TaskError(
+                        "cell_lost", f"lease of cell {cell_id} expired while it held the task"))
+                orders += self._advance(task.job_id, task.id)
+        return orders
+
+    # --- internals -----------------------------------------------------------------
+    def _record(self, job_id: str, task_id: str) -> None:
+        job = self.store.get_job(job_id)
+        assert job is not None
+        seq = self.store.append_event(self._clock(), job_id, task_id, self._encode(job))
+        self._on_event(seq)
+
+    def _fail_job(self, job_id: str, task_id: str, error: TaskError) -> None:
+        self.store.update_job(job_id, self._clock(), state=JobState.FAILED, error=error)
+        for task in self.get(job_id).tasks:
+            if task.state in (TaskState.PENDING, TaskState.READY):
+                self.store.update_task(task.id, expect_states=[task.state], state=TaskState.CANCELLED)
+        self._record(job_id, task_id)
+
+    def _advance(self, job_id: str, task_id: str, cancel_reason: str = "job failed"
+                 ) -> list[CancelOrder]:
+        """Move a job forward after a change; record the event. Call inside a transaction."""
+        job = self.get(job_id)
+        now = self._clock()
+        orders: list[CancelOrder] = []
+        if job.state.final:
+            self._record(job_id, task_id)
+            return orders
+        failed = next((t for t in job.tasks if t.state is TaskState.FAILED), None)
+        if job.cancel_requested or failed is not None:
+            for task in job.tasks:
+                if task.state in (TaskState.PENDING, TaskState.READY):
+                    self.store.update_task(task.id, expect_states=[task.state],
+                                           state=TaskState.CANCELLED, finished_at=now)
+                elif task.state.in_flight:
+                    orders.append(CancelOrder(task.cell_id, task.id, task.epoch, cancel_reason))
+            if job.cancel_requested and not orders:
+                self.store.update_job(job_id, now, state=JobState.CANCELLED)
+            elif failed is not None:
+                self.store.update_job(job_id, now, state=JobState.FAILED, error=failed.error)
+        elif all(t.state is TaskState.SUCCEEDED for t in job.tasks):
+            self.store.update_job(job_id, now, state=JobState.SUCCEEDED)
+        else:
+            done = {t.step_id for t in job.tasks if t.state is TaskState.SUCCEEDED}
+            for task in job.tasks:
+                if task.state is TaskState.PENDING and set(task.needs) <= done:
+                    self.store.update_task(task.id, expect_states=[TaskState.PENDING],
+                                           state=TaskState.READY)
+            unknown = any(t.state is TaskState.UNKNOWN for t in job.tasks)
+            started = any(t.attempt > 0 for t in job.tasks)
+            state = JobState.HELD if unknown else JobState.RUNNING if started else JobState.QUEUED
+            if state is not job.state:
+                self.store.update_job(job_id, now, state=state)
+        self._record(job_id, task_id)
+        return orders

@@ -1,0 +1,402 @@
+"""The orchestrator's gRPC server: JobService and CellService over grpc.aio.
+
+Servicers only translate protobuf to engine calls and engine errors to status codes.
+`Orchestrator` holds the live state: the engine, cell sessions, the dispatcher and the
+lease watchdog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
+from cellwright.v1 import job_pb2, packml_pb2
+from cellwright.v1 import job_service_pb2 as job_svc
+from cellwright.v1 import job_service_pb2_grpc as job_grpc
+from orchestrator import convert
+from orchestrator.engine import CancelOrder, Engine, check_labels
+from orchestrator.errors import InvalidArgument, NotFound, OrchestratorError, Unavailable
+from orchestrator.sessions import CellSession
+from orchestrator.store import Store
+from orchestrator.workflows import WorkflowRegistry
+
+log = logging.getLogger(__name__)
+
+CELL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+COMMAND_TIMEOUT_S = 5.0
+HELLO_TIMEOUT_S = 10.0
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
+class Orchestrator:
+    """Live state of one orchestrator process."""
+
+    def __init__(self, store: Store, workflows: WorkflowRegistry, *,
+                 heartbeat_interval_s: float = 1.0, lease_ttl_s: float = 5.0) -> None:
+        self.engine = Engine(store, workflows, encode_job=convert.encode_job,
+                             on_event=self._on_event)
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.lease_ttl_s = lease_ttl_s
+        self.sessions: dict[str, CellSession] = {}
+        self._changed = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        now = time.monotonic()
+        for task in store.in_flight_tasks():  # after a restart: wait a lease for their cells
+            if task.cell_id not in self.sessions:
+                self.sessions[task.cell_id] = CellSession(
+                    cell_pb.Hello(cell_id=task.cell_id), connected=False, disconnected_at=now)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._dispatch_loop()),
+                       asyncio.create_task(self._watchdog_loop())]
+        self.wake()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for session in self.sessions.values():
+            session.close()
+
+    # --- events --------------------------------------------------------------------
+    def _on_event(self, _seq: int) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def changed(self) -> asyncio.Event:
+        """An event set at the next job change (a fresh one after each change)."""
+        return self._changed
+
+    def wake(self) -> None:
+        """Ask the dispatcher to run: tasks or cells may have become available."""
+        self._wake.set()
+
+    # --- background loops ----------------------------------------------------------
+    async def _dispatch_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            offers = [o for s in self.sessions.values() if (o := s.offer()) is not None]
+            try:
+                assignments = self.engine.dispatch(offers)
+            except Exception:
+                log.exception("dispatch failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+                self.wake()
+                continue
+            for a in assignments:
+                session = self.sessions[a.cell_id]
+                session.task_id = a.task.id
+                message = cell_pb.Assign(task_id=a.task.id, epoch=a.task.epoch, skill=a.task.skill,
+                                         params=convert.struct(a.task.params),
+                                         deadline=convert.timestamp(a.deadline))
+                session.send(cell_pb.ConnectResponse(assign=message))
+
+    async def _watchdog_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(self.heartbeat_interval_s, self.lease_ttl_s / 4))
+            now = time.monotonic()
+            for session in list(self.sessions.values()):
+                if session.connected and now - session.last_seen > self.lease_ttl_s:
+                    log.warning("cell %s missed its lease; closing its session", session.cell_id)
+                    session.close()
+                elif (not session.connected and session.disconnected_at
+                      and now - session.disconnected_at > self.lease_ttl_s):
+                    session.disconnected_at = 0.0
+                    session.task_id = ""
+                    self.route(self.engine.cell_lost(session.cell_id))
+            self.wake()  # also fails READY tasks whose deadline passed
+
+    # --- sessions ------------------------------------------------------------------
+    def open_session(self, hello: cell_pb.Hello) -> CellSession:
+        """Register a cell's new stream, replacing an older one, and reconcile its tasks."""
+        old = self.sessions.get(hello.cell_id)
+        if old is not None and old.connected:
+            log.warning("cell %s connected again; closing its previous session", hello.cell_id)
+            old.close()
+        session = CellSession(hello, packml_state=hello.packml_state)
+        self.sessions[hello.cell_id] = session
+        session.send(cell_pb.ConnectResponse(welcome=cell_pb.Welcome(
+            heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
+            lease_ttl_ms=int(self.lease_ttl_s * 1000))))
+        reports = [convert.task_report(t) for t in hello.tasks]
+        acks, orders = self.engine.reconcile(hello.cell_id, hello.boot_id, reports)
+        for task_id, epoch in acks:
+            session.send(cell_pb.ConnectResponse(ack=cell_pb.Ack(task_id=task_id, epoch=epoch)))
+        self.route(orders)
+        held = [t for t in self.engine.store.in_flight_tasks() if t.cell_id == hello.cell_id]
+        session.task_id = held[0].id if held else ""
+        self.wake()
+        return session
+
+    def handle(self, session: CellSession, message: cell_pb.ConnectRequest) -> None:
+        """Apply one message from a cell's stream."""
+        session.seen()
+        kind = message.WhichOneof("msg")
+        if kind == "heartbeat":
+            beat = message.heartbeat
+            if beat.packml_state != session.packml_state:
+                self.wake()
+            session.packml_state, session.busy = beat.packml_state, beat.busy
+            session.stats.CopyFrom(beat.stats)
+        elif kind == "task_update":
+            report = convert.task_report(message.task_update)
+            ack, orders = self.engine.report(session.cell_id, report)
+            if ack:
+                session.send(cell_pb.ConnectResponse(
+                    ack=cell_pb.Ack(task_id=report.task_id, epoch=report.epoch)))
+                if session.task_id == report.task_id:
+                    session.task_id = ""
+                self.wake()
+            self.route(orders)
+        elif kind == "command_result":
+            result = message.command_result
+            if result.packml_state != session.packml_state:
+                session.packml_state = result.packml_state
+                self.wake()
+            future = session.pending_commands.pop(result.command_id, None)
+            if future is not None and not future.done():
+                future.set_result(result)
+        else:
+            raise InvalidArgument(f"ConnectRequest.{kind}", "allowed only as the first message")
+
+    def route(self, orders: list[CancelOrder]) -> None:
+        for order in orders:
+            session = self.sessions.get(order.cell_id)
+            if session is not None and session.connected:
+                session.send(cell_pb.ConnectResponse(cancel=cell_pb.Cancel(
+                    task_id=order.task_id, epoch=order.epoch, reason=order.reason)))
+
+    def session(self, cell_id: str) -> CellSession:
+        session = self.sessions.get(cell_id)
+        if session is None:
+            raise NotFound(f"cell {cell_id!r} not found; known cells: {sorted(self.sessions)}")
+        return session
+
+    async def command(self, session: CellSession, command: int) -> cell_pb.CommandResult:
+        """Send a PackML command to a connected cell and wait for its answer."""
+        if not session.connected:
+            raise Unavailable(f"cell {session.cell_id} is not connected")
+        command_id = uuid.uuid4().hex
+        future: asyncio.Future[cell_pb.CommandResult] = asyncio.get_running_loop().create_future()
+        session.pending_commands[command_id] = future
+        session.send(cell_pb.ConnectResponse(command=cell_pb.Command(
+            command_id=command_id, command=command)))  # type: ignore[arg-type]
+        try:
+            return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            session.pending_commands.pop(command_id, None)
+            return cell_pb.CommandResult(command_id=command_id, ok=False, error=(
+                f"cell {session.cell_id} did not answer within {COMMAND_TIMEOUT_S:.0f} s"),
+                packml_state=session.packml_state)  # type: ignore[arg-type]
+
+
+def _status(method: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+    """Answer OrchestratorErrors with their gRPC status code and message."""
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Response:
+        try:
+            return await method(self, request, context)
+        except OrchestratorError as exc:
+            await context.abort(exc.code, str(exc))
+            raise  # unreachable: abort raises
+    return wrapper
+
+
+def _page_token(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode()
+
+
+def _page_seq(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        version, seq = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        if version != "v1":
+            raise ValueError(version)
+        return int(seq)
+    except ValueError as exc:
+        raise InvalidArgument("page_token", "not a token from a previous ListJobs answer") from exc
+
+
+class JobServicer(job_grpc.JobServiceServicer):
+    """JobService: jobs from factory controllers."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.o = orchestrator
+
+    @_status
+    async def SubmitJob(self, request: job_svc.SubmitJobRequest,
+                        context: grpc.aio.ServicerContext) -> job_svc.SubmitJobResponse:
+        job, created = self.o.engine.submit(convert.submission(request))
+        if created:
+            self.o.wake()
+        return job_svc.SubmitJobResponse(job=convert.job_to_proto(job), created=created)
+
+    @_status
+    async def GetJob(self, request: job_svc.GetJobRequest,
+                     context: grpc.aio.ServicerContext) -> job_svc.GetJobResponse:
+        return job_svc.GetJobResponse(job=convert.job_to_proto(self.o.engine.get(request.job_id)))
+
+    @_status
+    async def ListJobs(self, request: job_svc.ListJobsRequest,
+                       context: grpc.aio.ServicerContext) -> job_svc.ListJobsResponse:
+        size = request.page_size or 50
+        if not 1 <= size <= 500:
+            raise InvalidArgument("page_size", f"{request.page_size} is outside 1..500")
+        if any(s == job_pb2.JOB_STATE_UNSPECIFIED for s in request.states):
+            raise InvalidArgument("states", "JOB_STATE_UNSPECIFIED is not a state")
+        check_labels(request.labels, "labels")
+        rows = self.o.engine.store.list_jobs(
+            states=[convert.job_state_from_proto(s) for s in request.states],
+            workflow=request.workflow, labels=dict(request.labels),
+            after_seq=_page_seq(request.page_token), limit=size + 1)
+        page = rows[:size]
+        token = _page_token(page[-1][0]) if len(rows) > size else ""
+        return job_svc.ListJobsResponse(jobs=[convert.job_to_proto(j) for _, j in page],
+                                        next_page_token=token)
+
+    @_status
+    async def CancelJob(self, request: job_svc.CancelJobRequest,
+                        context: grpc.aio.ServicerContext) -> job_svc.CancelJobResponse:
+        job, orders = self.o.engine.cancel(request.job_id, request.reason)
+        self.o.route(orders)
+        return job_svc.CancelJobResponse(job=convert.job_to_proto(job))
+
+    async def WatchJobs(self, request: job_svc.WatchJobsRequest,
+                        context: grpc.aio.ServicerContext) -> AsyncIterator[job_svc.WatchJobsResponse]:
+        if request.job_id and self.o.engine.store.get_job(request.job_id) is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id!r} not found")
+        seq = request.after_seq
+        while True:
+            changed = self.o.changed()
+            events = self.o.engine.store.events_after(seq, request.job_id, 256)
+            for seq, when, task_id, snapshot in events:
+                event = job_pb2.JobEvent(seq=seq, task_id=task_id, time=convert.timestamp(when))
+                event.job.ParseFromString(snapshot)
+                yield job_svc.WatchJobsResponse(event=event)
+            if not events:
+                await changed.wait()
+
+
+class CellServicer(cell_grpc.CellServiceServicer):
+    """CellService: cell sessions and operator commands."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.o = orchestrator
+
+    async def Connect(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:
+        try:
+            first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                f"send hello within {HELLO_TIMEOUT_S:.0f} s of connecting")
+        if first is grpc.aio.EOF or not first.HasField("hello"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                "hello: the first message of Connect must be a hello")
+        hello = first.hello
+        if not CELL_ID.match(hello.cell_id):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"hello.cell_id: {hello.cell_id!r} must match {CELL_ID.pattern}")
+        if any(t.state in (job_pb2.TASK_STATE_UNSPECIFIED,) for t in hello.tasks):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "hello.tasks: state is required")
+        session = self.o.open_session(hello)
+        reader = asyncio.create_task(self._read(session, context))
+        try:
+            while (message := await session.outbox.get()) is not None:
+                await context.write(message)
+        finally:
+            reader.cancel()
+            session.close()
+        if reader.done() and not reader.cancelled() and (exc := reader.exception()):
+            if isinstance(exc, OrchestratorError):
+                await context.abort(exc.code, str(exc))
+
+    async def _read(self, session: CellSession, context: grpc.aio.ServicerContext) -> None:
+        try:
+            while (message := await context.read()) is not grpc.aio.EOF:
+                if (message.WhichOneof("msg") == "task_update"
+                        and message.task_update.state == job_pb2.TASK_STATE_UNSPECIFIED):
+                    raise InvalidArgument("task_update.state", "required")
+                self.o.handle(session, message)
+        finally:
+            session.close()
+
+    async def ListCells(self, request: cell_pb.ListCellsRequest,
+                        context: grpc.aio.ServicerContext) -> cell_pb.ListCellsResponse:
+        return cell_pb.ListCellsResponse(
+            cells=[s.to_proto() for _, s in sorted(self.o.sessions.items())])
+
+    @_status
+    async def GetCell(self, request: cell_pb.GetCellRequest,
+                      context: grpc.aio.ServicerContext) -> cell_pb.GetCellResponse:
+        return cell_pb.GetCellResponse(cell=self.o.session(request.cell_id).to_proto())
+
+    @_status
+    async def CommandCell(self, request: cell_pb.CommandCellRequest,
+                          context: grpc.aio.ServicerContext) -> cell_pb.CommandCellResponse:
+        if request.command not in packml_pb2.PackmlCommand.values() or not request.command:
+            raise InvalidArgument("command", "give a PackML command, e.g. PACKML_COMMAND_STOP")
+        if request.all_cells:
+            if request.cell_id:
+                raise InvalidArgument("cell_id", "leave empty when all_cells is set")
+            targets = [s for s in self.o.sessions.values() if s.connected]
+        else:
+            targets = [self.o.session(request.cell_id)]
+        results = await asyncio.gather(*(self.o.command(s, request.command) for s in targets))
+        if not request.all_cells and not results[0].ok:
+            if results[0].error.startswith(f"cell {request.cell_id} did not answer"):
+                raise Unavailable(results[0].error)
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, results[0].error)
+        return cell_pb.CommandCellResponse(results=results)
+
+
+async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
+                heartbeat_interval_s: float = 1.0, lease_ttl_s: float = 5.0,
+                ready: Callable[[int], None] | None = None) -> None:
+    """Run the orchestrator until cancelled; `ready(port)` is called once it listens."""
+    store = Store(db_path)
+    orchestrator = Orchestrator(store, WorkflowRegistry(workflow_dirs),
+                                heartbeat_interval_s=heartbeat_interval_s, lease_ttl_s=lease_ttl_s)
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+    job_grpc.add_JobServiceServicer_to_server(JobServicer(orchestrator), server)
+    cell_grpc.add_CellServiceServicer_to_server(CellServicer(orchestrator), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [job_svc.DESCRIPTOR.services_by_name["JobService"].full_name,
+             cell_pb.DESCRIPTOR.services_by_name["CellService"].full_name,
+             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+    reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(address)
+    await server.start()
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    orchestrator.start()
+    if ready is not None:
+        ready(port)
+    try:
+        await server.wait_for_termination()
+    finally:
+        await orchestrator.stop()
+        await server.stop(grace=1.0)
+        store.close()
+

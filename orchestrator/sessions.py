@@ -1,0 +1,67 @@
+"""Connected cells: one session per Connect stream, with its lease and outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import packml_pb2
+from orchestrator.scheduler import CellOffer
+
+EXECUTE = packml_pb2.PACKML_STATE_EXECUTE
+
+
+@dataclass
+class CellSession:
+    """What the orchestrator knows of one cell, connected or not."""
+
+    hello: cell_pb.Hello
+    outbox: asyncio.Queue[cell_pb.ConnectResponse | None] = field(default_factory=asyncio.Queue)
+    connected: bool = True
+    last_seen: float = field(default_factory=time.monotonic)
+    disconnected_at: float = 0.0
+    packml_state: int = 0
+    busy: bool = False
+    task_id: str = ""
+    stats: cell_pb.CellStats = field(default_factory=cell_pb.CellStats)
+    last_seen_unix: float = field(default_factory=time.time)
+    pending_commands: dict[str, asyncio.Future[cell_pb.CommandResult]] = field(default_factory=dict)
+
+    @property
+    def cell_id(self) -> str:
+        return self.hello.cell_id
+
+    def seen(self) -> None:
+        self.last_seen = time.monotonic()
+        self.last_seen_unix = time.time()
+
+    def send(self, message: cell_pb.ConnectResponse) -> None:
+        self.outbox.put_nowait(message)
+
+    def close(self) -> None:
+        """End the session's stream; the lease clock for its in-flight tasks starts."""
+        if self.connected:
+            self.connected = False
+            self.disconnected_at = time.monotonic()
+            self.outbox.put_nowait(None)
+            for future in self.pending_commands.values():
+                if not future.done():
+                    future.cancel()
+
+    def offer(self) -> CellOffer | None:
+        """The cell as a scheduling candidate, if it can take a task now."""
+        if not self.connected or self.task_id or self.packml_state != EXECUTE:
+            return None
+        return CellOffer(self.cell_id, self.hello.boot_id,
+                         frozenset(s.name for s in self.hello.skills), frozenset(self.hello.tags))
+
+    def to_proto(self) -> cell_pb.Cell:
+        cell = cell_pb.Cell(
+            id=self.cell_id, connected=self.connected, skills=self.hello.skills,
+            robots=self.hello.robots, tags=self.hello.tags,
+            state_endpoint=self.hello.state_endpoint, packml_state=self.packml_state,  # type: ignore[arg-type]
+            busy=self.busy, task_id=self.task_id, stats=self.stats)
+        cell.last_seen_time.FromNanoseconds(int(self.last_seen_unix * 1e9))
+        return cell

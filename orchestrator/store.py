@@ -1,0 +1,257 @@
+"""Durable store of jobs, tasks and the job event log, on SQLite in WAL mode.
+
+Every change is one transaction committed with `synchronous=FULL`, so anything the
+orchestrator has acknowledged survives a crash of the process or of the machine.
+Task transitions are compare-and-set on (state, epoch): a stale epoch changes nothing.
+The store is used from one thread (the orchestrator's event loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestrator.model import Job, JobState, ReadyTask, Task, TaskError, TaskState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    request_id TEXT NOT NULL UNIQUE,
+    body_hash TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    workflow_version INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    deadline REAL NOT NULL,
+    labels TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    ordinal INTEGER NOT NULL,
+    step_id TEXT NOT NULL,
+    skill TEXT NOT NULL,
+    params TEXT NOT NULL,
+    needs TEXT NOT NULL,
+    retries INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    cell_id TEXT NOT NULL DEFAULT '',
+    boot_id TEXT NOT NULL DEFAULT '',
+    epoch INTEGER NOT NULL DEFAULT 0,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    result TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    duration_s REAL NOT NULL DEFAULT 0,
+    assigned_at REAL NOT NULL DEFAULT 0,
+    finished_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tasks_job ON tasks(job_id);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    job_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    snapshot BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
+"""
+
+
+def _error_json(error: TaskError | None) -> str | None:
+    return None if error is None else json.dumps(
+        {"reason": error.reason, "message": error.message, "retryable": error.retryable})
+
+
+def _error(text: str | None) -> TaskError | None:
+    return None if text is None else TaskError(**json.loads(text))
+
+
+class Store:
+    """Jobs, tasks and events in one SQLite file (created if missing)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic, durable change; nested use joins the outer transaction."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- jobs ----------------------------------------------------------------------
+    def insert_job(self, job: Job, body_hash: str) -> None:
+        self._db.execute(
+            "INSERT INTO jobs (id, request_id, body_hash, workflow, workflow_version, params,"
+            " priority, deadline, labels, state, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (job.id, job.request_id, body_hash, job.workflow, job.workflow_version,
+             json.dumps(job.params), job.priority, job.deadline, json.dumps(job.labels),
+             job.state.value, job.created_at, job.updated_at))
+        self._db.executemany(
+            "INSERT INTO tasks (id, job_id, ordinal, step_id, skill, params, needs, retries, state)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            [(t.id, job.id, i, t.step_id, t.skill, json.dumps(t.params), json.dumps(t.needs),
+              t.retries, t.state.value) for i, t in enumerate(job.tasks)])
+
+    def find_request(self, request_id: str) -> tuple[str, str] | None:
+        """(job id, body hash) of an earlier submission with this idempotency key."""
+        row = self._db.execute(
+            "SELECT id, body_hash FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
+        return None if row is None else (row["id"], row["body_hash"])
+
+    def get_job(self, job_id: str) -> Job | None:
+        row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else self._job(row)
+
+    def list_jobs(self, *, states: Sequence[JobState], workflow: str, labels: dict[str, str],
+                  after_seq: int, limit: int) -> list[tuple[int, Job]]:
+        """(seq, job) in submission order after `after_seq` (seq is the page position)."""
+        where, args = ["seq > ?"], [after_seq]
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            args += [s.value for s in states]
+        if workflow:
+            where.append("workflow = ?")
+            args.append(workflow)
+        for key, value in labels.items():
+            where.append("json_extract(labels, ?) = ?")
+            args += [f'$."{key}"', value]
+        rows = self._db.execute(
+            f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
+            (*args, limit)).fetchall()
+        return [(r["seq"], self._job(r)) for r in rows]
+
+    def update_job(self, job_id: str, now: float, *, state: JobState | None = None,
+                   error: TaskError | None = None, cancel_requested: bool | None = None) -> None:
+        sets, args = ["updated_at = ?"], [now]
+        if state is not None:
+            sets.append("state = ?")
+            args.append(state.value)
+        if error is not None:
+            sets.append("error = ?")
+            args.append(_error_json(error))
+        if cancel_requested is not None:
+            sets.append("cancel_requested = ?")
+            args.append(int(cancel_requested))
+        self._db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
+
+    def unfinished_job_ids(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING', 'HELD') ORDER BY seq")
+        return [r["id"] for r in rows]
+
+    # --- tasks ---------------------------------------------------------------------
+    def get_task(self, task_id: str) -> Task | None:
+        row = self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return None if row is None else self._task(row)
+
+    def ready_tasks(self, limit: int) -> list[ReadyTask]:
+        """READY tasks, most urgent first: priority, then deadline, then age."""
+        rows = self._db.execute(
+            "SELECT t.*, j.priority AS j_priority, j.deadline AS j_deadline,"
+            " j.created_at AS j_created, (SELECT p.cell_id FROM tasks p WHERE p.job_id = t.job_id"
+            " AND p.cell_id != '' ORDER BY p.assigned_at DESC LIMIT 1) AS last_cell"
+            " FROM tasks t JOIN jobs j ON j.id = t.job_id"
+            " WHERE t.state = 'READY' ORDER BY j.priority DESC,"
+            " CASE WHEN j.deadline > 0 THEN j.deadline ELSE 1e300 END, j.seq, t.ordinal"
+            " LIMIT ?", (limit,)).fetchall()
+        return [ReadyTask(self._task(r), r["j_priority"], r["j_deadline"], r["j_created"],
+                          r["last_cell"] or "") for r in rows]
+
+    def in_flight_tasks(self) -> list[Task]:
+        rows = self._db.execute("SELECT * FROM tasks WHERE state IN ('ASSIGNED', 'RUNNING')")
+        return [self._task(r) for r in rows]
+
+    def update_task(self, task_id: str, *, expect_states: Iterable[TaskState],
+                    expect_epoch: int | None = None, **fields: Any) -> bool:
+        """Compare-and-set: change `fields` only if the task is in one of `expect_states`
+        (and at `expect_epoch` when given). Returns whether the row changed."""
+        states = [s.value for s in expect_states]
+        sets, args = [], []
+        for name, value in fields.items():
+            sets.append(f"{name} = ?")
+            if isinstance(value, TaskState):
+                value = value.value
+            elif name == "result":
+                value = json.dumps(value)
+            elif name == "error":
+                value = _error_json(value)
+            args.append(value)
+        sql = (f"UPDATE tasks SET {', '.join(sets)} WHERE id = ?"
+               f" AND state IN ({','.join('?' * len(states))})")
+        args += [task_id, *states]
+        if expect_epoch is not None:
+            sql += " AND epoch = ?"
+            args.append(expect_epoch)
+        return self._db.execute(sql, args).rowcount == 1
+
+    # --- events --------------------------------------------------------------------
+    def append_event(self, now: float, job_id: str, task_id: str, snapshot: bytes) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO events (time, job_id, task_id, snapshot) VALUES (?,?,?,?)",
+            (now, job_id, task_id, snapshot))
+        return int(cursor.lastrowid or 0)
+
+    def events_after(self, seq: int, job_id: str, limit: int) -> list[tuple[int, float, str, bytes]]:
+        """(seq, time, task_id, snapshot) of events after `seq`, oldest first."""
+        if job_id:
+            rows = self._db.execute(
+                "SELECT seq, time, task_id, snapshot FROM events WHERE job_id = ? AND seq > ?"
+                " ORDER BY seq LIMIT ?", (job_id, seq, limit))
+        else:
+            rows = self._db.execute(
+                "SELECT seq, time, task_id, snapshot FROM events WHERE seq > ? ORDER BY seq"
+                " LIMIT ?", (seq, limit))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # --- row mapping ---------------------------------------------------------------
+    def _job(self, row: sqlite3.Row) -> Job:
+        tasks = self._db.execute(
+            "SELECT * FROM tasks WHERE job_id = ? ORDER BY ordinal", (row["id"],)).fetchall()
+        return Job(
+            id=row["id"], request_id=row["request_id"], workflow=row["workflow"],
+            workflow_version=row["workflow_version"], params=json.loads(row["params"]),
+            priority=row["priority"], deadline=row["deadline"], labels=json.loads(row["labels"]),
+            state=JobState(row["state"]), tasks=tuple(self._task(t) for t in tasks),
+            created_at=row["created_at"], updated_at=row["updated_at"], error=_error(row["error"]),
+            cancel_requested=bool(row["cancel_requested"]))
+
+    @staticmethod
+    def _task(row: sqlite3.Row) -> Task:
+        return Task(
+            id=row["id"], job_id=row["job_id"], step_id=row["step_id"], skill=row["skill"],
+            params=json.loads(row["params"]), needs=tuple(json.loads(row["needs"])),
+            retries=row["retries"], state=TaskState(row["state"]), cell_id=row["cell_id"],
+            boot_id=row["boot_id"], epoch=row["epoch"], attempt=row["attempt"],
+            result=json.loads(row["result"]), error=_error(row["error"]),
+            duration_s=row["duration_s"], assigned_at=row["assigned_at"],
+            finished_at=row["finished_at"])
