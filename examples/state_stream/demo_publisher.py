@@ -24,9 +24,7 @@ def main() -> None:
     parser.add_argument("--endpoint", default="tcp://127.0.0.1:0")
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    robot = state_pb2.RobotState(
-        cell_id="demo", robot="arm", joint_names=[f"joint_{i}" for i in range(1, 8)]
-    )
+    robot = state_pb2.RobotState(cell_id="demo", robot="arm", joint_names=[f"joint_{i}" for i in range(1, 8)])
     cell = state_pb2.CellState(cell_id="demo", packml_state=packml_pb2.PACKML_STATE_EXECUTE)
     with StatePublisher(args.endpoint) as publisher:
         print(publisher.endpoint, flush=True)

@@ -1,0 +1,268 @@
+"""The ZeroMQ state stream of a cell, wrapped once (docs/state-stream.md is the contract).
+
+Every message is three frames::
+
+    [topic (UTF-8), header (24 bytes, little-endian "<Qqq"), payload (protobuf)]
+
+    header: seq u64 (per topic, from 1) | sim_time_ns i64 (cell clock) | wall_time_ns i64 (unix)
+
+Topics and payloads:
+
+    cell/<cell_id>/robot/<robot_name>   cellwright.v1.RobotState
+    cell/<cell_id>/state                cellwright.v1.CellState
+    cell/<cell_id>/<other kind>/...     left as bytes (kinds added later)
+
+Every payload is a complete state for its topic, never a delta.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import zmq
+from google.protobuf.message import DecodeError, Message
+
+from cellwright.v1 import state_pb2
+
+__all__ = [
+    "HEADER",
+    "GapDetector",
+    "StateMessage",
+    "StatePublisher",
+    "StateSubscriber",
+    "cell_topic",
+    "decode",
+    "robot_topic",
+]
+
+HEADER = struct.Struct("<Qqq")
+"""The header frame: seq, sim_time_ns, wall_time_ns (24 bytes, little-endian)."""
+_pack_header = HEADER.pack
+
+
+def robot_topic(cell_id: str, robot_name: str) -> str:
+    """The topic of a robot's `RobotState`."""
+    return f"cell/{cell_id}/robot/{robot_name}"
+
+
+def cell_topic(cell_id: str) -> str:
+    """The topic of a cell's `CellState`."""
+    return f"cell/{cell_id}/state"
+
+
+@dataclasses.dataclass(frozen=True)
+class StateMessage:
+    """One message of the state stream.
+
+    Attributes:
+        topic: `cell/<cell_id>/...`.
+        seq: Sequence number of this message on its topic, from 1.
+        sim_time_s: The cell's clock when the state was sampled (simulation time in sim).
+        wall_time_ns: Unix time at the publisher when sent, nanoseconds.
+        payload: `RobotState` or `CellState` by topic; raw bytes for other topic kinds.
+        gap: True when messages on this topic were lost before this one (its seq is not
+            the previous one + 1), or the publisher restarted. The subscriber's view of
+            the topic was stale until this message, which, being a full state, repairs it.
+    """
+
+    topic: str
+    seq: int
+    sim_time_s: float
+    wall_time_ns: int
+    payload: Message | bytes
+    gap: bool = False
+
+
+_PAYLOAD_TYPES: dict[str, tuple[int, type[Message]]] = {
+    # kind -> (number of topic segments, payload message type)
+    "robot": (4, state_pb2.RobotState),
+    "state": (3, state_pb2.CellState),
+}
+
+
+def decode(frames: Sequence[bytes]) -> StateMessage:
+    """Decode the frames of one message (pure; `gap` is always False here).
+
+    Raises:
+        ValueError: Not 3 frames, a header that is not 24 bytes, a topic that is not
+            UTF-8 or not laid out as `cell/<cell_id>/<kind>[/...]` (with the segment
+            count its kind requires), or a payload that does not parse.
+    """
+    if len(frames) != 3:
+        raise ValueError(f"state message must have 3 frames, got {len(frames)}")
+    raw_topic, header, payload = frames
+    if len(header) != HEADER.size:
+        raise ValueError(f"header must be {HEADER.size} bytes, got {len(header)}")
+    try:
+        topic = raw_topic.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"topic is not UTF-8: {raw_topic!r}") from exc
+    parts = topic.split("/")
+    if len(parts) < 3 or parts[0] != "cell" or not all(parts[1:]):
+        raise ValueError(f"unknown topic layout {topic!r}: expected cell/<cell_id>/<kind>[/...]")
+    seq, sim_time_ns, wall_time_ns = HEADER.unpack(header)
+    known = _PAYLOAD_TYPES.get(parts[2])
+    if known is None:
+        return StateMessage(topic, seq, sim_time_ns / 1e9, wall_time_ns, payload)
+    segments, message_type = known
+    if len(parts) != segments:
+        raise ValueError(f"unknown topic layout {topic!r}: {parts[2]!r} needs {segments} segments")
+    message = message_type()
+    try:
+        message.ParseFromString(payload)
+    except DecodeError as exc:
+        raise ValueError(f"payload on {topic!r} is not a {message_type.__name__}") from exc
+    return StateMessage(topic, seq, sim_time_ns / 1e9, wall_time_ns, message)
+
+
+class GapDetector:
+    """Tracks the last sequence number per topic and tells when messages were lost."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def observe(self, topic: str, seq: int) -> bool:
+        """Record `seq` for `topic`; True if it is not the previous seq + 1.
+
+        The first message seen on a topic is never a gap: a late joiner has no view yet.
+        """
+        last = self._last.get(topic)
+        self._last[topic] = seq
+        return last is not None and seq != last + 1
+
+
+_SocketT = TypeVar("_SocketT", bound="_Socket")
+
+
+class _Socket:
+    """One ZeroMQ socket with LINGER 0, in a context of its own unless one is given."""
+
+    def __init__(
+        self,
+        socket_type: int,
+        endpoint: str,
+        context: zmq.Context[zmq.Socket[bytes]] | None,
+        options: dict[int, int | bytes],
+    ) -> None:
+        self._own_context = context is None
+        self._context: zmq.Context[zmq.Socket[bytes]] = context or zmq.Context()
+        self._socket = self._context.socket(socket_type)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        for option, value in options.items():
+            self._socket.setsockopt(option, value)
+        try:
+            if socket_type == zmq.PUB:
+                self._socket.bind(endpoint)
+            else:
+                self._socket.connect(endpoint)
+        except zmq.ZMQError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the socket (and the context if it is our own). Idempotent."""
+        self._socket.close(linger=0)
+        if self._own_context:
+            self._context.term()
+
+    def __enter__(self: _SocketT) -> _SocketT:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class StatePublisher(_Socket):
+    """Binds a PUB socket and publishes state messages.
+
+    Not thread-safe: use it from one thread (the simulation thread). A slow subscriber
+    loses messages beyond `sndhwm` queued for it; the publisher never blocks.
+
+    Args:
+        endpoint: Where to bind; port 0 picks a free port (see `endpoint`).
+        context: ZeroMQ context to use; by default one of its own, closed with it.
+        sndhwm: Messages queued per subscriber before dropping (0 = unlimited).
+    """
+
+    def __init__(
+        self,
+        endpoint: str = "tcp://127.0.0.1:0",
+        *,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        sndhwm: int = 10_000,
+    ) -> None:
+        super().__init__(zmq.PUB, endpoint, context, {zmq.SNDHWM: sndhwm})
+        self._endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._topics: dict[str, list[Any]] = {}  # topic -> [encoded topic, last seq]
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint actually bound, with the port resolved (`tcp://127.0.0.1:40123`)."""
+        return self._endpoint
+
+    def publish(self, topic: str, payload: Message, sim_time_s: float) -> int:
+        """Send `payload` on `topic`, stamped with the cell's clock `sim_time_s`.
+
+        Returns:
+            The message's sequence number on its topic.
+        """
+        entry = self._topics.get(topic)
+        if entry is None:
+            entry = self._topics[topic] = [topic.encode(), 0]
+        seq: int = entry[1] + 1
+        entry[1] = seq
+        header = _pack_header(seq, round(sim_time_s * 1e9), time.time_ns())
+        self._socket.send_multipart((entry[0], header, payload.SerializeToString()))
+        return seq
+
+
+class StateSubscriber(_Socket):
+    """Connects a SUB socket to a cell's state stream and decodes what arrives.
+
+    ZeroMQ filters by byte prefix: "cell/a" also matches "cell/ab/...", so end a prefix
+    that names one cell with "/". Not thread-safe: use it from one thread.
+
+    Args:
+        endpoint: The publisher's endpoint (the cell's `state_endpoint`).
+        topic_prefix: Receive only topics starting with this ("" = everything).
+        context: ZeroMQ context to use; by default one of its own, closed with it.
+        rcvhwm: Messages queued before dropping (0 = unlimited).
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        topic_prefix: str = "",
+        *,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        rcvhwm: int = 10_000,
+    ) -> None:
+        options: dict[int, int | bytes] = {
+            zmq.RCVHWM: rcvhwm,
+            zmq.SUBSCRIBE: topic_prefix.encode(),
+        }
+        super().__init__(zmq.SUB, endpoint, context, options)
+        self._gaps = GapDetector()
+
+    def recv(self, timeout_ms: int) -> StateMessage | None:
+        """The next message, or None if none arrives within `timeout_ms` (-1 waits forever).
+
+        Raises:
+            ValueError: The message is malformed (see `decode`); the next call goes on.
+        """
+        if not self._socket.poll(timeout_ms, zmq.POLLIN):
+            return None
+        message = decode(self._socket.recv_multipart(zmq.NOBLOCK))
+        if self._gaps.observe(message.topic, message.seq):
+            return dataclasses.replace(message, gap=True)
+        return message

@@ -1,0 +1,289 @@
+"""The ZeroMQ state stream over real loopback sockets (docs/state-stream.md)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import zmq
+
+from cells.state_tail import format_message, tail
+from cells.statebus import (
+    HEADER,
+    GapDetector,
+    StateMessage,
+    StatePublisher,
+    StateSubscriber,
+    cell_topic,
+    decode,
+    robot_topic,
+)
+from cellwright.v1 import packml_pb2, state_pb2
+
+RECV_MS = 2000
+SYNC_MS = 10
+SYNC_ATTEMPTS = 1000
+
+
+def robot_state() -> state_pb2.RobotState:
+    state = state_pb2.RobotState(
+        cell_id="c1",
+        robot="arm",
+        joint_names=[f"joint_{i}" for i in range(1, 8)],
+        position_rad=[0.1 * i for i in range(7)],
+        velocity_rad_s=[0.0] * 7,
+        effort_nm=[1.5] * 7,
+        gripper_width_m=0.08,
+        gripper_holding=True,
+    )
+    state.tool_pose.position_m.x = 0.4
+    state.tool_pose.position_m.z = 0.3
+    state.tool_pose.orientation.w = 1.0
+    return state
+
+
+def cell_state() -> state_pb2.CellState:
+    return state_pb2.CellState(
+        cell_id="c1",
+        packml_state=packml_pb2.PACKML_STATE_EXECUTE,
+        busy=True,
+        task_id="t-7",
+        clock_s=12.5,
+    )
+
+
+def until_received(send: Callable[[], object], subscriber: StateSubscriber) -> StateMessage:
+    """Send repeatedly until the subscriber gets something (ZeroMQ slow joiner)."""
+    for _ in range(SYNC_ATTEMPTS):
+        send()
+        message = subscriber.recv(SYNC_MS)
+        if message is not None:
+            return message
+    raise AssertionError("subscriber never received anything")
+
+
+def recv(subscriber: StateSubscriber) -> StateMessage:
+    message = subscriber.recv(RECV_MS)
+    assert message is not None, "timed out"
+    return message
+
+
+def drain(subscriber: StateSubscriber) -> None:
+    while subscriber.recv(0) is not None:
+        pass
+
+
+def frames(topic: str, seq: int, payload: bytes = b"", sim_time_ns: int = 0) -> list[bytes]:
+    return [topic.encode(), HEADER.pack(seq, sim_time_ns, 0), payload]
+
+
+@pytest.fixture
+def publisher() -> Iterator[StatePublisher]:
+    with StatePublisher() as pub:
+        yield pub
+
+
+@pytest.fixture
+def raw_publisher() -> Iterator[tuple[zmq.Socket[bytes], str]]:
+    """A bare PUB socket, to put arbitrary frames on the wire."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    socket = context.socket(zmq.PUB)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.bind("tcp://127.0.0.1:0")
+    try:
+        yield socket, socket.getsockopt_string(zmq.LAST_ENDPOINT)
+    finally:
+        socket.close()
+        context.term()
+
+
+def test_publisher_resolves_the_bound_port(publisher: StatePublisher) -> None:
+    assert publisher.endpoint.startswith("tcp://127.0.0.1:")
+    assert not publisher.endpoint.endswith(":0")
+
+
+def test_robot_state_round_trip(publisher: StatePublisher) -> None:
+    topic = robot_topic("c1", "arm")
+    with StateSubscriber(publisher.endpoint) as sub:
+        until_received(lambda: publisher.publish(topic, robot_state(), 0.0), sub)
+        drain(sub)
+        before = time.time_ns()
+        seq = publisher.publish(topic, robot_state(), 1.25)
+        after = time.time_ns()
+        message = recv(sub)
+    assert message.topic == "cell/c1/robot/arm"
+    assert message.seq == seq
+    assert message.sim_time_s == 1.25
+    assert before <= message.wall_time_ns <= after
+    assert message.payload == robot_state()
+    assert not message.gap
+
+
+def test_cell_state_round_trip(publisher: StatePublisher) -> None:
+    topic = cell_topic("c1")
+    with StateSubscriber(publisher.endpoint) as sub:
+        until_received(lambda: publisher.publish(topic, cell_state(), 0.0), sub)
+        drain(sub)
+        publisher.publish(topic, cell_state(), 12.5)
+        message = recv(sub)
+    assert message.topic == "cell/c1/state"
+    assert isinstance(message.payload, state_pb2.CellState)
+    assert message.payload == cell_state()
+    assert message.sim_time_s == 12.5
+
+
+def test_sequence_numbers_count_per_topic_from_one(publisher: StatePublisher) -> None:
+    arm, cell = robot_topic("c1", "arm"), cell_topic("c1")
+    assert publisher.publish(arm, robot_state(), 0.0) == 1
+    assert publisher.publish(arm, robot_state(), 0.0) == 2
+    assert publisher.publish(cell, cell_state(), 0.0) == 1
+    assert publisher.publish(arm, robot_state(), 0.0) == 3
+    with StateSubscriber(publisher.endpoint) as sub:
+        first = until_received(lambda: publisher.publish(arm, robot_state(), 0.0), sub)
+        drain(sub)
+        arm_seq = publisher.publish(arm, robot_state(), 0.0)
+        cell_seq = publisher.publish(cell, cell_state(), 0.0)
+        received = [recv(sub), recv(sub)]
+    assert first.seq >= 4
+    assert [(m.topic, m.seq, m.gap) for m in received] == [(arm, arm_seq, False), (cell, 2, False)]
+    assert cell_seq == 2
+
+
+def test_gap_detector_flags_lost_messages_and_restarts() -> None:
+    gaps = GapDetector()
+    observed = [gaps.observe("a", seq) for seq in (7, 8, 10, 11, 1)]
+    assert observed == [False, False, True, False, True]
+    assert gaps.observe("b", 3) is False  # first on its own topic
+
+
+def test_subscriber_marks_a_gap_when_messages_are_lost(
+    raw_publisher: tuple[zmq.Socket[bytes], str],
+) -> None:
+    socket, endpoint = raw_publisher
+    topic = "cell/c1/state"
+    payload = cell_state().SerializeToString()
+    with StateSubscriber(endpoint) as sub:
+        until_received(lambda: socket.send_multipart(frames(topic, 1, payload)), sub)
+        drain(sub)
+        for seq in (2, 3, 5, 6):  # 4 is lost
+            socket.send_multipart(frames(topic, seq, payload))
+        received = [recv(sub) for _ in range(4)]
+    assert [(m.seq, m.gap) for m in received] == [(2, False), (3, False), (5, True), (6, False)]
+    assert received[2].payload == cell_state()
+
+
+def test_topic_prefix_filters_by_cell(publisher: StatePublisher) -> None:
+    mine, other = cell_topic("a"), cell_topic("ab")
+    with StateSubscriber(publisher.endpoint, "cell/a/") as sub:
+        first = until_received(
+            lambda: (
+                publisher.publish(other, cell_state(), 0.0),
+                publisher.publish(mine, cell_state(), 0.0),
+            ),
+            sub,
+        )
+        drain(sub)
+        for _ in range(3):
+            publisher.publish(other, cell_state(), 0.0)
+            last = publisher.publish(mine, cell_state(), 0.0)
+        received = [recv(sub) for _ in range(3)]
+    assert first.topic == mine
+    assert {m.topic for m in received} == {mine}
+    assert received[-1].seq == last
+
+
+def test_malformed_message_on_the_wire_raises_and_the_stream_goes_on(
+    raw_publisher: tuple[zmq.Socket[bytes], str],
+) -> None:
+    socket, endpoint = raw_publisher
+    topic = "cell/c1/state"
+    with StateSubscriber(endpoint) as sub:
+        until_received(lambda: socket.send_multipart(frames(topic, 1)), sub)
+        drain(sub)
+        socket.send_multipart([topic.encode(), b"short", b""])
+        socket.send_multipart(frames(topic, 2))
+        with pytest.raises(ValueError, match="header must be 24 bytes"):
+            sub.recv(RECV_MS)
+        assert recv(sub).seq == 2
+
+
+def test_decode_reads_header_fields() -> None:
+    message = decode(frames("cell/c1/robot/arm", 42, robot_state().SerializeToString(), 1_500))
+    assert (message.seq, message.sim_time_s, message.gap) == (42, 1.5e-6, False)
+    assert message.payload == robot_state()
+
+
+def test_decode_keeps_unknown_topic_kinds_as_bytes() -> None:
+    message = decode(frames("cell/c1/camera/top", 1, b"\x89PNG"))
+    assert message.payload == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("bad_frames", "match"),
+    [
+        ([b"cell/c1/state", HEADER.pack(1, 0, 0)], "3 frames"),
+        ([*frames("cell/c1/state", 1), b""], "3 frames"),
+        ([b"cell/c1/state", b"\x00" * 23, b""], "header must be 24 bytes"),
+        ([b"cell/c1/state", b"\x00" * 25, b""], "header must be 24 bytes"),
+        ([b"cell/\xff/state", HEADER.pack(1, 0, 0), b""], "not UTF-8"),
+        (frames("robot/arm", 1), "topic layout"),
+        (frames("cell//state", 1), "topic layout"),
+        (frames("cell/c1", 1), "topic layout"),
+        (frames("cell/c1/robot", 1), "topic layout"),
+        (frames("cell/c1/robot/arm/extra", 1), "topic layout"),
+        (frames("cell/c1/state/extra", 1), "topic layout"),
+        (frames("cell/c1/state", 1, b"\xff\xff\xff"), "not a CellState"),
+    ],
+)
+def test_decode_rejects_malformed_frames(bad_frames: list[bytes], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        decode(bad_frames)
+
+
+def test_format_message_shows_joints_tool_gripper_and_packml_state() -> None:
+    robot = format_message(StateMessage("cell/c1/robot/arm", 3, 1.5, 0, robot_state()))
+    assert robot == (
+        "cell/c1/robot/arm #3 t=1.500s q=[0.000, 0.100, 0.200, 0.300, 0.400, 0.500, 0.600]"
+        " tool=(0.400, 0.000, 0.300) gripper=0.080m holding"
+    )
+    cell = format_message(StateMessage("cell/c1/state", 9, 12.5, 0, cell_state()))
+    assert cell == "cell/c1/state #9 t=12.500s Execute clock=12.500s busy task=t-7"
+
+
+def test_tail_prints_one_line_per_message_and_warns_on_gaps(
+    raw_publisher: tuple[zmq.Socket[bytes], str],
+) -> None:
+    socket, endpoint = raw_publisher
+    payload = robot_state().SerializeToString()
+    stop = threading.Event()
+
+    def publish_every_other_seq() -> None:
+        for seq in itertools.count(1, 2):
+            if stop.wait(0.002):
+                return
+            socket.send_multipart(frames("cell/c1/robot/arm", seq, payload))
+
+    sender = threading.Thread(target=publish_every_other_seq)
+    sender.start()
+    out = io.StringIO()
+    try:
+        count = tail(endpoint, "cell/c1/", limit=2, duration_s=60.0, out=out)
+    finally:
+        stop.set()
+        sender.join()
+    lines = out.getvalue().splitlines()
+    assert count == 2
+    assert len(lines) == 3
+    assert lines[0].startswith("cell/c1/robot/arm #")
+    assert lines[1].startswith("WARNING cell/c1/robot/arm: messages lost before #")
+    assert "q=[0.000, 0.100" in lines[2]
+
+
+def test_tail_stops_after_its_duration_without_messages(publisher: StatePublisher) -> None:
+    out = io.StringIO()
+    assert tail(publisher.endpoint, duration_s=0.05, out=out) == 0
+    assert out.getvalue() == ""
