@@ -34,7 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction: 
     tail.add_argument("--count", type=int, help="stop after this many messages")
     tail.add_argument("--seconds", type=float, help="stop after this long")
     tail.set_defaults(func=run_tail)
-    return actions
+    return actions  # type: ignore[no-any-return]
 
 
 def run_cell(args: argparse.Namespace) -> int:

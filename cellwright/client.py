@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import grpc
@@ -48,26 +48,28 @@ class Client:
         """Submit a job; a fresh UUID is the idempotency key unless one is given."""
         struct = struct_pb2.Struct()
         struct.update(params or {})
-        response = self.jobs.SubmitJob(job_svc.SubmitJobRequest(
+        response: job_svc.SubmitJobResponse = self.jobs.SubmitJob(job_svc.SubmitJobRequest(
             request_id=request_id or str(uuid.uuid4()), workflow=workflow, params=struct,
             priority=priority, labels=labels or {}), timeout=self.timeout_s)
         return response.job
 
     def get(self, job_id: str) -> job_pb2.Job:
-        return self.jobs.GetJob(job_svc.GetJobRequest(job_id=job_id), timeout=self.timeout_s).job
+        response: job_svc.GetJobResponse = self.jobs.GetJob(
+            job_svc.GetJobRequest(job_id=job_id), timeout=self.timeout_s)
+        return response.job
 
-    def list(self, **filters: Any) -> Iterator[job_pb2.Job]:
+    def list_jobs(self, **filters: Any) -> Iterator[job_pb2.Job]:
         """Every job matching the ListJobs filters, following page tokens."""
         token = ""
         while True:
-            page = self.jobs.ListJobs(job_svc.ListJobsRequest(page_token=token, **filters),
+            page: job_svc.ListJobsResponse = self.jobs.ListJobs(job_svc.ListJobsRequest(page_token=token, **filters),
                                       timeout=self.timeout_s)
             yield from page.jobs
             token = page.next_page_token
             if not token:
                 return
 
-    def watch(self, after_seq: int = 0, job_id: str = "") -> Iterator[job_pb2.JobEvent]:
+    def watch(self, after_seq: int = 0, job_id: str = "") -> Generator[job_pb2.JobEvent, None, None]:
         """Job events from `after_seq` on, live; the stream ends when the iterator is closed."""
         stream = self.jobs.WatchJobs(job_svc.WatchJobsRequest(after_seq=after_seq, job_id=job_id))
         try:
@@ -77,18 +79,23 @@ class Client:
             stream.cancel()
 
     def cancel(self, job_id: str, reason: str = "") -> job_pb2.Job:
-        return self.jobs.CancelJob(job_svc.CancelJobRequest(job_id=job_id, reason=reason),
-                                   timeout=self.timeout_s).job
+        response: job_svc.CancelJobResponse = self.jobs.CancelJob(
+            job_svc.CancelJobRequest(job_id=job_id, reason=reason), timeout=self.timeout_s)
+        return response.job
 
     def list_cells(self) -> list[cell_pb.Cell]:
-        return list(self.cells.ListCells(cell_pb.ListCellsRequest(), timeout=self.timeout_s).cells)
+        response: cell_pb.ListCellsResponse = self.cells.ListCells(
+            cell_pb.ListCellsRequest(), timeout=self.timeout_s)
+        return list(response.cells)
 
     def get_cell(self, cell_id: str) -> cell_pb.Cell:
-        return self.cells.GetCell(cell_pb.GetCellRequest(cell_id=cell_id), timeout=self.timeout_s).cell
+        response: cell_pb.GetCellResponse = self.cells.GetCell(
+            cell_pb.GetCellRequest(cell_id=cell_id), timeout=self.timeout_s)
+        return response.cell
 
     def command(self, cell_id: str, command: int, all_cells: bool = False
                 ) -> list[cell_pb.CommandResult]:
-        response = self.cells.CommandCell(cell_pb.CommandCellRequest(
+        response: cell_pb.CommandCellResponse = self.cells.CommandCell(cell_pb.CommandCellRequest(
             cell_id=cell_id, command=command, all_cells=all_cells),  # type: ignore[arg-type]
             timeout=self.timeout_s)
         return list(response.results)

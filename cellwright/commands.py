@@ -123,7 +123,7 @@ def job_list(args: argparse.Namespace) -> int:
     states = [job_pb2.JobState.Value(f"JOB_STATE_{s}") for s in args.state]
     with _client(args) as client:
         print(f"{'job':<21} {'workflow':<12} {'state':<10} {'cycle s':>8}  created")
-        for job in client.list(states=states, workflow=args.workflow):
+        for job in client.list_jobs(states=states, workflow=args.workflow):
             created = job.create_time.ToDatetime().isoformat(timespec="seconds")
             print(f"{job.id:<21} {job.workflow:<12} {_state(job):<10} {job.cycle_time_s:>8.2f}  {created}")
     return 0
@@ -176,7 +176,7 @@ def run(func: Any, args: argparse.Namespace) -> int:
     try:
         return int(func(args))
     except grpc.RpcError as exc:
-        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)  # type: ignore[attr-defined]
+        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -100,7 +100,8 @@ def _wait_for_cell(client: Client, started: float, timeout_s: float) -> cell_pb.
                   f"{state.removeprefix('PACKML_STATE_').title()}", flush=True)
             last = state
         if cell is not None and cell.connected and cell.packml_state == packml_pb2.PACKML_STATE_EXECUTE:
-            return cell
+            found: cell_pb.Cell = cell
+            return found
         time.sleep(0.2)
     raise TimeoutError(f"cell {CELL_ID} did not reach Execute within {timeout_s:.0f} s")
 
