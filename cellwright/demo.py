@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from google.protobuf import json_format
 
 from cells.statebus import StateSubscriber
 from cellwright.client import FINAL_JOB_STATES, Client
@@ -24,7 +25,7 @@ from cellwright.commands import describe_event
 from cellwright.kpis import format_table, job_kpis
 from cellwright.launch import start_cell, start_orchestrator
 from cellwright.v1 import cell_service_pb2 as cell_pb
-from cellwright.v1 import packml_pb2, state_pb2
+from cellwright.v1 import job_pb2, packml_pb2, state_pb2
 
 CELL_ID = "arm-1"
 BATCH: list[tuple[str, dict[str, Any]]] = [
@@ -174,9 +175,11 @@ def _run_batch(client: Client, batch: list[tuple[str, dict[str, Any]]], watcher:
     cells = client.list_cells()
     return {
         "kpis": job_kpis(finished, cells),
-        "jobs": [{"id": j.id, "workflow": j.workflow, "state": j.state,
+        "jobs": [{"id": j.id, "workflow": j.workflow, "params": json_format.MessageToDict(j.params),
+                  "state": job_pb2.JobState.Name(j.state).removeprefix("JOB_STATE_"),
                   "cycle_time_s": j.cycle_time_s,
-                  "tasks": [{"step": t.step_id, "state": t.state, "attempts": t.attempt,
+                  "tasks": [{"step": t.step_id, "attempts": t.attempt,
+                             "state": job_pb2.TaskState.Name(t.state).removeprefix("TASK_STATE_"),
                              "duration_s": t.duration_s, "error": t.error.reason}
                             for t in j.tasks]} for j in finished],
         "state_stream": {"messages": watcher.count, "gaps": watcher.gaps},

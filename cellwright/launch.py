@@ -21,6 +21,7 @@ class Process:
                  capture_stdout: bool = False) -> None:
         self.name = name
         self.log_path = log_path
+        self._pump: threading.Thread | None = None
         self._log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "cellwright", *args],
@@ -29,22 +30,24 @@ class Process:
 
     def read_until(self, prefix: str, timeout_s: float) -> str:
         """Wait for a stdout line starting with `prefix`; copy the rest of stdout to the log."""
-        assert self.popen.stdout is not None
+        stdout = self.popen.stdout
+        assert stdout is not None
         found: list[str] = []
         done = threading.Event()
 
         def pump() -> None:
-            assert self.popen.stdout is not None
-            for raw in self.popen.stdout:
-                self._log.write(raw)
-                self._log.flush()
-                line = raw.decode(errors="replace").strip()
-                if not done.is_set() and line.startswith(prefix):
-                    found.append(line)
-                    done.set()
+            with stdout:
+                for raw in stdout:
+                    self._log.write(raw)
+                    self._log.flush()
+                    line = raw.decode(errors="replace").strip()
+                    if not done.is_set() and line.startswith(prefix):
+                        found.append(line)
+                        done.set()
             done.set()
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
         if not done.wait(timeout_s) or not found:
             raise RuntimeError(f"{self.name} did not start (see {self.log_path}): "
                                f"{self.tail_log()}")
@@ -58,7 +61,7 @@ class Process:
         """SIGKILL: no clean-up at all, as in a crash."""
         self.popen.kill()
         self.popen.wait()
-        self._log.close()
+        self._close()
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM, wait, then SIGKILL; returns the exit code."""
@@ -69,8 +72,13 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait()
-        self._log.close()
+        self._close()
         return self.popen.returncode
+
+    def _close(self) -> None:
+        if self._pump is not None:
+            self._pump.join(5)
+        self._log.close()
 
 
 def start_orchestrator(db: Path, log_path: Path, *, listen: str = "127.0.0.1:0",
