@@ -1,0 +1,1 @@
+"""Packaged world files (YAML); load them by name with `sim_worlds.load_world`."""
