@@ -292,7 +292,8 @@ class CellController:
                 robot.resume()
             if task.cancel_requested:  # a cancel that raced the start
                 raise SkillError("stopped", "cancelled before it started")
-            return skill.run(SkillContext(owned.world, self.robots, progress), params)
+            context = SkillContext(owned.world, self.robots, progress, lambda: task.cancel_requested)
+            return skill.run(context, params)
 
         update = cell_pb.TaskUpdate(task_id=task.task_id, epoch=task.epoch)
         try:

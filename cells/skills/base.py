@@ -48,6 +48,9 @@ class SkillContext:
     world: Any
     robots: Mapping[str, Robot]
     progress: Callable[[float], None] = field(default=lambda _fraction: None)
+    cancelled: Callable[[], bool] = field(default=lambda: False)
+    """True once the task was cancelled; skills that wait without moving a robot poll it
+    (moving robots are stopped through `Robot.stop()`)."""
 
     def robot(self, name: str | None = None) -> Robot:
         """The named robot, or the only one when `name` is None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,15 +10,15 @@ from cells.skills.base import Params, Result, SkillContext, SkillError
 
 
 class Noop:
-    """Do nothing; with a world, step it for `duration_s` of simulated time."""
+    """Do nothing for `duration_s` on the cell's clock (simulated time with a world)."""
 
     name = "noop"
-    description = "Do nothing (for tests and benchmarks); with a world, let duration_s pass."
+    description = "Do nothing for duration_s seconds of the cell's clock (tests, benchmarks)."
     params_schema: Mapping[str, Any] = {
         "type": "object",
         "properties": {
             "duration_s": {"type": "number", "default": 0, "minimum": 0,
-                           "description": "simulated seconds to wait"},
+                           "description": "seconds to wait on the cell's clock"},
         },
         "required": [],
     }
@@ -27,7 +28,17 @@ class Noop:
         if isinstance(duration, bool) or not isinstance(duration, int | float) or not duration >= 0:
             raise SkillError("invalid_params",
                              f"duration_s must be a number >= 0, got {duration!r}")
-        if ctx.world is not None and duration > 0:
-            ctx.world.step(max(1, round(duration / ctx.world.dt)))
+        if ctx.world is not None:
+            steps = round(duration / ctx.world.dt)
+            for _ in range(steps):
+                if ctx.cancelled():
+                    raise SkillError("stopped", "noop cancelled")
+                ctx.world.step()
+        else:  # no world: wait on the wall clock, which is then the cell's clock
+            end = time.monotonic() + duration
+            while (left := end - time.monotonic()) > 0:
+                if ctx.cancelled():
+                    raise SkillError("stopped", "noop cancelled")
+                time.sleep(min(left, 0.01))
         ctx.progress(1.0)
         return {"duration_s": duration}
