@@ -3,7 +3,7 @@
 An orchestrator (temporary SQLite) and a simulated Panda arm cell (PyBullet DIRECT) start
 as their own processes on loopback; the demo then acts as an MES: it submits a batch of
 jobs over gRPC, follows them with WatchJobs and the cell's ZeroMQ state stream, and ends
-with a KPI table, a PNG of the final scene and a JSON summary.
+with a KPI table, a PNG of the final scene, an HTML report and a JSON summary.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from cellwright.client import FINAL_JOB_STATES, Client
 from cellwright.commands import describe_event
 from cellwright.kpis import format_table, job_kpis
 from cellwright.launch import start_cell, start_orchestrator
+from cellwright.report import write_report
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import job_pb2, packml_pb2, state_pb2
 
@@ -140,11 +141,13 @@ def run(args: argparse.Namespace) -> int:
             return 1
     summary["wall_time_s"] = time.monotonic() - started
     summary["snapshot_png"] = str(snapshot)
+    table = format_table(summary["kpis"])
     print()
-    print(format_table(summary["kpis"]))
+    print(table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"\nfinal scene: {snapshot}\nsummary:     {out / 'summary.json'}\n"
-          f"wall time:   {summary['wall_time_s']:.1f} s")
+    write_report(out / "report.html", summary, table, snapshot.name)
+    print(f"\nfinal scene: {snapshot}\nreport:      {out / 'report.html'}\n"
+          f"summary:     {out / 'summary.json'}\nwall time:   {summary['wall_time_s']:.1f} s")
     return 0
 
 
