@@ -18,10 +18,17 @@ ADDRESS_HELP = "orchestrator host:port (default %(default)s)"
 
 def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubParsersAction  # type: ignore[type-arg]
                 ) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--orchestrator", default="127.0.0.1:50051", help=ADDRESS_HELP)
     job = sub.add_parser("job", help="submit, inspect, watch and cancel jobs")
-    job.add_argument("--orchestrator", default="127.0.0.1:50051", help=ADDRESS_HELP)
     actions = job.add_subparsers(dest="action", required=True)
-    submit = actions.add_parser("submit", help="submit a job")
+
+    def action(group: argparse._SubParsersAction, name: str, text: str  # type: ignore[type-arg]
+               ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = group.add_parser(name, help=text, parents=[common])
+        return parser
+
+    submit = action(actions, "submit", "submit a job")
     submit.add_argument("workflow", help="workflow name, optionally name@version")
     submit.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                         help="job parameter; VALUE is read as YAML (3, true, red_cube)")
@@ -30,31 +37,28 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     submit.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     submit.add_argument("--wait", action="store_true", help="watch the job until it ends")
     submit.set_defaults(func=job_submit)
-    get = actions.add_parser("get", help="print a job as JSON")
+    get = action(actions, "get", "print a job as JSON")
     get.add_argument("job_id")
     get.set_defaults(func=job_get)
-    listing = actions.add_parser("list", help="list jobs")
+    listing = action(actions, "list", "list jobs")
     listing.add_argument("--state", action="append", default=[],
                          choices=[n.removeprefix("JOB_STATE_") for n in job_pb2.JobState.keys()[1:]])
     listing.add_argument("--workflow", default="")
     listing.set_defaults(func=job_list)
-    watch = actions.add_parser("watch", help="print job events live")
+    watch = action(actions, "watch", "print job events live")
     watch.add_argument("--job", default="", help="only this job")
     watch.add_argument("--after", type=int, default=0, help="resume after this event seq")
     watch.set_defaults(func=job_watch)
-    cancel = actions.add_parser("cancel", help="cancel a job")
+    cancel = action(actions, "cancel", "cancel a job")
     cancel.add_argument("job_id")
     cancel.add_argument("--reason", default="")
     cancel.set_defaults(func=job_cancel)
 
-    for name, func, text in (("list", cell_list, "list cells"), ("get", cell_get, "print a cell")):
-        parser = cell_actions.add_parser(name, help=text)
-        parser.add_argument("--orchestrator", default="127.0.0.1:50051", help=ADDRESS_HELP)
-        if name == "get":
-            parser.add_argument("cell_id")
-        parser.set_defaults(func=func)
-    command = cell_actions.add_parser("command", help="send a PackML command or estop")
-    command.add_argument("--orchestrator", default="127.0.0.1:50051", help=ADDRESS_HELP)
+    action(cell_actions, "list", "list cells").set_defaults(func=cell_list)
+    get_cell = action(cell_actions, "get", "print a cell as JSON")
+    get_cell.add_argument("cell_id")
+    get_cell.set_defaults(func=cell_get)
+    command = action(cell_actions, "command", "send a PackML command or estop")
     command.add_argument("cell_id", help="cell id, or 'all' (e.g. for estop)")
     command.add_argument("command", choices=[n.removeprefix("PACKML_COMMAND_").lower()
                                              for n in packml_pb2.PackmlCommand.keys()[1:]])
