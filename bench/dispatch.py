@@ -1,0 +1,544 @@
+"""Dispatch figures: noop jobs through the orchestrator, against a bare grpc.aio echo ceiling.
+
+Processes on this machine:
+- the orchestrator (`cellwright orchestrator serve`, started by `cellwright.launch`), on a
+  fresh SQLite file (`--db-dir`, default the system temp dir: check its file system, the
+  store commits with synchronous=FULL);
+- N noop cells (`CellController`, no world) as asyncio tasks in one separate process
+  (multiprocessing, spawn), so their work does not share the client's event loop
+  (`--cells-inline` runs them in the bench process instead);
+- the bench client (this process): one grpc.aio channel, K SubmitJob calls in flight, and
+  one WatchJobs stream that collects each job's final snapshot (no polling per job);
+- the echo server (a separate process): a grpc.aio server with a generic bytes-in/bytes-out
+  handler, driven by the same client pattern with payloads as large as the SubmitJobRequests.
+  It runs once before and once after the jobs, while nothing else runs; the better run is
+  the ceiling.
+
+Figures: end-to-end jobs/s (first submit to the last final job event seen by the client),
+SubmitJob latency (client side), submit->assign and submit->done from the stored wall-clock
+timestamps (Job.create_time, Task.assigned_time, Task.finished_time), and the CPU time each
+process used during the jobs. Prints figures, never asserts. Run from the repository root:
+
+    python -m bench.dispatch [--quick] [--cells N] [--jobs M] [--concurrency K] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import platform
+import queue
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+from google.protobuf import __version__ as protobuf_version
+from google.protobuf import struct_pb2
+
+from cellwright.launch import Process, start_orchestrator
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
+from cellwright.v1 import job_pb2, packml_pb2
+from cellwright.v1 import job_service_pb2 as job_svc
+from cellwright.v1 import job_service_pb2_grpc as job_grpc
+
+ECHO_METHOD = "/bench.Echo/Echo"
+FINAL = frozenset({job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED})
+WARMUP, RUN = "warm", "run"
+CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
+
+
+@dataclass(frozen=True)
+class Config:
+    """What one bench run does."""
+
+    cells: int
+    jobs: int
+    concurrency: int
+    echo_calls: int
+    warmup_jobs: int
+    timeout_s: float
+    cells_inline: bool = False
+
+
+FULL = Config(cells=8, jobs=2000, concurrency=8, echo_calls=6000, warmup_jobs=32, timeout_s=75.0)
+QUICK = Config(cells=8, jobs=300, concurrency=8, echo_calls=1500, warmup_jobs=16, timeout_s=12.0)
+
+
+# --- helpers ----------------------------------------------------------------------
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads) from /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return float("nan")
+    fields = stat[stat.rfind(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentiles_ms(values_s: list[float]) -> dict[str, float]:
+    if not values_s:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan")}
+    ms = np.asarray(values_s, dtype=np.float64) * 1e3
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+
+def _fs_type(path: Path) -> str:
+    """The file system of `path` from /proc/mounts (longest matching mount point)."""
+    best, kind = "", "?"
+    with contextlib.suppress(OSError):
+        real = str(path.resolve())
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            mount = parts[1]
+            if (real == mount or real.startswith(mount.rstrip("/") + "/")) and len(mount) > len(best):
+                best, kind = mount, parts[2]
+    return kind
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU model and library versions."""
+    model = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    from google.protobuf.internal import api_implementation
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "grpcio": grpc.__version__,
+        "protobuf": f"{protobuf_version} ({api_implementation.Type()})",
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
+
+
+async def drive(call: Callable[[int], Awaitable[Any]], count: int, concurrency: int
+                ) -> tuple[list[float], float, float]:
+    """Make `count` calls with `concurrency` in flight; returns (latencies s, start, end)."""
+    latencies = [0.0] * count
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < count:
+            index = next_index
+            next_index += 1
+            t0 = time.perf_counter()
+            await call(index)
+            latencies[index] = time.perf_counter() - t0
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, start, time.perf_counter()
+
+
+def _requests(prefix: str, count: int) -> list[job_svc.SubmitJobRequest]:
+    params = struct_pb2.Struct()
+    params.update({"duration_s": 0})
+    return [job_svc.SubmitJobRequest(request_id=f"{prefix}-{uuid.uuid4()}", workflow="noop",
+                                     params=params) for _ in range(count)]
+
+
+# --- child processes --------------------------------------------------------------
+def _wait_stop(stop: Event, parent: int) -> None:
+    """Block until `stop` is set or the parent is gone."""
+    while not stop.wait(0.5):
+        if os.getppid() != parent:
+            return
+
+
+async def run_cells(address: str, count: int, stop: Callable[[], Awaitable[None]]) -> None:
+    """Run `count` noop cells until `stop()` returns."""
+    from cells.config import CellConfig
+    from cells.controller import CellController
+
+    controllers = [CellController(CellConfig(cell_id=f"bench-{i}", skills=("noop",), world=None), address)
+                   for i in range(count)]
+    tasks = [asyncio.create_task(c.run()) for c in controllers]
+    try:
+        await stop()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _cells_main(address: str, count: int, _results: Queue[Any], stop: Event, parent: int) -> None:
+    """Cells process (spawn target); stopped by the parent, never by Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(run_cells(address, count, lambda: asyncio.to_thread(_wait_stop, stop, parent)))
+
+
+def _echo_main(ports: Queue[int], stop: Event, parent: int) -> None:
+    """Echo server process (spawn target): identity bytes in, bytes out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    async def echo(request: bytes, _context: grpc.aio.ServicerContext) -> bytes:
+        return request
+
+    async def serve() -> None:
+        server = grpc.aio.server()
+        service, method = ECHO_METHOD.strip("/").split("/")
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+            service, {method: grpc.unary_unary_rpc_method_handler(echo)}),))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        ports.put(port)
+        await asyncio.to_thread(_wait_stop, stop, parent)
+        await server.stop(0.5)
+
+    asyncio.run(serve())
+
+
+class Child:
+    """A spawned multiprocessing child, stopped by an event, then terminated.
+
+    The target is called as target(*args, queue, stop_event, parent_pid)."""
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        ctx = mp.get_context("spawn")
+        self.stop_event = ctx.Event()
+        self.queue: Queue[Any] = ctx.Queue()
+        self.process = ctx.Process(target=target, args=(*args, self.queue, self.stop_event, os.getpid()), daemon=True)
+
+    def start(self) -> None:
+        self.process.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+
+
+# --- echo ceiling -----------------------------------------------------------------
+async def _echo_client(port: int, payloads: list[bytes], concurrency: int) -> dict[str, Any]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS) as channel:
+        echo = channel.unary_unary(ECHO_METHOD)
+        warm = min(200, len(payloads))
+        await drive(lambda i: echo(payloads[i]), warm, concurrency)
+        cpu0 = time.process_time()
+        latencies, start, end = await drive(lambda i: echo(payloads[i]), len(payloads), concurrency)
+        cpu = time.process_time() - cpu0
+    return {"calls": len(payloads), "calls_s": len(payloads) / (end - start),
+            **_percentiles_ms(latencies), "client_cpu_s": cpu}
+
+
+def run_echo(payloads: list[bytes], concurrency: int) -> dict[str, Any]:
+    """Start the echo server process, drive it, stop it; returns its figures."""
+    child = Child(_echo_main)
+    child.start()
+    try:
+        port = child.queue.get(timeout=30)
+        cpu0 = _cpu_s(child.process.pid or 0)
+        result = asyncio.run(_echo_client(port, payloads, concurrency))
+        result["server_cpu_s"] = _cpu_s(child.process.pid or 0) - cpu0
+        return result
+    finally:
+        child.stop()
+
+
+# --- jobs -------------------------------------------------------------------------
+class Watcher:
+    """One WatchJobs stream: the first final snapshot of each job, by request_id prefix."""
+
+    def __init__(self) -> None:
+        self.final: dict[str, tuple[float, job_pb2.Job]] = {}
+        self.counts: dict[str, int] = {}
+        self.events = 0
+        self._changed = asyncio.Event()
+
+    async def run(self, stub: job_grpc.JobServiceStub) -> None:
+        call = stub.WatchJobs(job_svc.WatchJobsRequest())
+        try:
+            async for response in call:
+                self.events += 1
+                job = response.event.job
+                if job.state in FINAL and job.request_id not in self.final:
+                    self.final[job.request_id] = (time.perf_counter(), job)
+                    prefix = job.request_id.split("-", 1)[0]
+                    self.counts[prefix] = self.counts.get(prefix, 0) + 1
+                    self._changed.set()
+        finally:
+            call.cancel()
+
+    async def wait_for(self, prefix: str, count: int, timeout_s: float) -> bool:
+        """Wait until `count` jobs under `prefix` are final; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self.counts.get(prefix, 0) < count:
+            self._changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
+        return True
+
+
+async def _wait_cells(stub: cell_grpc.CellServiceStub, count: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response: cell_pb.ListCellsResponse = await stub.ListCells(cell_pb.ListCellsRequest(), timeout=5)
+        ready = [c for c in response.cells if c.id.startswith("bench-") and c.connected
+                 and c.packml_state == packml_pb2.PACKML_STATE_EXECUTE]
+        if len(ready) >= count:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(ready)} of {count} cells connected and in Execute "
+                               f"after {timeout_s:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+async def _jobs_client(address: str, config: Config, pids: dict[str, int]) -> dict[str, Any]:
+    """Wait for the cells, warm up, then submit the jobs and collect their final snapshots."""
+    cells_task = None
+    if config.cells_inline:
+        forever = asyncio.get_running_loop().create_future()
+        cells_task = asyncio.create_task(run_cells(address, config.cells, lambda: forever))
+    try:
+        async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel, \
+                grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as watch_channel:
+            jobs = job_grpc.JobServiceStub(channel)
+            await _wait_cells(cell_grpc.CellServiceStub(channel), config.cells, 30.0)
+            watcher = Watcher()
+            watch_task = asyncio.create_task(watcher.run(job_grpc.JobServiceStub(watch_channel)))
+            try:
+                warm = _requests(WARMUP, config.warmup_jobs)
+                await drive(lambda i: jobs.SubmitJob(warm[i], timeout=30), len(warm), config.concurrency)
+                if not await watcher.wait_for(WARMUP, len(warm), 30.0):
+                    raise RuntimeError("warm-up jobs did not finish within 30 s")
+                requests = _requests(RUN, config.jobs)
+                cpu0 = {name: _cpu_s(pid) for name, pid in pids.items()}
+                client_cpu0 = time.process_time()
+                start = time.perf_counter()
+                submit_task = asyncio.create_task(drive(
+                    lambda i: jobs.SubmitJob(requests[i], timeout=30), len(requests), config.concurrency))
+                finished = await watcher.wait_for(RUN, len(requests), config.timeout_s)
+                latencies: list[float] = []
+                submit_end = float("nan")
+                if finished:
+                    latencies, start, submit_end = await submit_task
+                else:
+                    submit_task.cancel()
+                    await asyncio.gather(submit_task, return_exceptions=True)
+                cpu = {name: _cpu_s(pid) - cpu0[name] for name, pid in pids.items()}
+                cpu["client"] = time.process_time() - client_cpu0
+            finally:
+                watch_task.cancel()
+                await asyncio.gather(watch_task, return_exceptions=True)
+    finally:
+        if cells_task is not None:
+            cells_task.cancel()
+            await asyncio.gather(cells_task, return_exceptions=True)
+    finals = [watcher.final[r.request_id] for r in requests if r.request_id in watcher.final]
+    return {"timed_out": not finished, "submit_latencies": latencies, "start": start,
+            "submit_end": submit_end, "finals": finals, "cpu_s": cpu,
+            "request_bytes": requests[0].ByteSize(), "events": watcher.events}
+
+
+def _summarize(raw: dict[str, Any], jobs: int) -> dict[str, Any]:
+    finals: list[tuple[float, job_pb2.Job]] = raw["finals"]
+    succeeded = [job for _, job in finals if job.state == job_pb2.JOB_STATE_SUCCEEDED]
+    to_assign, to_done, assign_to_done = [], [], []
+    for job in succeeded:
+        created = job.create_time.ToNanoseconds() / 1e9
+        assigned = job.tasks[0].assigned_time.ToNanoseconds() / 1e9
+        done = max(t.finished_time.ToNanoseconds() for t in job.tasks) / 1e9
+        to_assign.append(assigned - created)
+        to_done.append(done - created)
+        assign_to_done.append(done - assigned)
+    last = max((t for t, _ in finals), default=raw["start"])
+    elapsed = last - raw["start"]
+    submit_s = raw["submit_end"] - raw["start"]  # nan after a time-out
+    server_span = (max(to_done[i] + succeeded[i].create_time.ToNanoseconds() / 1e9
+                       for i in range(len(succeeded)))
+                   - min(j.create_time.ToNanoseconds() / 1e9 for j in succeeded)) if succeeded else 0.0
+    done_count = len(finals)
+    return {
+        "timed_out": raw["timed_out"],
+        "final": done_count,
+        "succeeded": len(succeeded),
+        "not_succeeded": done_count - len(succeeded),
+        "elapsed_s": elapsed,
+        "jobs_s": done_count / elapsed if elapsed > 0 else 0.0,
+        "jobs_s_server": len(succeeded) / server_span if server_span > 0 else 0.0,
+        "submit": {"calls_s": jobs / submit_s if submit_s > 0 else 0.0,
+                   **_percentiles_ms(raw["submit_latencies"])},
+        "submit_to_assign": _percentiles_ms(to_assign),
+        "submit_to_done": _percentiles_ms(to_done),
+        "assign_to_done": _percentiles_ms(assign_to_done),
+        "cpu_s": raw["cpu_s"],
+        "cpu_ms_per_job": {k: v * 1e3 / done_count if done_count else float("nan")
+                           for k, v in raw["cpu_s"].items()},
+        "cores_used": {k: v / elapsed if elapsed > 0 else float("nan") for k, v in raw["cpu_s"].items()},
+        "watch_events": raw["events"],
+        "request_bytes": raw["request_bytes"],
+        "response_bytes": succeeded[0].ByteSize() + 4 if succeeded else 0,
+    }
+
+
+def _py_spy(pid: int, output: str) -> subprocess.Popen[bytes] | None:
+    """Start `py-spy record` on `pid` (format from the suffix: .svg, .json, else raw)."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(exe).exists():
+        print("py-spy not found; no profile", file=sys.stderr)
+        return None
+    fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(Path(output).suffix, "raw")
+    return subprocess.Popen([exe, "record", "--pid", str(pid), "--rate", "250", "--nonblocking",
+                             "--format", fmt, "--output", output],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_jobs(config: Config, db_dir: Path, profile: str | None) -> dict[str, Any]:
+    """Start the orchestrator (and the cells process), run the jobs, stop everything."""
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cw-dispatch-", dir=db_dir)))
+        orchestrator: Process
+        orchestrator, address = start_orchestrator(work / "bench.db", work / "orchestrator.log")
+        stack.callback(orchestrator.stop)
+        pids = {"orchestrator": orchestrator.popen.pid}
+        if not config.cells_inline:
+            cells = Child(_cells_main, address, config.cells)
+            cells.start()
+            stack.callback(cells.stop)
+            pids["cells"] = cells.process.pid or 0
+        spy = _py_spy(orchestrator.popen.pid, profile) if profile else None
+        if spy is not None:
+            def stop_spy() -> None:
+                spy.send_signal(signal.SIGINT)
+                try:
+                    spy.wait(30)
+                except subprocess.TimeoutExpired:
+                    spy.kill()
+                    spy.wait()
+            stack.callback(stop_spy)
+        try:
+            raw = asyncio.run(_jobs_client(address, config, pids))
+        except Exception:
+            print(f"orchestrator log tail:\n{orchestrator.tail_log()}", file=sys.stderr)
+            raise
+        summary = _summarize(raw, config.jobs)
+        summary["db_fs"] = _fs_type(work)
+        return summary
+
+
+# --- report -----------------------------------------------------------------------
+def run(config: Config, db_dir: Path, profile: str | None) -> dict[str, Any]:
+    """Echo, jobs, echo again; the echo ceiling is the better echo run."""
+    sample = _requests(RUN, config.echo_calls)
+    payloads = [r.SerializeToString() for r in sample]
+    half = config.echo_calls // 2
+    echo_runs = [run_echo(payloads[:half], config.concurrency)]
+    jobs = run_jobs(config, db_dir, profile)
+    echo_runs.append(run_echo(payloads[half:], config.concurrency))
+    echo = max(echo_runs, key=lambda r: r["calls_s"])
+    return {
+        "config": asdict(config),
+        "db_dir": str(db_dir),
+        "machine": machine(),
+        "jobs": jobs,
+        "echo": {**echo, "payload_bytes": len(payloads[0]), "runs": echo_runs},
+        "ratios": {
+            "submit_calls_s_vs_echo": jobs["submit"]["calls_s"] / echo["calls_s"],
+            "jobs_s_vs_echo": jobs["jobs_s"] / echo["calls_s"],
+        },
+    }
+
+
+def _table(report: dict[str, Any]) -> str:
+    config, jobs, echo, m = report["config"], report["jobs"], report["echo"], report["machine"]
+    where = "bench process" if config["cells_inline"] else "separate process"
+    echo_runs = ", ".join(f"{r['calls_s']:,.0f}" for r in echo["runs"])
+    lines = [
+        f"dispatch: {config['jobs']:,} noop jobs, {config['cells']} noop cells ({where}),"
+        f" {config['concurrency']} in flight; db on {jobs['db_fs']} ({report['db_dir']})",
+        f"machine: {m['cores']} cores, {m['cpu_model']}, Python {m['python']}, grpcio {m['grpcio']},"
+        f" protobuf {m['protobuf']}, SQLite {m['sqlite']}",
+        f"jobs final {jobs['final']:,} / {config['jobs']:,} (succeeded {jobs['succeeded']:,})"
+        + ("  ** TIMED OUT **" if jobs["timed_out"] else ""),
+        "",
+        f"{'':34} {'calls|jobs/s':>12} {'p50 ms':>9} {'p99 ms':>9} {'vs echo':>8}",
+        f"{'echo grpc.aio unary (ceiling)':34} {echo['calls_s']:>12,.0f} {echo['p50_ms']:>9.2f}"
+        f" {echo['p99_ms']:>9.2f} {'1.00':>8}",
+        f"{'SubmitJob (client side)':34} {jobs['submit']['calls_s']:>12,.0f}"
+        f" {jobs['submit']['p50_ms']:>9.2f} {jobs['submit']['p99_ms']:>9.2f}"
+        f" {report['ratios']['submit_calls_s_vs_echo']:>8.3f}",
+        f"{'end-to-end jobs (client)':34} {jobs['jobs_s']:>12,.0f} {'':>9} {'':>9}"
+        f" {report['ratios']['jobs_s_vs_echo']:>8.3f}",
+        f"{'  same, server timestamps':34} {jobs['jobs_s_server']:>12,.0f}",
+        f"{'submit -> assign (stored)':34} {'':>12} {jobs['submit_to_assign']['p50_ms']:>9.2f}"
+        f" {jobs['submit_to_assign']['p99_ms']:>9.2f}",
+        f"{'submit -> done (stored)':34} {'':>12} {jobs['submit_to_done']['p50_ms']:>9.2f}"
+        f" {jobs['submit_to_done']['p99_ms']:>9.2f}",
+        f"{'assign -> done (stored)':34} {'':>12} {jobs['assign_to_done']['p50_ms']:>9.2f}"
+        f" {jobs['assign_to_done']['p99_ms']:>9.2f}",
+        "",
+        f"echo runs (calls/s): {echo_runs};"
+        f" payload {echo['payload_bytes']} B; SubmitJobRequest {jobs['request_bytes']} B,"
+        f" final Job snapshot {jobs['response_bytes']} B; {jobs['watch_events']:,} watch events",
+        "CPU during the jobs: " + ", ".join(
+            f"{k} {jobs['cores_used'][k]:.2f} cores ({jobs['cpu_ms_per_job'][k]:.2f} ms/job)"
+            for k in jobs["cpu_s"]),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="short run (under ~30 s)")
+    parser.add_argument("--cells", type=int, help=f"noop cells (default {FULL.cells})")
+    parser.add_argument("--jobs", type=int, help=f"jobs (default {FULL.jobs}, --quick {QUICK.jobs})")
+    parser.add_argument("--concurrency", type=int, help=f"SubmitJob calls in flight (default {FULL.concurrency})")
+    parser.add_argument("--cells-inline", action="store_true",
+                        help="run the cells in the bench process instead of a separate one")
+    parser.add_argument("--db-dir", type=Path, default=Path(tempfile.gettempdir()),
+                        help="folder for the SQLite file (default %(default)s; /dev/shm: no real fsync)")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="py-spy record the orchestrator into PATH (.svg, .json or raw stacks)")
+    parser.add_argument("--json", metavar="PATH", help="also save the figures as JSON")
+    args = parser.parse_args(argv)
+    config = QUICK if args.quick else FULL
+    config = replace(config, cells=args.cells or config.cells, jobs=args.jobs or config.jobs,
+                     concurrency=args.concurrency or config.concurrency, cells_inline=args.cells_inline)
+    try:
+        report = run(config, args.db_dir, args.profile)
+    except KeyboardInterrupt:
+        print("interrupted; processes stopped", file=sys.stderr)
+        return 130
+    except (RuntimeError, queue.Empty, grpc.RpcError) as exc:
+        print(f"error: {exc!r}", file=sys.stderr)
+        return 1
+    print(_table(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
