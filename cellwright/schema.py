@@ -13,6 +13,7 @@ minimum, maximum, default, description. Unknown parameters are refused.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ TYPES: dict[str, tuple[type, ...]] = {
     "array": (list,), "object": (dict,),
 }
 PROPERTY_KEYS = frozenset({"type", "description", "enum", "default", "minimum", "maximum"})
+NUMERIC = frozenset({"number", "integer"})
 
 
 class SchemaError(ValueError):
@@ -44,11 +46,39 @@ def check_schema(schema: Mapping[str, Any], where: str) -> None:
         if extra := set(spec) - PROPERTY_KEYS:
             raise SchemaError(f"{here}.{sorted(extra)[0]}",
                               f"unknown key; allowed: {sorted(PROPERTY_KEYS)}")
+        _check_keywords(spec, here)
         if "default" in spec:
             check_value(spec, spec["default"], f"{here}.default")
     for name in schema.get("required", []):
         if name not in properties:
             raise SchemaError(f"{where}.required", f"{name!r} is not a declared parameter")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_keywords(spec: Mapping[str, Any], here: str) -> None:
+    """Raise SchemaError unless description, enum, minimum and maximum fit the type."""
+    kind = spec["type"]
+    if not isinstance(spec.get("description", ""), str):
+        raise SchemaError(f"{here}.description", "expected text")
+    if "enum" in spec:
+        choices = spec["enum"]
+        if not isinstance(choices, list) or not choices:
+            raise SchemaError(f"{here}.enum", "expected a non-empty list of allowed values")
+        for choice in choices:
+            try:
+                check_value({"type": kind}, choice, f"{here}.enum")
+            except SchemaError as exc:
+                raise SchemaError(f"{here}.enum", exc.problem) from exc
+    for bound in ("minimum", "maximum"):
+        if bound in spec and kind not in NUMERIC:
+            raise SchemaError(f"{here}.{bound}", f"only number and integer parameters have a {bound}")
+        if bound in spec and not _is_number(spec[bound]):
+            raise SchemaError(f"{here}.{bound}", f"expected a finite number, got {spec[bound]!r}")
+    if "minimum" in spec and "maximum" in spec and spec["maximum"] < spec["minimum"]:
+        raise SchemaError(f"{here}.maximum", f"{spec['maximum']} is below the minimum {spec['minimum']}")
 
 
 def check_value(spec: Mapping[str, Any], value: Any, where: str) -> Any:
@@ -59,6 +89,8 @@ def check_value(spec: Mapping[str, Any], value: Any, where: str) -> Any:
     types = TYPES[kind]
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
         raise SchemaError(where, f"expected {kind}, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SchemaError(where, f"expected a finite number, got {value!r}")
     if "enum" in spec and value not in spec["enum"]:
         raise SchemaError(where, f"{value!r} is not one of {list(spec['enum'])}")
     if "minimum" in spec and value < spec["minimum"]:

@@ -36,11 +36,11 @@ def job_state_to_proto(state: JobState) -> job_pb2.JobState.ValueType:
 
 
 def job_state_from_proto(value: int) -> JobState:
-    return JobState(job_pb2.JobState.Name(value).removeprefix("JOB_STATE_"))
+    return JobState(job_pb2.JobState.Name(job_pb2.JobState.ValueType(value)).removeprefix("JOB_STATE_"))
 
 
 def task_state_from_proto(value: int) -> TaskState:
-    return TaskState(job_pb2.TaskState.Name(value).removeprefix("TASK_STATE_"))
+    return TaskState(job_pb2.TaskState.Name(job_pb2.TaskState.ValueType(value)).removeprefix("TASK_STATE_"))
 
 
 def error_to_proto(error: TaskError | None) -> job_pb2.TaskError | None:

@@ -163,12 +163,14 @@ class Engine:
         assignments: list[Assignment] = []
         with self.store.transaction():
             ready = self.store.ready_tasks(limit=max(64, 4 * len(cells)))
-            live = []
+            live, late = [], set()
             for item in ready:
                 if 0 < item.deadline < now:
-                    self._fail_job(item.task.job_id, item.task.id, TaskError(
-                        "deadline_exceeded", f"job deadline passed before step "
-                        f"{item.task.step_id} could start"))
+                    if item.task.job_id not in late:  # once per job, not per READY task
+                        late.add(item.task.job_id)
+                        self._fail_job(item.task.job_id, item.task.id, TaskError(
+                            "deadline_exceeded", f"job deadline passed before step "
+                            f"{item.task.step_id} could start"))
                 else:
                     live.append(item)
             for item, cell in scheduler.match(live, cells):
@@ -208,15 +210,16 @@ class Engine:
                 return False, []
             if not report.state.final:
                 return False, []
-            new_state = report.state
-            if new_state is TaskState.FAILED and report.error is not None and (
-                    report.error.reason == REJECTED
-                    or (report.error.retryable and task.attempt <= task.retries)):
-                new_state = TaskState.READY  # try again: the next assignment raises the epoch
+            new_state, attempt = report.state, task.attempt
+            if new_state is TaskState.FAILED and report.error is not None:
+                if report.error.reason == REJECTED:  # never started: not an attempt
+                    new_state, attempt = TaskState.READY, task.attempt - 1
+                elif report.error.retryable and task.attempt <= task.retries:
+                    new_state = TaskState.READY  # try again: the next assignment raises the epoch
             changed = self.store.update_task(
                 task.id, expect_states=[TaskState.ASSIGNED, TaskState.RUNNING, TaskState.UNKNOWN],
                 expect_epoch=task.epoch, state=new_state, result=report.result,
-                error=report.error, duration_s=report.duration_s, finished_at=now)
+                error=report.error, duration_s=report.duration_s, finished_at=now, attempt=attempt)
             orders = self._advance(task.job_id, task.id) if changed else []
         return True, orders
 
@@ -224,9 +227,10 @@ class Engine:
                   ) -> tuple[list[tuple[str, int]], list[CancelOrder]]:
         """A cell said hello listing the tasks it holds. Returns (acks, cancels).
 
-        Tasks the store has in flight on this cell that the cell does not list were never
-        received if the cell did not restart (same boot id): they go back to READY.
-        After a restart their outcome is unknown: UNKNOWN, and the job is HELD.
+        Tasks the store has in flight (or UNKNOWN) on this cell that the cell does not list
+        were never received if the cell did not restart (same boot id): they go back to
+        READY (CANCELLED if their job has ended meanwhile). After a restart the outcome of
+        in-flight ones is unknown: UNKNOWN, and the job is HELD.
         """
         acks: list[tuple[str, int]] = []
         orders: list[CancelOrder] = []
@@ -242,13 +246,17 @@ class Engine:
                 orders.append(CancelOrder(cell_id, report.task_id, report.epoch,
                                           "the orchestrator no longer assigns this task to you"))
         now = self._clock()
-        for task in self.store.in_flight_tasks():
-            if task.cell_id != cell_id or task.id in listed:
+        for task in self.store.tasks_on_cell(
+                cell_id, [TaskState.ASSIGNED, TaskState.RUNNING, TaskState.UNKNOWN]):
+            if task.id in listed or (task.state is TaskState.UNKNOWN and task.boot_id != boot_id):
                 continue
             with self.store.transaction():
-                if task.boot_id == boot_id:
-                    self.store.update_task(task.id, expect_states=[task.state],
-                                           expect_epoch=task.epoch, state=TaskState.READY)
+                if task.boot_id == boot_id:  # never reached the cell: not an attempt
+                    ended = self.get(task.job_id).state.final
+                    self.store.update_task(
+                        task.id, expect_states=[task.state], expect_epoch=task.epoch,
+                        state=TaskState.CANCELLED if ended else TaskState.READY, error=None,
+                        attempt=task.attempt - 1, finished_at=now if ended else 0.0)
                 else:
                     self.store.update_task(
                         task.id, expect_states=[task.state], expect_epoch=task.epoch,
@@ -286,13 +294,16 @@ class Engine:
                 self.store.update_task(task.id, expect_states=[task.state], state=TaskState.CANCELLED)
         self._record(job_id, task_id)
 
-    def _advance(self, job_id: str, task_id: str, cancel_reason: str = "job failed"
+    def _advance(self, job_id: str, task_id: str, cancel_reason: str = ""
                  ) -> list[CancelOrder]:
         """Move a job forward after a change; record the event. Call inside a transaction."""
         job = self.get(job_id)
         now = self._clock()
+        cancel_reason = cancel_reason or ("job cancelled" if job.cancel_requested else "job failed")
         orders: list[CancelOrder] = []
-        if job.state.final:
+        if job.state.final:  # a task of an ended job still running (e.g. back from UNKNOWN)
+            orders = [CancelOrder(t.cell_id, t.id, t.epoch, cancel_reason)
+                      for t in job.tasks if t.state.in_flight]
             self._record(job_id, task_id)
             return orders
         failed = next((t for t in job.tasks if t.state is TaskState.FAILED), None)
@@ -316,7 +327,7 @@ class Engine:
                     self.store.update_task(task.id, expect_states=[TaskState.PENDING],
                                            state=TaskState.READY)
             unknown = any(t.state is TaskState.UNKNOWN for t in job.tasks)
-            started = any(t.attempt > 0 for t in job.tasks)
+            started = job.state is not JobState.QUEUED or any(t.attempt > 0 for t in job.tasks)
             state = JobState.HELD if unknown else JobState.RUNNING if started else JobState.QUEUED
             if state is not job.state:
                 self.store.update_job(job_id, now, state=state)

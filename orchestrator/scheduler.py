@@ -22,7 +22,8 @@ def match(ready: Sequence[ReadyTask], cells: Sequence[CellOffer]
           ) -> list[tuple[ReadyTask, CellOffer]]:
     """Give each task (most urgent first, as `ready` is ordered) an idle cell offering its skill.
 
-    A job's next step prefers the cell that ran its previous step, so a part held by one cell stays with it when several cells are equal.
+    A job's next step prefers the cell that ran its previous step, so a part held by one
+    cell stays with it when several cells are equal.
     Each cell gets at most one task; tasks nobody can take now stay READY.
     """
     free = list(cells)

@@ -132,12 +132,13 @@ class Orchestrator:
         if old is not None and old.connected:
             log.warning("cell %s connected again; closing its previous session", hello.cell_id)
             old.close()
-        session = CellSession(hello, packml_state=hello.packml_state)
+        reports = [convert.task_report(t) for t in hello.tasks]
+        session = CellSession(hello, packml_state=hello.packml_state,
+                              busy=any(not r.state.final for r in reports))
         self.sessions[hello.cell_id] = session
         session.send(cell_pb.ConnectResponse(welcome=cell_pb.Welcome(
             heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
             lease_ttl_ms=int(self.lease_ttl_s * 1000))))
-        reports = [convert.task_report(t) for t in hello.tasks]
         acks, orders = self.engine.reconcile(hello.cell_id, hello.boot_id, reports)
         for task_id, epoch in acks:
             session.send(cell_pb.ConnectResponse(ack=cell_pb.Ack(task_id=task_id, epoch=epoch)))
@@ -153,7 +154,7 @@ class Orchestrator:
         kind = message.WhichOneof("msg")
         if kind == "heartbeat":
             beat = message.heartbeat
-            if beat.packml_state != session.packml_state:
+            if beat.packml_state != session.packml_state or beat.busy != session.busy:
                 self.wake()
             session.packml_state, session.busy = beat.packml_state, beat.busy
             session.stats.CopyFrom(beat.stats)
@@ -202,11 +203,12 @@ class Orchestrator:
             command_id=command_id, command=command)))  # type: ignore[arg-type]
         try:
             return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
-            session.pending_commands.pop(command_id, None)
+        except asyncio.TimeoutError:  # not CancelledError: a cancelled RPC must end
             return cell_pb.CommandResult(command_id=command_id, ok=False, error=(
-                f"cell {session.cell_id} did not answer within {COMMAND_TIMEOUT_S:.0f} s"),
+                f"cell {session.cell_id} did not answer within {COMMAND_TIMEOUT_S:g} s"),
                 packml_state=session.packml_state)  # type: ignore[arg-type]
+        finally:
+            session.pending_commands.pop(command_id, None)
 
 
 def _status(method: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
@@ -262,8 +264,10 @@ class JobServicer(job_grpc.JobServiceServicer):
         size = request.page_size or 50
         if not 1 <= size <= 500:
             raise InvalidArgument("page_size", f"{request.page_size} is outside 1..500")
-        if any(s == job_pb2.JOB_STATE_UNSPECIFIED for s in request.states):
-            raise InvalidArgument("states", "JOB_STATE_UNSPECIFIED is not a state")
+        for s in request.states:
+            if s == job_pb2.JOB_STATE_UNSPECIFIED or s not in job_pb2.JobState.values():
+                known = [v.name for v in job_pb2.JobState.DESCRIPTOR.values if v.number]
+                raise InvalidArgument("states", f"{s} is not a job state; use one of {known}")
         check_labels(request.labels, "labels")
         rows = self.o.engine.store.list_jobs(
             states=[convert.job_state_from_proto(s) for s in request.states],
@@ -303,7 +307,8 @@ class CellServicer(cell_grpc.CellServiceServicer):
     def __init__(self, orchestrator: Orchestrator) -> None:
         self.o = orchestrator
 
-    async def Connect(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:
+    async def Connect(  # type: ignore[override]  # streams with context.read/write, not iterators
+            self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:
         try:
             first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_S)
         except asyncio.TimeoutError:
@@ -326,9 +331,9 @@ class CellServicer(cell_grpc.CellServiceServicer):
         finally:
             reader.cancel()
             session.close()
-        if reader.done() and not reader.cancelled() and (exc := reader.exception()):
-            if isinstance(exc, OrchestratorError):
-                await context.abort(exc.code, str(exc))
+        if (reader.done() and not reader.cancelled()
+                and isinstance(exc := reader.exception(), OrchestratorError)):
+            await context.abort(exc.code, str(exc))
 
     async def _read(self, session: CellSession, context: grpc.aio.ServicerContext) -> None:
         try:

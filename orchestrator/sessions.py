@@ -46,13 +46,15 @@ class CellSession:
             self.connected = False
             self.disconnected_at = time.monotonic()
             self.outbox.put_nowait(None)
-            for future in self.pending_commands.values():
+            for command_id, future in self.pending_commands.items():
                 if not future.done():
-                    future.cancel()
+                    future.set_result(cell_pb.CommandResult(
+                        command_id=command_id, ok=False, packml_state=self.packml_state,  # type: ignore[arg-type]
+                        error=f"cell {self.cell_id} did not answer: it disconnected"))
 
     def offer(self) -> CellOffer | None:
         """The cell as a scheduling candidate, if it can take a task now."""
-        if not self.connected or self.task_id or self.packml_state != EXECUTE:
+        if not self.connected or self.task_id or self.busy or self.packml_state != EXECUTE:
             return None
         return CellOffer(self.cell_id, self.hello.boot_id,
                          frozenset(s.name for s in self.hello.skills), frozenset(self.hello.tags))

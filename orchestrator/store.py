@@ -135,7 +135,7 @@ class Store:
     def list_jobs(self, *, states: Sequence[JobState], workflow: str, labels: dict[str, str],
                   after_seq: int, limit: int) -> list[tuple[int, Job]]:
         """(seq, job) in submission order after `after_seq` (seq is the page position)."""
-        where, args = ["seq > ?"], [after_seq]
+        where, args = ["seq > ?"], list[Any]([after_seq])
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             args += [s.value for s in states]
@@ -152,7 +152,7 @@ class Store:
 
     def update_job(self, job_id: str, now: float, *, state: JobState | None = None,
                    error: TaskError | None = None, cancel_requested: bool | None = None) -> None:
-        sets, args = ["updated_at = ?"], [now]
+        sets, args = ["updated_at = ?"], list[Any]([now])
         if state is not None:
             sets.append("state = ?")
             args.append(state.value)
@@ -186,6 +186,13 @@ class Store:
             " LIMIT ?", (limit,)).fetchall()
         return [ReadyTask(self._task(r), r["j_priority"], r["j_deadline"], r["j_created"],
                           r["last_cell"] or "") for r in rows]
+
+    def tasks_on_cell(self, cell_id: str, states: Sequence[TaskState]) -> list[Task]:
+        """Tasks last assigned to `cell_id` that are in one of `states`."""
+        rows = self._db.execute(
+            f"SELECT * FROM tasks WHERE cell_id = ? AND state IN ({','.join('?' * len(states))})",
+            (cell_id, *(s.value for s in states)))
+        return [self._task(r) for r in rows]
 
     def in_flight_tasks(self) -> list[Task]:
         rows = self._db.execute("SELECT * FROM tasks WHERE state IN ('ASSIGNED', 'RUNNING')")

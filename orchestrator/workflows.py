@@ -34,6 +34,7 @@ from orchestrator.errors import InvalidArgument, NotFound
 BUILTIN_DIR = Path(__file__).parent / "builtin_workflows"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 STEP_ID = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,62}$")
+PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REF = re.compile(r"\$\{params\.([A-Za-z_][A-Za-z0-9_]*)\}")
 STEP_KEYS = {"id", "skill", "with", "needs", "retries"}
 TOP_KEYS = {"name", "version", "description", "params", "steps"}
@@ -118,6 +119,9 @@ def parse_workflow(text: str, source: str) -> Workflow:
     properties = doc.get("params") or {}
     if not isinstance(properties, dict):
         raise fail("params", "expected a mapping of parameter specs")
+    for param in properties:
+        if not isinstance(param, str) or not PARAM_NAME.match(param):
+            raise fail(f"params.{param}", f"a parameter name must match {PARAM_NAME.pattern}")
     schema = {"type": "object", "properties": properties,
               "required": [n for n, spec in properties.items()
                            if not isinstance(spec, dict) or "default" not in spec]}
@@ -133,7 +137,7 @@ def parse_workflow(text: str, source: str) -> Workflow:
         steps.append(_parse_step(raw, f"steps[{i}]", fail, set(properties)))
     ids = [s.id for s in steps]
     for i, step in enumerate(steps):
-        if ids.count(step.id) > 1:
+        if step.id in ids[:i]:
             raise fail(f"steps[{i}].id", f"duplicate step id {step.id!r}")
         for need in step.needs:
             if need not in ids:
@@ -200,11 +204,11 @@ class WorkflowRegistry:
 
     def resolve(self, ref: str) -> Workflow:
         """`name` (newest version) or `name@version`; NotFound lists what exists."""
-        name, _, version = ref.partition("@")
+        name, at, version = ref.partition("@")
         versions = self._versions.get(name)
         if not versions:
             raise NotFound(f"workflow {name!r} not found; known workflows: {self.names()}")
-        if not version:
+        if not at:
             return versions[max(versions)]
         if not version.isdigit() or int(version) not in versions:
             raise NotFound(f"workflow {name!r} has no version {version!r}; "

@@ -1,0 +1,1 @@
+"""The Cellwright orchestrator: jobs, workflows, scheduling and cell sessions over gRPC."""

@@ -1,0 +1,430 @@
+"""CellService over real gRPC: a real orchestrator and real noop cell controllers.
+
+Where a cell must hold a task in flight (noop without a world finishes at once), the
+cell's side of the Connect stream is scripted with `ScriptedCell`, which speaks the same
+protocol as `cells.controller.CellController`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
+from cellwright.v1 import job_pb2, packml_pb2
+from cellwright.v1 import job_service_pb2 as job_svc
+from cellwright.v1 import job_service_pb2_grpc as job_grpc
+
+TIMEOUT_S = 30.0
+EXECUTE = packml_pb2.PACKML_STATE_EXECUTE
+
+
+@pytest.fixture
+def cells(channel: grpc.aio.Channel) -> cell_grpc.CellServiceStub:
+    return cell_grpc.CellServiceStub(channel)
+
+
+@pytest.fixture
+def jobs(channel: grpc.aio.Channel) -> job_grpc.JobServiceStub:
+    return job_grpc.JobServiceStub(channel)
+
+
+async def submit(jobs: job_grpc.JobServiceStub, workflow: str = "noop") -> job_pb2.Job:
+    response = await jobs.SubmitJob(job_svc.SubmitJobRequest(
+        request_id=str(uuid.uuid4()), workflow=workflow, params=struct_pb2.Struct()),
+        timeout=TIMEOUT_S)
+    return response.job
+
+
+async def command(cells: cell_grpc.CellServiceStub, cell_id: str, cmd: int, *,
+                  all_cells: bool = False) -> cell_pb.CommandCellResponse:
+    return await cells.CommandCell(cell_pb.CommandCellRequest(
+        cell_id=cell_id, command=cmd, all_cells=all_cells), timeout=TIMEOUT_S)  # type: ignore[arg-type]
+
+
+async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call
+    return info.value
+
+
+class ScriptedCell:
+    """The cell side of one Connect stream, driven step by step by a test."""
+
+    def __init__(self, address: str, cell_id: str, boot_id: str) -> None:
+        self.cell_id, self.boot_id = cell_id, boot_id
+        self.channel = grpc.aio.insecure_channel(address)
+        self.call: Any = None
+        self.beats: asyncio.Task[None] | None = None
+        self.writing = asyncio.Lock()  # gRPC allows one write at a time per stream
+        self.busy = False  # what its heartbeats say
+
+    async def connect(self, tasks: tuple[cell_pb.TaskUpdate, ...] = ()) -> None:
+        """Say hello (in Execute, offering noop) and wait for the welcome."""
+        self.call = cell_grpc.CellServiceStub(self.channel).Connect()
+        await self.call.write(cell_pb.ConnectRequest(hello=cell_pb.Hello(
+            cell_id=self.cell_id, boot_id=self.boot_id, packml_state=EXECUTE,
+            skills=[cell_pb.Skill(name="noop")], tasks=tasks)))
+        assert (await self.next("welcome")).HasField("welcome")
+        self.beats = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        """Heartbeats in Execute, as a live cell sends them, to keep the lease."""
+        try:
+            while True:
+                await self.send(heartbeat=cell_pb.Heartbeat(packml_state=EXECUTE, busy=self.busy))
+                await asyncio.sleep(0.1)
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            return  # the stream ended; the test notices through its own calls
+
+    async def next(self, kind: str) -> cell_pb.ConnectResponse:
+        """The next message of `kind` from the orchestrator (others are skipped)."""
+        async def read() -> cell_pb.ConnectResponse:
+            while True:
+                message = await self.call.read()
+                assert message is not grpc.aio.EOF, "the orchestrator ended the stream"
+                if message.WhichOneof("msg") == kind:
+                    return message
+        return await asyncio.wait_for(read(), TIMEOUT_S)
+
+    async def send(self, **message: Any) -> None:
+        async with self.writing:
+            await self.call.write(cell_pb.ConnectRequest(**message))
+
+    async def drop(self) -> None:
+        """Lose the stream, as a crash or a network failure would."""
+        if self.beats is not None:
+            self.beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.beats
+        if self.call is not None:
+            self.call.cancel()
+        await self.channel.close()
+
+
+@pytest.fixture
+async def scripted_cell(orchestrator: Any) -> Any:
+    """Factory of ScriptedCells against `orchestrator`; all are dropped after the test."""
+    made: list[ScriptedCell] = []
+
+    def make(cell_id: str, boot_id: str = "", address: str = "") -> ScriptedCell:
+        cell = ScriptedCell(address or orchestrator.address, cell_id, boot_id or uuid.uuid4().hex)
+        made.append(cell)
+        return cell
+
+    yield make
+    for cell in made:
+        await cell.drop()
+
+
+# --- listing ---------------------------------------------------------------------------
+
+async def test_list_cells_shows_a_connected_cell_with_skills_endpoint_and_execute(cells, start_cell):
+    await start_cell("noop-1")
+    listed = (await cells.ListCells(cell_pb.ListCellsRequest(), timeout=TIMEOUT_S)).cells
+    assert [c.id for c in listed] == ["noop-1"]
+    cell = listed[0]
+    assert cell.connected
+    assert [s.name for s in cell.skills] == ["noop"]
+    assert cell.state_endpoint.startswith("tcp://127.0.0.1:")
+    assert cell.packml_state == EXECUTE
+
+
+async def test_get_cell_shows_the_cell(cells, start_cell):
+    running = await start_cell("noop-1")
+    cell = (await cells.GetCell(cell_pb.GetCellRequest(cell_id="noop-1"), timeout=TIMEOUT_S)).cell
+    assert cell.id == "noop-1"
+    assert [s.name for s in cell.skills] == ["noop"]
+    assert cell.state_endpoint == running.controller.state_endpoint
+    assert cell.packml_state == EXECUTE
+
+
+async def test_get_cell_of_unknown_cell_is_not_found(cells):
+    error = await rpc_error(cells.GetCell(cell_pb.GetCellRequest(cell_id="ghost"), timeout=TIMEOUT_S))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+# --- commands --------------------------------------------------------------------------
+
+async def test_command_to_unknown_cell_is_not_found(cells):
+    error = await rpc_error(command(cells, "ghost", packml_pb2.PACKML_COMMAND_HOLD))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert "ghost" in error.details()
+
+
+async def test_command_unspecified_is_invalid_argument(cells, start_cell):
+    await start_cell("noop-1")
+    error = await rpc_error(command(cells, "noop-1", packml_pb2.PACKML_COMMAND_UNSPECIFIED))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("command:")
+
+
+async def test_invalid_transition_is_failed_precondition_naming_state_and_allowed_commands(
+        cells, start_cell):
+    await start_cell("noop-1")
+    error = await rpc_error(command(cells, "noop-1", packml_pb2.PACKML_COMMAND_UNHOLD))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "Unhold" in error.details()
+    assert "Execute" in error.details()
+    for allowed in ("Stop", "Hold", "Suspend", "Abort"):
+        assert allowed in error.details()
+
+
+async def test_command_to_a_disconnected_cell_is_unavailable(cells, start_cell):
+    cell = await start_cell("noop-1")
+    await cell.stop()
+
+    async def disconnected() -> None:
+        while (await cells.GetCell(cell_pb.GetCellRequest(cell_id="noop-1"))).cell.connected:
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(disconnected(), TIMEOUT_S)
+    error = await rpc_error(command(cells, "noop-1", packml_pb2.PACKML_COMMAND_HOLD))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_held_cell_gets_no_task_until_unhold(cells, jobs, start_cell, cell_in_state,
+                                                   job_in_state):
+    await start_cell("noop-1")
+    await command(cells, "noop-1", packml_pb2.PACKML_COMMAND_HOLD)
+    await cell_in_state("noop-1", packml_pb2.PACKML_STATE_HELD)
+    job = await submit(jobs)
+    await asyncio.sleep(0.5)  # several dispatch rounds (the watchdog wakes it every 0.1 s)
+    waiting = (await jobs.GetJob(job_svc.GetJobRequest(job_id=job.id), timeout=TIMEOUT_S)).job
+    assert waiting.state == job_pb2.JOB_STATE_QUEUED
+    assert waiting.tasks[0].epoch == 0
+    await command(cells, "noop-1", packml_pb2.PACKML_COMMAND_UNHOLD)
+    await job_in_state(job.id, job_pb2.JOB_STATE_SUCCEEDED)
+
+
+async def test_estop_all_cells_aborts_them_and_clear_reset_start_brings_work_back(
+        cells, jobs, start_cell, cell_in_state, job_in_state):
+    await start_cell("noop-1")
+    await start_cell("noop-2")
+    answer = await command(cells, "", packml_pb2.PACKML_COMMAND_ESTOP, all_cells=True)
+    assert len(answer.results) == 2 and all(r.ok for r in answer.results)
+    for cell_id in ("noop-1", "noop-2"):
+        await cell_in_state(cell_id, packml_pb2.PACKML_STATE_ABORTED)
+    for cmd, state in ((packml_pb2.PACKML_COMMAND_CLEAR, packml_pb2.PACKML_STATE_STOPPED),
+                       (packml_pb2.PACKML_COMMAND_RESET, packml_pb2.PACKML_STATE_IDLE),
+                       (packml_pb2.PACKML_COMMAND_START, EXECUTE)):
+        assert (await command(cells, "noop-1", cmd)).results[0].ok
+        await cell_in_state("noop-1", state)
+    job = await submit(jobs)
+    done = await job_in_state(job.id, job_pb2.JOB_STATE_SUCCEEDED)
+    assert done.tasks[0].cell_id == "noop-1"
+
+
+async def test_all_cells_with_a_cell_id_is_invalid_argument(cells, start_cell):
+    await start_cell("noop-1")
+    error = await rpc_error(command(cells, "noop-1", packml_pb2.PACKML_COMMAND_ESTOP, all_cells=True))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("cell_id:")
+
+
+# --- sessions that drop ----------------------------------------------------------------
+
+async def test_a_restarted_cell_controller_reconnects_and_takes_work(cells, jobs, start_cell,
+                                                                    job_in_state):
+    first = await start_cell("noop-1")
+    await first.stop()
+    second = await start_cell("noop-1")
+    assert second.controller.boot_id != first.controller.boot_id
+    listed = (await cells.ListCells(cell_pb.ListCellsRequest(), timeout=TIMEOUT_S)).cells
+    assert [(c.id, c.connected) for c in listed] == [("noop-1", True)]
+    job = await submit(jobs)
+    await job_in_state(job.id, job_pb2.JOB_STATE_SUCCEEDED)
+
+
+async def test_task_in_flight_on_a_cell_that_restarts_becomes_unknown_and_holds_the_job(
+        jobs, scripted_cell, start_cell, job_in_state):
+    old = scripted_cell("cell-1")
+    await old.connect()
+    job = await submit(jobs)
+    assign = (await old.next("assign")).assign
+    await old.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                  state=job_pb2.TASK_STATE_RUNNING))
+    await job_in_state(job.id, job_pb2.JOB_STATE_RUNNING)
+    await old.drop()
+    await start_cell("cell-1")  # a real controller, new boot id, holding nothing
+    held = await job_in_state(job.id, job_pb2.JOB_STATE_HELD)
+    assert held.tasks[0].state == job_pb2.TASK_STATE_UNKNOWN
+    assert held.tasks[0].error.reason == "cell_lost"
+
+
+async def test_task_unacknowledged_by_a_cell_that_reconnects_with_same_boot_goes_back_to_ready(
+        jobs, scripted_cell, job_in_state):
+    first = scripted_cell("cell-1", boot_id="boot-a")
+    await first.connect()
+    job = await submit(jobs)
+    assign = (await first.next("assign")).assign
+    await first.drop()  # the assignment never reached the cell's executor
+    again = scripted_cell("cell-1", boot_id="boot-a")
+    await again.connect()
+    reassign = (await again.next("assign")).assign
+    assert reassign.task_id == assign.task_id
+    assert reassign.epoch > assign.epoch
+    await again.send(task_update=cell_pb.TaskUpdate(task_id=reassign.task_id, epoch=reassign.epoch,
+                                                    state=job_pb2.TASK_STATE_SUCCEEDED))
+    await job_in_state(job.id, job_pb2.JOB_STATE_SUCCEEDED)
+
+
+async def test_cell_whose_lease_expires_mid_task_leaves_the_task_unknown_and_the_job_held(
+        jobs, scripted_cell, job_in_state):
+    cell = scripted_cell("cell-1")
+    await cell.connect()
+    job = await submit(jobs)
+    assign = (await cell.next("assign")).assign
+    await cell.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                   state=job_pb2.TASK_STATE_RUNNING))
+    await cell.drop()
+    held = await job_in_state(job.id, job_pb2.JOB_STATE_HELD)
+    assert held.tasks[0].state == job_pb2.TASK_STATE_UNKNOWN
+
+
+async def test_unknown_task_resolves_when_the_cell_comes_back_with_its_result(
+        jobs, scripted_cell, job_in_state):
+    cell = scripted_cell("cell-1", boot_id="boot-a")
+    await cell.connect()
+    job = await submit(jobs)
+    assign = (await cell.next("assign")).assign
+    await cell.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                   state=job_pb2.TASK_STATE_RUNNING))
+    await cell.drop()
+    await job_in_state(job.id, job_pb2.JOB_STATE_HELD)  # lease expired
+    back = scripted_cell("cell-1", boot_id="boot-a")
+    await back.connect(tasks=(cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                 state=job_pb2.TASK_STATE_SUCCEEDED),))
+    ack = (await back.next("ack")).ack
+    assert (ack.task_id, ack.epoch) == (assign.task_id, assign.epoch)
+    await job_in_state(job.id, job_pb2.JOB_STATE_SUCCEEDED)
+
+
+async def test_unknown_task_the_cell_never_got_is_retried_when_it_returns_with_the_same_boot(
+        jobs, scripted_cell, job_in_state):
+    cell = scripted_cell("cell-1", boot_id="boot-a")
+    await cell.connect()
+    job = await submit(jobs)
+    assign = (await cell.next("assign")).assign
+    await cell.drop()  # lost before the cell confirmed it: the cell never ran it
+    await job_in_state(job.id, job_pb2.JOB_STATE_HELD)  # lease expired
+    back = scripted_cell("cell-1", boot_id="boot-a")
+    await back.connect()  # same process, holding nothing: the task never reached it
+    reassign = (await back.next("assign")).assign
+    assert (reassign.task_id, reassign.epoch) == (assign.task_id, assign.epoch + 1)
+    await back.send(task_update=cell_pb.TaskUpdate(task_id=reassign.task_id, epoch=reassign.epoch,
+                                                   state=job_pb2.TASK_STATE_SUCCEEDED))
+    await job_in_state(job.id, job_pb2.JOB_STATE_SUCCEEDED)
+
+
+async def test_command_to_a_cell_that_disconnects_before_answering_is_unavailable(
+        cells, scripted_cell):
+    cell = scripted_cell("cell-1")
+    await cell.connect()
+    answer = asyncio.create_task(command(cells, "cell-1", packml_pb2.PACKML_COMMAND_HOLD))
+    await cell.next("command")
+    await cell.drop()
+    error = await rpc_error(answer)
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "disconnected" in error.details()
+
+
+async def test_command_to_a_cell_that_never_answers_is_unavailable(cells, scripted_cell,
+                                                                    monkeypatch):
+    monkeypatch.setattr("orchestrator.server.COMMAND_TIMEOUT_S", 0.2)
+    cell = scripted_cell("cell-1")
+    await cell.connect()
+    error = await rpc_error(command(cells, "cell-1", packml_pb2.PACKML_COMMAND_HOLD))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "did not answer within 0.2 s" in error.details()
+
+
+# --- orchestrator restarts -------------------------------------------------------------
+
+async def job_state_at(address: str, job_id: str, state: int) -> job_pb2.Job:
+    """Poll GetJob on the orchestrator at `address` until the job is in `state`."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = job_grpc.JobServiceStub(channel)
+
+        async def poll() -> job_pb2.Job:
+            while (job := (await stub.GetJob(job_svc.GetJobRequest(job_id=job_id))).job
+                   ).state != state:
+                await asyncio.sleep(0.02)
+            return job
+
+        return await asyncio.wait_for(poll(), TIMEOUT_S)
+
+
+async def test_a_task_running_across_an_orchestrator_restart_finishes_when_its_cell_reports(
+        orchestrator, start_orchestrator, jobs, scripted_cell):
+    cell = scripted_cell("cell-1", boot_id="boot-a")
+    await cell.connect()
+    job = await submit(jobs)
+    assign = (await cell.next("assign")).assign
+    running = cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                 state=job_pb2.TASK_STATE_RUNNING)
+    await cell.send(task_update=running)
+    await job_state_at(orchestrator.address, job.id, job_pb2.JOB_STATE_RUNNING)
+    await orchestrator.stop()
+    await cell.drop()
+    restarted = await start_orchestrator(orchestrator.db_path)
+    back = scripted_cell("cell-1", boot_id="boot-a", address=restarted.address)
+    await back.connect(tasks=(running,))
+    await back.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                   state=job_pb2.TASK_STATE_SUCCEEDED))
+    await job_state_at(restarted.address, job.id, job_pb2.JOB_STATE_SUCCEEDED)
+
+
+async def test_after_an_orchestrator_restart_a_task_whose_cell_never_returns_becomes_unknown(
+        orchestrator, start_orchestrator, jobs, scripted_cell):
+    cell = scripted_cell("cell-1")
+    await cell.connect()
+    job = await submit(jobs)
+    await cell.next("assign")
+    await orchestrator.stop()
+    await cell.drop()
+    restarted = await start_orchestrator(orchestrator.db_path)
+    held = await job_state_at(restarted.address, job.id, job_pb2.JOB_STATE_HELD)
+    assert held.tasks[0].state == job_pb2.TASK_STATE_UNKNOWN
+
+
+async def test_cancel_of_a_running_job_reaches_its_cell_and_ends_when_the_cell_reports(
+        jobs, scripted_cell, job_in_state):
+    cell = scripted_cell("cell-1")
+    await cell.connect()
+    job = await submit(jobs)
+    assign = (await cell.next("assign")).assign
+    await cell.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                   state=job_pb2.TASK_STATE_RUNNING))
+    await job_in_state(job.id, job_pb2.JOB_STATE_RUNNING)
+    answer = await jobs.CancelJob(job_svc.CancelJobRequest(job_id=job.id, reason="wrong part"),
+                                  timeout=TIMEOUT_S)
+    assert answer.job.state == job_pb2.JOB_STATE_RUNNING and answer.job.cancel_requested
+    cancel = (await cell.next("cancel")).cancel
+    assert (cancel.task_id, cancel.epoch, cancel.reason) == (assign.task_id, assign.epoch, "wrong part")
+    await cell.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                   state=job_pb2.TASK_STATE_CANCELLED))
+    ack = (await cell.next("ack")).ack
+    assert (ack.task_id, ack.epoch) == (assign.task_id, assign.epoch)
+    await job_in_state(job.id, job_pb2.JOB_STATE_CANCELLED)
+
+
+async def test_a_cell_that_says_it_is_busy_gets_no_task_until_it_says_it_is_free(
+        jobs, scripted_cell, job_in_state):
+    cell = scripted_cell("cell-1")
+    cell.busy = True  # e.g. still stopping a task the orchestrator cancelled
+    await cell.connect()
+    job = await submit(jobs)
+    await asyncio.sleep(0.5)  # several dispatch rounds (the watchdog wakes it every 0.1 s)
+    waiting = (await jobs.GetJob(job_svc.GetJobRequest(job_id=job.id), timeout=TIMEOUT_S)).job
+    assert (waiting.state, waiting.tasks[0].epoch) == (job_pb2.JOB_STATE_QUEUED, 0)
+    cell.busy = False
+    assign = (await cell.next("assign")).assign
+    assert (assign.task_id, assign.epoch) == (job.tasks[0].id, 1)
