@@ -10,6 +10,7 @@ from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import job_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from orchestrator.engine import Submission, TaskReport
+from orchestrator.errors import InvalidArgument
 from orchestrator.model import Job, JobState, Task, TaskError, TaskState
 
 
@@ -39,7 +40,11 @@ def job_state_from_proto(value: int) -> JobState:
     return JobState(job_pb2.JobState.Name(job_pb2.JobState.ValueType(value)).removeprefix("JOB_STATE_"))
 
 
-def task_state_from_proto(value: int) -> TaskState:
+def task_state_from_proto(value: int, field: str) -> TaskState:
+    """The task state of a proto value; InvalidArgument naming `field` if unset or unknown."""
+    if value == job_pb2.TASK_STATE_UNSPECIFIED or value not in job_pb2.TaskState.values():
+        raise InvalidArgument(field, f"{value} is not a task state; use one of "
+                              f"{job_pb2.TaskState.keys()[1:]}")
     return TaskState(job_pb2.TaskState.Name(job_pb2.TaskState.ValueType(value)).removeprefix("TASK_STATE_"))
 
 
@@ -80,10 +85,12 @@ def submission(request: job_svc.SubmitJobRequest) -> Submission:
                       deadline=deadline, labels=dict(request.labels))
 
 
-def task_report(update: cell_pb.TaskUpdate) -> TaskReport:
+def task_report(update: cell_pb.TaskUpdate, field: str = "task_update") -> TaskReport:
+    """A cell's task update as a domain report; InvalidArgument names `field` if malformed."""
     error = None
     if update.HasField("error"):
         error = TaskError(update.error.reason, update.error.message, update.error.retryable)
     return TaskReport(task_id=update.task_id, epoch=update.epoch,
-                      state=task_state_from_proto(update.state), result=from_struct(update.result),
+                      state=task_state_from_proto(update.state, f"{field}.state"),
+                      result=from_struct(update.result),
                       error=error, duration_s=update.duration_s)

@@ -140,6 +140,8 @@ class Engine:
         return self.get(job_id), True
 
     def get(self, job_id: str) -> Job:
+        if not job_id:
+            raise InvalidArgument("job_id", "required: the id SubmitJob returned, e.g. job-1a2b...")
         job = self.store.get_job(job_id)
         if job is None:
             raise NotFound(f"job {job_id!r} not found")
@@ -156,11 +158,13 @@ class Engine:
         return self.get(job_id), orders
 
     # --- dispatch ------------------------------------------------------------------
-    def dispatch(self, cells: Sequence[scheduler.CellOffer]) -> list[Assignment]:
-        """Fail READY tasks past their job's deadline, then assign READY tasks to idle
-        cells, all in one transaction (one fsync)."""
+    def dispatch(self, cells: Sequence[scheduler.CellOffer]
+                 ) -> tuple[list[Assignment], list[CancelOrder]]:
+        """Fail jobs whose deadline passed with READY tasks (cancelling their running
+        tasks), then assign READY tasks to idle cells, all in one transaction (one fsync)."""
         now = self._clock()
         assignments: list[Assignment] = []
+        orders: list[CancelOrder] = []
         with self.store.transaction():
             ready = self.store.ready_tasks(limit=max(64, 4 * len(cells)))
             live, late = [], set()
@@ -168,7 +172,7 @@ class Engine:
                 if 0 < item.deadline < now:
                     if item.task.job_id not in late:  # once per job, not per READY task
                         late.add(item.task.job_id)
-                        self._fail_job(item.task.job_id, item.task.id, TaskError(
+                        orders += self._fail_job(item.task.job_id, item.task.id, TaskError(
                             "deadline_exceeded", f"job deadline passed before step "
                             f"{item.task.step_id} could start"))
                 else:
@@ -187,19 +191,21 @@ class Engine:
                 assigned = replace(task, state=TaskState.ASSIGNED, cell_id=cell.cell_id,
                                    epoch=task.epoch + 1, attempt=task.attempt + 1)
                 assignments.append(Assignment(cell.cell_id, assigned, item.deadline))
-        return assignments
+        return assignments, orders
 
     # --- reports from cells --------------------------------------------------------
-    def report(self, cell_id: str, report: TaskReport) -> tuple[bool, list[CancelOrder]]:
+    def report(self, cell_id: str, boot_id: str, report: TaskReport
+               ) -> tuple[bool, list[CancelOrder]]:
         """Apply a cell's task update. Returns (acknowledge?, cancels to send).
 
-        Stale epochs and unknown tasks are acknowledged and ignored so the cell can
-        forget them; a task is never moved by a cell that does not hold it.
+        Only the holder of the assignment may move a task: the same cell, the same process
+        (boot id) and the same epoch. Anything else is stale: acknowledged and ignored, so
+        the cell can forget it.
         """
         task = self.store.get_task(report.task_id)
-        if task is None or task.epoch != report.epoch or task.cell_id != cell_id:
-            log.warning("ignoring stale report from %s for %s epoch %s", cell_id,
-                        report.task_id, report.epoch)
+        if task is None or (task.cell_id, task.boot_id, task.epoch) != (cell_id, boot_id, report.epoch):
+            log.warning("ignoring stale report from %s (boot %s) for %s epoch %s", cell_id,
+                        boot_id, report.task_id, report.epoch)
             return True, []
         now = self._clock()
         with self.store.transaction():
@@ -236,7 +242,7 @@ class Engine:
         orders: list[CancelOrder] = []
         listed = {r.task_id for r in reports}
         for report in reports:
-            ack, more = self.report(cell_id, report)
+            ack, more = self.report(cell_id, boot_id, report)
             orders += more
             if ack:
                 acks.append((report.task_id, report.epoch))
@@ -275,7 +281,7 @@ class Engine:
             with self.store.transaction():
                 self.store.update_task(
                     task.id, expect_states=[task.state], expect_epoch=task.epoch,
-                    state=TaskState.UNKNOWN, error=TaskError(
+                    state=TaskState.UNKNOWN, finished_at=self._clock(), error=TaskError(
                         "cell_lost", f"lease of cell {cell_id} expired while it held the task"))
                 orders += self._advance(task.job_id, task.id)
         return orders
@@ -287,12 +293,19 @@ class Engine:
         seq = self.store.append_event(self._clock(), job_id, task_id, self._encode(job))
         self._on_event(seq)
 
-    def _fail_job(self, job_id: str, task_id: str, error: TaskError) -> None:
-        self.store.update_job(job_id, self._clock(), state=JobState.FAILED, error=error)
+    def _fail_job(self, job_id: str, task_id: str, error: TaskError) -> list[CancelOrder]:
+        """Fail a job now: queued tasks are cancelled, running ones are sent a cancel."""
+        now = self._clock()
+        self.store.update_job(job_id, now, state=JobState.FAILED, error=error)
+        orders = []
         for task in self.get(job_id).tasks:
             if task.state in (TaskState.PENDING, TaskState.READY):
-                self.store.update_task(task.id, expect_states=[task.state], state=TaskState.CANCELLED)
+                self.store.update_task(task.id, expect_states=[task.state],
+                                       state=TaskState.CANCELLED, finished_at=now)
+            elif task.state.in_flight:
+                orders.append(CancelOrder(task.cell_id, task.id, task.epoch, error.message))
         self._record(job_id, task_id)
+        return orders
 
     def _advance(self, job_id: str, task_id: str, cancel_reason: str = ""
                  ) -> list[CancelOrder]:
@@ -307,7 +320,9 @@ class Engine:
             self._record(job_id, task_id)
             return orders
         failed = next((t for t in job.tasks if t.state is TaskState.FAILED), None)
-        if job.cancel_requested or failed is not None:
+        if all(t.state is TaskState.SUCCEEDED for t in job.tasks):  # even if a cancel came late
+            self.store.update_job(job_id, now, state=JobState.SUCCEEDED)
+        elif job.cancel_requested or failed is not None:
             for task in job.tasks:
                 if task.state in (TaskState.PENDING, TaskState.READY):
                     self.store.update_task(task.id, expect_states=[task.state],
@@ -318,8 +333,6 @@ class Engine:
                 self.store.update_job(job_id, now, state=JobState.CANCELLED)
             elif failed is not None:
                 self.store.update_job(job_id, now, state=JobState.FAILED, error=failed.error)
-        elif all(t.state is TaskState.SUCCEEDED for t in job.tasks):
-            self.store.update_job(job_id, now, state=JobState.SUCCEEDED)
         else:
             done = {t.step_id for t in job.tasks if t.state is TaskState.SUCCEEDED}
             for task in job.tasks:

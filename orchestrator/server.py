@@ -28,7 +28,7 @@ from cellwright.v1 import job_pb2, packml_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
 from orchestrator import convert
-from orchestrator.engine import CancelOrder, Engine, check_labels
+from orchestrator.engine import CancelOrder, Engine, TaskReport, check_labels
 from orchestrator.errors import InvalidArgument, NotFound, OrchestratorError, Unavailable
 from orchestrator.sessions import CellSession
 from orchestrator.store import Store
@@ -96,7 +96,7 @@ class Orchestrator:
             self._wake.clear()
             offers = [o for s in self.sessions.values() if (o := s.offer()) is not None]
             try:
-                assignments = self.engine.dispatch(offers)
+                assignments, orders = self.engine.dispatch(offers)
             except Exception:
                 log.exception("dispatch failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
@@ -109,6 +109,7 @@ class Orchestrator:
                                          params=convert.struct(a.task.params),
                                          deadline=convert.timestamp(a.deadline))
                 session.send(cell_pb.ConnectResponse(assign=message))
+            self.route(orders)
 
     async def _watchdog_loop(self) -> None:
         while True:
@@ -126,13 +127,13 @@ class Orchestrator:
             self.wake()  # also fails READY tasks whose deadline passed
 
     # --- sessions ------------------------------------------------------------------
-    def open_session(self, hello: cell_pb.Hello) -> CellSession:
-        """Register a cell's new stream, replacing an older one, and reconcile its tasks."""
+    def open_session(self, hello: cell_pb.Hello, reports: list[TaskReport]) -> CellSession:
+        """Register a cell's new stream, replacing an older one, and reconcile the tasks
+        its hello lists (`reports`)."""
         old = self.sessions.get(hello.cell_id)
         if old is not None and old.connected:
             log.warning("cell %s connected again; closing its previous session", hello.cell_id)
             old.close()
-        reports = [convert.task_report(t) for t in hello.tasks]
         session = CellSession(hello, packml_state=hello.packml_state,
                               busy=any(not r.state.final for r in reports))
         self.sessions[hello.cell_id] = session
@@ -160,7 +161,7 @@ class Orchestrator:
             session.stats.CopyFrom(beat.stats)
         elif kind == "task_update":
             report = convert.task_report(message.task_update)
-            ack, orders = self.engine.report(session.cell_id, report)
+            ack, orders = self.engine.report(session.cell_id, session.hello.boot_id, report)
             if ack:
                 session.send(cell_pb.ConnectResponse(
                     ack=cell_pb.Ack(task_id=report.task_id, epoch=report.epoch)))
@@ -177,7 +178,8 @@ class Orchestrator:
             if future is not None and not future.done():
                 future.set_result(result)
         else:
-            raise InvalidArgument(f"ConnectRequest.{kind}", "allowed only as the first message")
+            raise InvalidArgument(f"ConnectRequest.{kind or 'msg'}", "after the hello, send a "
+                                  "heartbeat, task_update or command_result")
 
     def route(self, orders: list[CancelOrder]) -> None:
         for order in orders:
@@ -321,9 +323,11 @@ class CellServicer(cell_grpc.CellServiceServicer):
         if not CELL_ID.match(hello.cell_id):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"hello.cell_id: {hello.cell_id!r} must match {CELL_ID.pattern}")
-        if any(t.state in (job_pb2.TASK_STATE_UNSPECIFIED,) for t in hello.tasks):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "hello.tasks: state is required")
-        session = self.o.open_session(hello)
+        try:
+            reports = [convert.task_report(t, f"hello.tasks[{i}]") for i, t in enumerate(hello.tasks)]
+        except OrchestratorError as exc:
+            await context.abort(exc.code, str(exc))
+        session = self.o.open_session(hello, reports)
         reader = asyncio.create_task(self._read(session, context))
         try:
             while (message := await session.outbox.get()) is not None:
@@ -331,16 +335,16 @@ class CellServicer(cell_grpc.CellServiceServicer):
         finally:
             reader.cancel()
             session.close()
-        if (reader.done() and not reader.cancelled()
-                and isinstance(exc := reader.exception(), OrchestratorError)):
-            await context.abort(exc.code, str(exc))
+        failure = reader.exception() if reader.done() and not reader.cancelled() else None
+        if isinstance(failure, OrchestratorError):
+            await context.abort(failure.code, str(failure))
+        if failure is not None:
+            log.error("cell %s session failed", session.cell_id, exc_info=failure)
+            await context.abort(grpc.StatusCode.INTERNAL, f"orchestrator error: {failure}")
 
     async def _read(self, session: CellSession, context: grpc.aio.ServicerContext) -> None:
         try:
             while (message := await context.read()) is not grpc.aio.EOF:
-                if (message.WhichOneof("msg") == "task_update"
-                        and message.task_update.state == job_pb2.TASK_STATE_UNSPECIFIED):
-                    raise InvalidArgument("task_update.state", "required")
                 self.o.handle(session, message)
         finally:
             session.close()

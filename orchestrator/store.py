@@ -139,9 +139,9 @@ class Store:
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             args += [s.value for s in states]
-        if workflow:
-            where.append("workflow = ?")
-            args.append(workflow)
+        if workflow:  # "pick-place" also matches jobs submitted as "pick-place@1"
+            where.append("(workflow = ? OR substr(workflow, 1, ?) = ?)")
+            args += [workflow, len(workflow) + 1, f"{workflow}@"]
         for key, value in labels.items():
             where.append("json_extract(labels, ?) = ?")
             args += [f'$."{key}"', value]

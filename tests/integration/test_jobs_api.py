@@ -242,6 +242,16 @@ async def test_list_jobs_filters_by_state(jobs):
     assert [j.id for j in cancelled.jobs] == [gone.id]
 
 
+async def test_list_jobs_by_workflow_name_includes_jobs_that_named_a_version(jobs):
+    plain = await submit(jobs, "noop")
+    pinned = await submit(jobs, "noop@1")
+    await submit(jobs, "pick-place", {"part": "red_cube"})
+    by_name = await jobs.ListJobs(job_svc.ListJobsRequest(workflow="noop"), timeout=TIMEOUT_S)
+    by_version = await jobs.ListJobs(job_svc.ListJobsRequest(workflow="noop@1"), timeout=TIMEOUT_S)
+    assert [j.id for j in by_name.jobs] == [plain.id, pinned.id]
+    assert [j.id for j in by_version.jobs] == [pinned.id]
+
+
 async def test_list_jobs_filters_by_every_given_label(jobs):
     both = await submit(jobs, labels={"line": "a", "shift": "night"})
     await submit(jobs, labels={"line": "a", "shift": "day"})

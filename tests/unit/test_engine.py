@@ -55,14 +55,16 @@ class Harness:
         return job
 
     def dispatch(self, *cells: str, boot_id: str = "boot-a") -> list[Assignment]:
-        return self.engine.dispatch([CellOffer(c, boot_id, ALL_SKILLS) for c in cells or ("c1",)])
+        assignments, _ = self.engine.dispatch([CellOffer(c, boot_id, ALL_SKILLS) for c in cells or ("c1",)])
+        return assignments
 
     def job(self, job_id: str) -> Job:
         return self.engine.get(job_id)
 
     def report(self, cell_id: str, task_id: str, epoch: int, state: TaskState,
-               error: TaskError | None = None) -> tuple[bool, list[CancelOrder]]:
-        return self.engine.report(cell_id, TaskReport(task_id, epoch, state, error=error))
+               error: TaskError | None = None, boot_id: str = "boot-a"
+               ) -> tuple[bool, list[CancelOrder]]:
+        return self.engine.report(cell_id, boot_id, TaskReport(task_id, epoch, state, error=error))
 
 
 @pytest.fixture
@@ -251,12 +253,27 @@ def test_cancel_of_a_running_job_orders_the_cell_to_cancel_and_ends_when_the_cel
     assert h.job(job.id).state is JobState.CANCELLED
 
 
+def test_a_job_whose_work_finished_before_the_cancel_landed_ends_succeeded(h):
+    job = h.submit()
+    [a] = h.dispatch("c1")
+    h.engine.cancel(job.id, "too late")
+    h.report("c1", a.task.id, a.task.epoch, TaskState.SUCCEEDED)
+    assert h.job(job.id).state is JobState.SUCCEEDED
+
+
 def test_cancel_of_a_finished_job_is_failed_precondition(h):
     job = h.submit()
     [a] = h.dispatch("c1")
     h.report("c1", a.task.id, a.task.epoch, TaskState.SUCCEEDED)
     with pytest.raises(FailedPrecondition, match="SUCCEEDED"):
         h.engine.cancel(job.id, "")
+
+
+def test_get_or_cancel_without_a_job_id_is_invalid_argument(h):
+    for call in (h.engine.get, lambda job_id: h.engine.cancel(job_id, "")):
+        with pytest.raises(InvalidArgument) as info:
+            call("")
+        assert info.value.field == "job_id"
 
 
 def test_cancel_or_get_of_an_unknown_job_is_not_found(h):
@@ -287,6 +304,14 @@ def test_reconcile_another_boot_makes_an_unlisted_task_unknown_and_holds_the_job
     assert held.tasks[0].state is TaskState.UNKNOWN
     assert held.tasks[0].error is not None and held.tasks[0].error.reason == "cell_lost"
     assert h.dispatch("c1", boot_id="boot-b") == []
+
+
+def test_a_report_from_another_process_of_the_same_cell_changes_nothing(h):
+    job = h.submit()
+    [a] = h.dispatch("c1", boot_id="boot-a")
+    h.engine.reconcile("c1", "boot-b", [])  # the cell restarted: the task is UNKNOWN
+    assert h.report("c1", a.task.id, a.task.epoch, TaskState.SUCCEEDED, boot_id="boot-b") == (True, [])
+    assert h.job(job.id).tasks[0].state is TaskState.UNKNOWN
 
 
 def test_a_later_final_report_of_an_unknown_task_resolves_the_held_job(h):
@@ -375,6 +400,15 @@ def test_a_late_job_with_several_ready_tasks_fails_once(h):
     h.dispatch("c1")
     assert len(h.seqs) == before + 1
     assert states(h.job(job.id)) == [TaskState.CANCELLED] * 3
+
+
+def test_a_deadline_failure_cancels_the_jobs_tasks_still_running(h):
+    job = h.submit("pair", deadline=h.clock.now + 10)
+    [a] = h.dispatch("c1")  # step a runs; step b waits for a free cell
+    h.clock.now += 11
+    _, orders = h.engine.dispatch([])
+    assert h.job(job.id).state is JobState.FAILED
+    assert [(o.cell_id, o.task_id, o.epoch) for o in orders] == [("c1", a.task.id, a.task.epoch)]
 
 
 def test_a_job_before_its_deadline_is_dispatched(h):

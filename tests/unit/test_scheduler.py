@@ -96,9 +96,9 @@ def dispatch_order(engine: Engine, jobs: dict[str, str]) -> list[str]:
     by_id = {v: k for k, v in jobs.items()}
     order = []
     for _ in jobs:
-        [a] = engine.dispatch([cell("c1")])
+        [a], _ = engine.dispatch([cell("c1")])
         order.append(by_id[a.task.job_id])
-        engine.report("c1", TaskReport(a.task.id, a.task.epoch, TaskState.SUCCEEDED))
+        engine.report("c1", "boot", TaskReport(a.task.id, a.task.epoch, TaskState.SUCCEEDED))
     return order
 
 
@@ -134,8 +134,8 @@ def test_a_jobs_next_step_is_dispatched_to_the_cell_that_ran_the_previous_one(en
     offers = [cell("c1", *skills), cell("c2", *skills), cell("c3", *skills)]
     chosen = []
     for offered in (offers[::-1], offers, offers[1:] + offers[:1]):  # c3 first, then last...
-        [a] = engine.dispatch(offered)
+        [a], _ = engine.dispatch(offered)
         chosen.append(a.cell_id)
-        engine.report(a.cell_id, TaskReport(a.task.id, a.task.epoch, TaskState.SUCCEEDED))
+        engine.report(a.cell_id, "boot", TaskReport(a.task.id, a.task.epoch, TaskState.SUCCEEDED))
     assert chosen == ["c3", "c3", "c3"]
     assert engine.get(job.id).state.value == "SUCCEEDED"
