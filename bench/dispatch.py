@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import multiprocessing as mp
 import os
@@ -53,6 +52,7 @@ import numpy as np
 from google.protobuf import __version__ as protobuf_version
 from google.protobuf import struct_pb2
 
+from bench import save_json
 from cellwright.launch import Process, start_orchestrator
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
@@ -533,10 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc!r}", file=sys.stderr)
         return 1
     print(_table(report))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
+    save_json(args.json, report)
     return 0
 
 

@@ -18,7 +18,6 @@ Prints figures, never asserts. Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import platform
 import queue
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import zmq
 
+from bench import save_json
 from cells.statebus import HEADER, StatePublisher, StateSubscriber
 from cellwright.v1 import state_pb2
 
@@ -297,10 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = run(QUICK if args.quick else FULL)
     print(_table(report))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
+    save_json(args.json, report)
     return 0
 
 

@@ -126,6 +126,16 @@ async def scripted_cell(orchestrator: Any) -> Any:
 
 # --- listing ---------------------------------------------------------------------------
 
+async def running_job(cell: Any, jobs: job_grpc.JobServiceStub) -> tuple[job_pb2.Job, cell_pb.Assign]:
+    """Connect the scripted cell, submit a noop job, take its assignment and report RUNNING."""
+    await cell.connect()
+    job = await submit(jobs)
+    assign = (await cell.next("assign")).assign
+    await cell.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                   state=job_pb2.TASK_STATE_RUNNING))
+    return job, assign
+
+
 async def test_list_cells_shows_a_connected_cell_with_skills_endpoint_and_execute(cells, start_cell):
     await start_cell("noop-1")
     listed = (await cells.ListCells(cell_pb.ListCellsRequest(), timeout=TIMEOUT_S)).cells
@@ -279,11 +289,7 @@ async def test_task_unacknowledged_by_a_cell_that_reconnects_with_same_boot_goes
 async def test_cell_whose_lease_expires_mid_task_leaves_the_task_unknown_and_the_job_held(
         jobs, scripted_cell, job_in_state):
     cell = scripted_cell("cell-1")
-    await cell.connect()
-    job = await submit(jobs)
-    assign = (await cell.next("assign")).assign
-    await cell.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
-                                                   state=job_pb2.TASK_STATE_RUNNING))
+    job, assign = await running_job(cell, jobs)
     await cell.drop()
     held = await job_in_state(job.id, job_pb2.JOB_STATE_HELD)
     assert held.tasks[0].state == job_pb2.TASK_STATE_UNKNOWN
@@ -292,11 +298,7 @@ async def test_cell_whose_lease_expires_mid_task_leaves_the_task_unknown_and_the
 async def test_unknown_task_resolves_when_the_cell_comes_back_with_its_result(
         jobs, scripted_cell, job_in_state):
     cell = scripted_cell("cell-1", boot_id="boot-a")
-    await cell.connect()
-    job = await submit(jobs)
-    assign = (await cell.next("assign")).assign
-    await cell.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
-                                                   state=job_pb2.TASK_STATE_RUNNING))
+    job, assign = await running_job(cell, jobs)
     await cell.drop()
     await job_in_state(job.id, job_pb2.JOB_STATE_HELD)  # lease expired
     back = scripted_cell("cell-1", boot_id="boot-a")
@@ -398,11 +400,7 @@ async def test_after_an_orchestrator_restart_a_task_whose_cell_never_returns_bec
 async def test_cancel_of_a_running_job_reaches_its_cell_and_ends_when_the_cell_reports(
         jobs, scripted_cell, job_in_state):
     cell = scripted_cell("cell-1")
-    await cell.connect()
-    job = await submit(jobs)
-    assign = (await cell.next("assign")).assign
-    await cell.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
-                                                   state=job_pb2.TASK_STATE_RUNNING))
+    job, assign = await running_job(cell, jobs)
     await job_in_state(job.id, job_pb2.JOB_STATE_RUNNING)
     answer = await jobs.CancelJob(job_svc.CancelJobRequest(job_id=job.id, reason="wrong part"),
                                   timeout=TIMEOUT_S)
