@@ -12,14 +12,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-CELL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+from cellwright.schema import CELL_ID
+
 KEYS = {"cell_id", "tags", "world", "skills", "state_endpoint", "realtime", "auto_start",
         "publish_hz"}
 

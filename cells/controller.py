@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import json_format, struct_pb2
 
 from cells.config import CellConfig
 from cells.packml import (
@@ -36,6 +35,7 @@ from cells.skills import SKILLS, Skill, SkillContext, SkillError
 from cells.state_messages import robot_state_proto
 from cells.statebus import StatePublisher, cell_topic, robot_topic
 from cellwright.schema import SchemaError, validate
+from cellwright.structs import from_struct, to_struct
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, state_pb2
@@ -47,6 +47,10 @@ BACKOFF_START_S = 0.2
 BACKOFF_MAX_S = 5.0
 CELL_STATE_HZ = 10.0
 GRIPPER_OPEN_M = 0.08
+WELCOME_TIMEOUT_S = 10.0
+# Ping the orchestrator every 10 s, so a half-open connection ends within ~15 s.
+KEEPALIVE = [("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
+             ("grpc.keepalive_permit_without_calls", 1)]
 
 
 @dataclass
@@ -58,8 +62,12 @@ class InFlight:
     skill: str
     started_s: float
     progress: float = 0.0
-    cancel_requested: bool = False
+    cancel_requested: bool = False  # the orchestrator cancelled it: report CANCELLED
+    interrupted: bool = False  # PackML Stop/Abort ended it: report FAILED (stopped)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def should_end(self) -> bool:
+        return self.cancel_requested or self.interrupted
 
     def update(self, state: int = job_pb2.TASK_STATE_RUNNING) -> cell_pb.TaskUpdate:
         return cell_pb.TaskUpdate(task_id=self.task_id, epoch=self.epoch, state=state,  # type: ignore[arg-type]
@@ -171,25 +179,33 @@ class CellController:
     async def run(self) -> None:
         """Start the robot thread, reach PackML Execute (if auto_start), and keep a session
         with the orchestrator until cancelled."""
-        await asyncio.to_thread(self._thread.start)
-        owned: Owned = await asyncio.wrap_future(self._thread.submit(lambda o: o))
-        self.world = owned.world
-        self.robots = dict(owned.world.robots) if owned.world is not None else {}
-        self.state_endpoint = owned.publisher.endpoint
-        self.packml.add_listener(lambda _old, _new: self._beat_soon())
-        log.info("cell %s up: skills %s, state stream %s", self.config.cell_id,
-                 sorted(self.skills), self.state_endpoint)
         try:
+            await asyncio.to_thread(self._thread.start)
+            owned: Owned = await asyncio.wrap_future(self._thread.submit(lambda o: o))
+            self.world = owned.world
+            self.robots = dict(owned.world.robots) if owned.world is not None else {}
+            self.state_endpoint = owned.publisher.endpoint
+            self.packml.add_listener(lambda _old, _new: self._beat_soon())
+            log.info("cell %s up: skills %s, state stream %s", self.config.cell_id,
+                     sorted(self.skills), self.state_endpoint)
             if self.config.auto_start:
-                for command in (Command.RESET, Command.START):
-                    self.apply(command)
-                    if self._acting is not None:
-                        await self._acting
+                await self._auto_start()
             await self._session_loop()
         finally:
             for robot in self.robots.values():
                 robot.stop()
             await asyncio.to_thread(self._thread.stop)
+
+    async def _auto_start(self) -> None:
+        """Reset and Start, so the cell takes work; stop trying (and stay connectable, for
+        an operator to Clear) if a step does not land where it should."""
+        for command, reached in ((Command.RESET, State.IDLE), (Command.START, State.EXECUTE)):
+            self.apply(command)
+            if self._acting is not None:
+                await self._acting
+            if self.packml.state is not reached:
+                log.error("auto start stopped in PackML %s", self.packml.state.value)
+                return
 
     # --- PackML --------------------------------------------------------------------
     def apply(self, command: Command | None) -> None:
@@ -211,6 +227,7 @@ class CellController:
         """Do an acting state's work, then signal state complete if still in it."""
         try:
             if state is State.RESETTING:
+                self._resume_robots()  # here, not on the robot thread: a later Stop wins
                 await self._on_robot_thread(self._home)
             elif state is State.STOPPING:
                 await self._interrupt("stopped by PackML Stop")
@@ -225,26 +242,33 @@ class CellController:
             elif state in (State.HOLDING, State.SUSPENDING) and self.current is not None:
                 await self.current.done.wait()
         except (RobotError, SkillError) as exc:
-            log.error("PackML %s failed: %s; aborting", state.value, exc)
-            if self.packml.state is state:
+            if self.packml.state is state:  # else a later command interrupted it: fine
+                log.error("PackML %s failed: %s; aborting", state.value, exc)
                 self.apply(Command.ABORT)
             return
-        if self.packml.state is state and state is not State.EXECUTE:
+        if self.packml.state is state:
             self.packml.state_complete()
 
+    def _resume_robots(self) -> None:
+        for robot in self.robots.values():
+            if not robot.estopped:
+                robot.resume()
+
     def _home(self, owned: Owned) -> None:
-        """Resetting: release stops, open grippers, move to the `home` location."""
+        """Resetting: open grippers, move to the `home` location."""
         ctx = SkillContext(owned.world, self.robots)
         for robot in self.robots.values():
-            robot.resume()
             if "gripper" in robot.info().capabilities:
                 robot.gripper(GRIPPER_OPEN_M)
         if owned.world is not None and len(self.robots) == 1:
             SKILLS["move_to"].run(ctx, {"location": "home"})
 
     async def _interrupt(self, why: str) -> None:
-        """Stop the robots and wait for the current task (if any) to end."""
+        """Stop the robots and the current task (if any) and wait for it to end. The task
+        reports FAILED with reason `stopped`: an operator, not the job's owner, ended it."""
         current = self.current
+        if current is not None:
+            current.interrupted = True
         for robot in self.robots.values():
             robot.stop()
         if current is not None:
@@ -272,10 +296,11 @@ class CellController:
             return refuse("unknown_skill", f"cell {self.config.cell_id} has no skill "
                           f"{assign.skill!r}; it offers {sorted(self.skills)}")
         try:
-            params = validate(skill.params_schema, json_format.MessageToDict(assign.params),
+            params = validate(skill.params_schema, from_struct(assign.params, "params"),
                               "params", f"skill {skill.name}")
         except SchemaError as exc:
             return refuse("invalid_params", str(exc))
+        self._resume_robots()  # on the loop thread: a cancel or Stop after this one wins
         self.current = InFlight(assign.task_id, assign.epoch, skill.name, self.clock())
         self._send(cell_pb.ConnectRequest(task_update=self.current.update()))
         self._running = asyncio.create_task(self._execute(self.current, skill, params))
@@ -288,18 +313,15 @@ class CellController:
             loop.call_soon_threadsafe(self._progress, task, fraction)
 
         def run(owned: Owned) -> dict[str, Any]:
-            for robot in self.robots.values():
-                robot.resume()
-            if task.cancel_requested:  # a cancel that raced the start
-                raise SkillError("stopped", "cancelled before it started")
-            context = SkillContext(owned.world, self.robots, progress, lambda: task.cancel_requested)
-            return skill.run(context, params)
+            if task.should_end():  # a cancel or Stop that came before the thread got here
+                raise SkillError("stopped", "ended before it started")
+            return skill.run(SkillContext(owned.world, self.robots, progress, task.should_end), params)
 
         update = cell_pb.TaskUpdate(task_id=task.task_id, epoch=task.epoch)
         try:
             result = await self._on_robot_thread(run)
             update.state = job_pb2.TASK_STATE_SUCCEEDED
-            update.result.CopyFrom(_struct(result))
+            update.result.CopyFrom(to_struct(result))
         except (SkillError, RobotError) as exc:
             cancelled = task.cancel_requested and exc.reason in ("stopped", "estop")
             update.state = job_pb2.TASK_STATE_CANCELLED if cancelled else job_pb2.TASK_STATE_FAILED
@@ -345,7 +367,7 @@ class CellController:
             state_endpoint=self.state_endpoint,
             packml_state=to_proto_state(self.packml.state),  # type: ignore[arg-type]
             skills=[cell_pb.Skill(name=s.name, description=s.description,
-                                  params_schema=_struct(dict(s.params_schema)))
+                                  params_schema=to_struct(dict(s.params_schema)))
                     for s in self.skills.values()],
             robots=[_robot_proto(r) for r in self.robots.values()],
             tasks=[*held, *self._unacked.values()])
@@ -373,12 +395,14 @@ class CellController:
         backoff = BACKOFF_START_S
         while True:
             try:
-                async with grpc.aio.insecure_channel(self.orchestrator) as channel:
+                async with grpc.aio.insecure_channel(self.orchestrator, options=KEEPALIVE) as channel:
                     if await self._session(cell_grpc.CellServiceStub(channel)):
                         backoff = BACKOFF_START_S
             except grpc.aio.AioRpcError as exc:
                 log.warning("orchestrator %s: %s %s", self.orchestrator, exc.code().name,
                             exc.details())
+            except Exception:  # a bug must not end the cell: log it, reconnect, go on
+                log.exception("session with %s failed", self.orchestrator)
             delay = backoff * random.uniform(1.0, 1.5)
             log.info("reconnecting in %.1f s", delay)
             await asyncio.sleep(delay)
@@ -388,7 +412,7 @@ class CellController:
         """One Connect stream; returns whether it got as far as a welcome."""
         call = stub.Connect()
         await call.write(cell_pb.ConnectRequest(hello=self._hello()))
-        first = await call.read()
+        first = await asyncio.wait_for(call.read(), WELCOME_TIMEOUT_S)
         if first is grpc.aio.EOF or not first.HasField("welcome"):
             return False
         log.info("connected to %s", self.orchestrator)
@@ -437,14 +461,8 @@ class CellController:
         except (InvalidTransition, ValueError) as exc:
             ok, error = False, f"cell {self.config.cell_id}: {exc}"
         self._send(cell_pb.ConnectRequest(command_result=cell_pb.CommandResult(
-            command_id=command.command_id, ok=ok, error=error,
+            command_id=command.command_id, ok=ok, error=error, cell_id=self.config.cell_id,
             packml_state=to_proto_state(self.packml.state))))  # type: ignore[arg-type]
-
-
-def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
 
 
 def _robot_proto(robot: Robot) -> cell_pb.Robot:

@@ -14,8 +14,12 @@ minimum, maximum, default, description. Unknown parameters are refused.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
+
+CELL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+"""What a cell id may look like (config files and the Connect hello)."""
 
 TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from google.protobuf import timestamp_pb2
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
-
+from cellwright.schema import SchemaError
+from cellwright.structs import from_struct, to_struct
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import job_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from orchestrator.engine import Submission, TaskReport
 from orchestrator.errors import InvalidArgument
 from orchestrator.model import Job, JobState, Task, TaskError, TaskState
-
-
-def struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
-
-
-def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
 
 
 def timestamp(unix_s: float) -> timestamp_pb2.Timestamp | None:
@@ -57,9 +47,9 @@ def error_to_proto(error: TaskError | None) -> job_pb2.TaskError | None:
 def task_to_proto(task: Task) -> job_pb2.Task:
     return job_pb2.Task(
         id=task.id, job_id=task.job_id, step_id=task.step_id, skill=task.skill,
-        params=struct(task.params), needs=task.needs,
+        params=to_struct(task.params), needs=task.needs,
         state=job_pb2.TaskState.Value(f"TASK_STATE_{task.state.value}"), cell_id=task.cell_id,
-        epoch=task.epoch, attempt=task.attempt, result=struct(task.result),
+        epoch=task.epoch, attempt=task.attempt, result=to_struct(task.result),
         error=error_to_proto(task.error), duration_s=task.duration_s,
         assigned_time=timestamp(task.assigned_at), finished_time=timestamp(task.finished_at))
 
@@ -67,7 +57,7 @@ def task_to_proto(task: Task) -> job_pb2.Task:
 def job_to_proto(job: Job) -> job_pb2.Job:
     return job_pb2.Job(
         id=job.id, request_id=job.request_id, workflow=job.workflow,
-        workflow_version=job.workflow_version, params=struct(job.params), priority=job.priority,
+        workflow_version=job.workflow_version, params=to_struct(job.params), priority=job.priority,
         deadline=timestamp(job.deadline), labels=job.labels, state=job_state_to_proto(job.state),
         tasks=[task_to_proto(t) for t in job.tasks], error=error_to_proto(job.error),
         create_time=timestamp(job.created_at), update_time=timestamp(job.updated_at),
@@ -80,17 +70,26 @@ def encode_job(job: Job) -> bytes:
 
 def submission(request: job_svc.SubmitJobRequest) -> Submission:
     deadline = request.deadline.ToNanoseconds() / 1e9 if request.HasField("deadline") else 0.0
-    return Submission(request_id=request.request_id, workflow=request.workflow,
-                      params=from_struct(request.params), priority=request.priority,
-                      deadline=deadline, labels=dict(request.labels))
+    try:
+        params = from_struct(request.params, "params")
+    except SchemaError as exc:
+        raise InvalidArgument(exc.field, exc.problem) from exc
+    return Submission(request_id=request.request_id, workflow=request.workflow, params=params,
+                      priority=request.priority, deadline=deadline, labels=dict(request.labels))
 
 
 def task_report(update: cell_pb.TaskUpdate, field: str = "task_update") -> TaskReport:
-    """A cell's task update as a domain report; InvalidArgument names `field` if malformed."""
+    """A cell's task update as a domain report; InvalidArgument names `field` if its state
+    is malformed. A result that cannot be stored (NaN, infinity) fails the task with reason
+    `invalid_result` rather than refusing the update, so the cell is never locked out."""
+    state = task_state_from_proto(update.state, f"{field}.state")
     error = None
     if update.HasField("error"):
         error = TaskError(update.error.reason, update.error.message, update.error.retryable)
-    return TaskReport(task_id=update.task_id, epoch=update.epoch,
-                      state=task_state_from_proto(update.state, f"{field}.state"),
-                      result=from_struct(update.result),
+    try:
+        result = from_struct(update.result, "result")
+    except SchemaError as exc:
+        result, error = {}, TaskError("invalid_result", f"the cell's {exc}")
+        state = TaskState.FAILED if state.final else state
+    return TaskReport(task_id=update.task_id, epoch=update.epoch, state=state, result=result,
                       error=error, duration_s=update.duration_s)

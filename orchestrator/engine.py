@@ -166,17 +166,12 @@ class Engine:
         assignments: list[Assignment] = []
         orders: list[CancelOrder] = []
         with self.store.transaction():
-            ready = self.store.ready_tasks(limit=max(64, 4 * len(cells)))
-            live, late = [], set()
-            for item in ready:
-                if 0 < item.deadline < now:
-                    if item.task.job_id not in late:  # once per job, not per READY task
-                        late.add(item.task.job_id)
-                        orders += self._fail_job(item.task.job_id, item.task.id, TaskError(
-                            "deadline_exceeded", f"job deadline passed before step "
-                            f"{item.task.step_id} could start"))
-                else:
-                    live.append(item)
+            for job_id, task_id in self.store.late_jobs(now):
+                step = task_id.rpartition("/")[2]
+                orders += self._fail_job(job_id, task_id, TaskError(
+                    "deadline_exceeded", f"job deadline passed before step {step} could start"))
+            skills = sorted({skill for cell in cells for skill in cell.skills})
+            live = self.store.ready_tasks(skills, limit=max(64, 4 * len(cells)))
             for item, cell in scheduler.match(live, cells):
                 task = item.task
                 if not self.store.update_task(
@@ -246,11 +241,8 @@ class Engine:
             orders += more
             if ack:
                 acks.append((report.task_id, report.epoch))
-            current = self.store.get_task(report.task_id)
-            if report.state is TaskState.RUNNING and (
-                    current is None or current.epoch != report.epoch or current.state.final):
-                orders.append(CancelOrder(cell_id, report.task_id, report.epoch,
-                                          "the orchestrator no longer assigns this task to you"))
+            if report.state is TaskState.RUNNING:
+                orders += self._unwanted(cell_id, report)
         now = self._clock()
         for task in self.store.tasks_on_cell(
                 cell_id, [TaskState.ASSIGNED, TaskState.RUNNING, TaskState.UNKNOWN]):
@@ -270,7 +262,22 @@ class Engine:
                             "cell_lost", f"cell {cell_id} restarted while holding the task; "
                             "check the cell, then cancel the job"))
                 orders += self._advance(task.job_id, task.id)
-        return acks, orders
+        unique = {(o.cell_id, o.task_id, o.epoch): o for o in orders}  # one cancel per task
+        return acks, list(unique.values())
+
+    def _unwanted(self, cell_id: str, report: TaskReport) -> list[CancelOrder]:
+        """A cancel for a task a cell says it runs, if it should not: no longer its
+        assignment, or its job ended or is being cancelled (a cancel sent while the cell
+        was away is not lost: it is sent again on every hello)."""
+        task = self.store.get_task(report.task_id)
+        if task is None or task.epoch != report.epoch or task.state.final:
+            reason = "the orchestrator no longer assigns this task to you"
+        else:
+            job = self.get(task.job_id)
+            if not (job.state.final or job.cancel_requested):
+                return []
+            reason = "job cancelled" if job.cancel_requested else f"job {job.state.value}"
+        return [CancelOrder(cell_id, report.task_id, report.epoch, reason)]
 
     def cell_lost(self, cell_id: str) -> list[CancelOrder]:
         """The cell's lease expired: its in-flight tasks become UNKNOWN, their jobs HELD."""

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import functools
 import logging
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +21,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cellwright.schema import CELL_ID
+from cellwright.structs import to_struct
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
@@ -29,14 +30,19 @@ from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
 from orchestrator import convert
 from orchestrator.engine import CancelOrder, Engine, TaskReport, check_labels
-from orchestrator.errors import InvalidArgument, NotFound, OrchestratorError, Unavailable
+from orchestrator.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    OrchestratorError,
+    Unavailable,
+)
 from orchestrator.sessions import CellSession
 from orchestrator.store import Store
 from orchestrator.workflows import WorkflowRegistry
 
 log = logging.getLogger(__name__)
 
-CELL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 COMMAND_TIMEOUT_S = 5.0
 HELLO_TIMEOUT_S = 10.0
@@ -106,7 +112,7 @@ class Orchestrator:
                 session = self.sessions[a.cell_id]
                 session.task_id = a.task.id
                 message = cell_pb.Assign(task_id=a.task.id, epoch=a.task.epoch, skill=a.task.skill,
-                                         params=convert.struct(a.task.params),
+                                         params=to_struct(a.task.params),
                                          deadline=convert.timestamp(a.deadline))
                 session.send(cell_pb.ConnectResponse(assign=message))
             self.route(orders)
@@ -114,17 +120,24 @@ class Orchestrator:
     async def _watchdog_loop(self) -> None:
         while True:
             await asyncio.sleep(min(self.heartbeat_interval_s, self.lease_ttl_s / 4))
-            now = time.monotonic()
-            for session in list(self.sessions.values()):
-                if session.connected and now - session.last_seen > self.lease_ttl_s:
-                    log.warning("cell %s missed its lease; closing its session", session.cell_id)
-                    session.close()
-                elif (not session.connected and session.disconnected_at
-                      and now - session.disconnected_at > self.lease_ttl_s):
-                    session.disconnected_at = 0.0
-                    session.task_id = ""
-                    self.route(self.engine.cell_lost(session.cell_id))
+            try:
+                self._expire_leases()
+            except Exception:
+                log.exception("lease watchdog failed; trying again next tick")
             self.wake()  # also fails READY tasks whose deadline passed
+
+    def _expire_leases(self) -> None:
+        """Close sessions of silent cells; a lease later, their in-flight tasks are lost."""
+        now = time.monotonic()
+        for session in list(self.sessions.values()):
+            if session.connected and now - session.last_seen > self.lease_ttl_s:
+                log.warning("cell %s missed its lease; closing its session", session.cell_id)
+                session.close()
+            elif (not session.connected and session.disconnected_at
+                  and now - session.disconnected_at > self.lease_ttl_s):
+                session.disconnected_at = 0.0
+                session.task_id = ""
+                self.route(self.engine.cell_lost(session.cell_id))
 
     # --- sessions ------------------------------------------------------------------
     def open_session(self, hello: cell_pb.Hello, reports: list[TaskReport]) -> CellSession:
@@ -132,15 +145,21 @@ class Orchestrator:
         its hello lists (`reports`)."""
         old = self.sessions.get(hello.cell_id)
         if old is not None and old.connected:
+            live = time.monotonic() - old.last_seen <= self.lease_ttl_s
+            if live and old.hello.boot_id != hello.boot_id:
+                raise FailedPrecondition(
+                    f"cell id {hello.cell_id} is in use by another live process (boot "
+                    f"{old.hello.boot_id[:8]}); give every cell its own cell_id, or wait "
+                    f"{self.lease_ttl_s:g} s for the old one's lease to end")
             log.warning("cell %s connected again; closing its previous session", hello.cell_id)
             old.close()
+        acks, orders = self.engine.reconcile(hello.cell_id, hello.boot_id, reports)
         session = CellSession(hello, packml_state=hello.packml_state,
                               busy=any(not r.state.final for r in reports))
         self.sessions[hello.cell_id] = session
         session.send(cell_pb.ConnectResponse(welcome=cell_pb.Welcome(
             heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
             lease_ttl_ms=int(self.lease_ttl_s * 1000))))
-        acks, orders = self.engine.reconcile(hello.cell_id, hello.boot_id, reports)
         for task_id, epoch in acks:
             session.send(cell_pb.ConnectResponse(ack=cell_pb.Ack(task_id=task_id, epoch=epoch)))
         self.route(orders)
@@ -195,7 +214,11 @@ class Orchestrator:
         return session
 
     async def command(self, session: CellSession, command: int) -> cell_pb.CommandResult:
-        """Send a PackML command to a connected cell and wait for its answer."""
+        """Send a PackML command to a connected cell and wait for its answer.
+
+        Raises:
+            Unavailable: the cell is not connected, disconnects, or does not answer in time.
+        """
         if not session.connected:
             raise Unavailable(f"cell {session.cell_id} is not connected")
         command_id = uuid.uuid4().hex
@@ -204,13 +227,22 @@ class Orchestrator:
         session.send(cell_pb.ConnectResponse(command=cell_pb.Command(
             command_id=command_id, command=command)))  # type: ignore[arg-type]
         try:
-            return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+            result = await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
         except asyncio.TimeoutError:  # not CancelledError: a cancelled RPC must end
-            return cell_pb.CommandResult(command_id=command_id, ok=False, error=(
-                f"cell {session.cell_id} did not answer within {COMMAND_TIMEOUT_S:g} s"),
-                packml_state=session.packml_state)  # type: ignore[arg-type]
+            raise Unavailable(f"cell {session.cell_id} did not answer within "
+                              f"{COMMAND_TIMEOUT_S:g} s") from None
         finally:
             session.pending_commands.pop(command_id, None)
+        result.cell_id = session.cell_id
+        return result
+
+    async def command_or_report(self, session: CellSession, command: int) -> cell_pb.CommandResult:
+        """Like `command`, but an unreachable cell is an ok=false result, not an error."""
+        try:
+            return await self.command(session, command)
+        except Unavailable as exc:
+            return cell_pb.CommandResult(cell_id=session.cell_id, ok=False, error=str(exc),
+                                         packml_state=session.packml_state)  # type: ignore[arg-type]
 
 
 def _status(method: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
@@ -325,9 +357,9 @@ class CellServicer(cell_grpc.CellServiceServicer):
                                 f"hello.cell_id: {hello.cell_id!r} must match {CELL_ID.pattern}")
         try:
             reports = [convert.task_report(t, f"hello.tasks[{i}]") for i, t in enumerate(hello.tasks)]
+            session = self.o.open_session(hello, reports)
         except OrchestratorError as exc:
             await context.abort(exc.code, str(exc))
-        session = self.o.open_session(hello, reports)
         reader = asyncio.create_task(self._read(session, context))
         try:
             while (message := await session.outbox.get()) is not None:
@@ -364,18 +396,16 @@ class CellServicer(cell_grpc.CellServiceServicer):
                           context: grpc.aio.ServicerContext) -> cell_pb.CommandCellResponse:
         if request.command not in packml_pb2.PackmlCommand.values() or not request.command:
             raise InvalidArgument("command", "give a PackML command, e.g. PACKML_COMMAND_STOP")
-        if request.all_cells:
+        if request.all_cells:  # every known cell: an unreachable one is reported, not skipped
             if request.cell_id:
                 raise InvalidArgument("cell_id", "leave empty when all_cells is set")
-            targets = [s for s in self.o.sessions.values() if s.connected]
-        else:
-            targets = [self.o.session(request.cell_id)]
-        results = await asyncio.gather(*(self.o.command(s, request.command) for s in targets))
-        if not request.all_cells and not results[0].ok:
-            if results[0].error.startswith(f"cell {request.cell_id} did not answer"):
-                raise Unavailable(results[0].error)
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, results[0].error)
-        return cell_pb.CommandCellResponse(results=results)
+            results = await asyncio.gather(*(self.o.command_or_report(s, request.command)
+                                             for _, s in sorted(self.o.sessions.items())))
+            return cell_pb.CommandCellResponse(results=results)
+        result = await self.o.command(self.o.session(request.cell_id), request.command)
+        if not result.ok:
+            raise FailedPrecondition(result.error)
+        return cell_pb.CommandCellResponse(results=[result])
 
 
 async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
@@ -385,8 +415,13 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
     store = Store(db_path)
     orchestrator = Orchestrator(store, WorkflowRegistry(workflow_dirs),
                                 heartbeat_interval_s=heartbeat_interval_s, lease_ttl_s=lease_ttl_s)
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        # Cells ping every 10 s so a half-open connection is noticed on both sides.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+    ])
     job_grpc.add_JobServiceServicer_to_server(JobServicer(orchestrator), server)
     cell_grpc.add_CellServiceServicer_to_server(CellServicer(orchestrator), server)
     health_servicer = health.aio.HealthServicer()
@@ -405,7 +440,7 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
     try:
         await server.wait_for_termination()
     finally:
+        await server.stop(grace=1.0)  # first, so cells cannot reconnect while we close
         await orchestrator.stop()
-        await server.stop(grace=1.0)
         store.close()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import packml_pb2
+from orchestrator.errors import Unavailable
 from orchestrator.scheduler import CellOffer
 
 EXECUTE = packml_pb2.PACKML_STATE_EXECUTE
@@ -46,11 +47,10 @@ class CellSession:
             self.connected = False
             self.disconnected_at = time.monotonic()
             self.outbox.put_nowait(None)
-            for command_id, future in self.pending_commands.items():
+            for future in self.pending_commands.values():
                 if not future.done():
-                    future.set_result(cell_pb.CommandResult(
-                        command_id=command_id, ok=False, packml_state=self.packml_state,  # type: ignore[arg-type]
-                        error=f"cell {self.cell_id} did not answer: it disconnected"))
+                    future.set_exception(Unavailable(
+                        f"cell {self.cell_id} did not answer: it disconnected"))
 
     def offer(self) -> CellOffer | None:
         """The cell as a scheduling candidate, if it can take a task now."""

@@ -174,18 +174,32 @@ class Store:
         row = self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return None if row is None else self._task(row)
 
-    def ready_tasks(self, limit: int) -> list[ReadyTask]:
-        """READY tasks, most urgent first: priority, then deadline, then age."""
+    def ready_tasks(self, skills: Sequence[str], limit: int) -> list[ReadyTask]:
+        """READY tasks needing one of `skills`, most urgent first: priority, then deadline,
+        then age. Filtering by skill here keeps tasks nobody can run now from hiding
+        those somebody can."""
+        if not skills:
+            return []
         rows = self._db.execute(
             "SELECT t.*, j.priority AS j_priority, j.deadline AS j_deadline,"
             " j.created_at AS j_created, (SELECT p.cell_id FROM tasks p WHERE p.job_id = t.job_id"
             " AND p.cell_id != '' ORDER BY p.assigned_at DESC LIMIT 1) AS last_cell"
             " FROM tasks t JOIN jobs j ON j.id = t.job_id"
-            " WHERE t.state = 'READY' ORDER BY j.priority DESC,"
+            f" WHERE t.state = 'READY' AND t.skill IN ({','.join('?' * len(skills))})"
+            " ORDER BY j.priority DESC,"
             " CASE WHEN j.deadline > 0 THEN j.deadline ELSE 1e300 END, j.seq, t.ordinal"
-            " LIMIT ?", (limit,)).fetchall()
+            " LIMIT ?", (*skills, limit)).fetchall()
         return [ReadyTask(self._task(r), r["j_priority"], r["j_deadline"], r["j_created"],
                           r["last_cell"] or "") for r in rows]
+
+    def late_jobs(self, now: float) -> list[tuple[str, str]]:
+        """(job id, READY task id) of unfinished jobs past their deadline with a task not
+        yet dispatched, one row per job."""
+        rows = self._db.execute(
+            "SELECT j.id, MIN(t.id) FROM jobs j JOIN tasks t ON t.job_id = j.id"
+            " WHERE j.deadline > 0 AND j.deadline < ? AND t.state = 'READY'"
+            " AND j.state IN ('QUEUED', 'RUNNING', 'HELD') GROUP BY j.id", (now,))
+        return [(r[0], r[1]) for r in rows]
 
     def tasks_on_cell(self, cell_id: str, states: Sequence[TaskState]) -> list[Task]:
         """Tasks last assigned to `cell_id` that are in one of `states`."""

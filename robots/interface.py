@@ -129,7 +129,7 @@ class Robot(ABC):
             NotActive.
         """
         target = self.check_joint_target(target_rad)
-        self._check_speed(speed)
+        self._check_motion(speed, timeout_s)
         self._begin_motion()
         self._move_joints(target, speed, timeout_s)
 
@@ -144,7 +144,7 @@ class Robot(ABC):
             raise LimitViolation(f"pose must be finite, got {pose}")
         if abs(float(np.linalg.norm(pose.orientation)) - 1.0) > 1e-3:
             raise LimitViolation(f"pose orientation must be a unit quaternion, got {pose.orientation}")
-        self._check_speed(speed)
+        self._check_motion(speed, timeout_s)
         self._begin_motion()
         self._move_pose(pose, speed, timeout_s)
 
@@ -156,6 +156,7 @@ class Robot(ABC):
         """
         if not (np.isfinite(width_m) and np.isfinite(force_n)) or width_m < 0 or force_n <= 0:
             raise LimitViolation(f"gripper width must be >= 0 and force > 0, got {width_m}, {force_n}")
+        self._check_motion(1.0, timeout_s)
         self._begin_motion()
         return self._gripper(width_m, force_n, timeout_s)
 
@@ -206,9 +207,11 @@ class Robot(ABC):
         return target
 
     @staticmethod
-    def _check_speed(speed: float) -> None:
+    def _check_motion(speed: float, timeout_s: float) -> None:
         if not (np.isfinite(speed) and 0.0 < speed <= 1.0):
             raise LimitViolation(f"speed must be in (0, 1], got {speed}")
+        if not (np.isfinite(timeout_s) and timeout_s > 0):
+            raise LimitViolation(f"timeout_s must be a finite number > 0, got {timeout_s}")
 
     def _begin_motion(self) -> None:
         if self._lifecycle is not Lifecycle.ACTIVE:

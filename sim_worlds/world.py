@@ -267,9 +267,13 @@ def load_world(name_or_path: str, *, gui: bool = False, realtime: bool = False,
                                     numSolverIterations=spec.physics.solver_iterations,
                                     deterministicOverlappingPairs=1, physicsClientId=client)
         world = SimWorld(spec, client, realtime=realtime)
-        world._populate(path.parent, seed)
     except BaseException:
         p.disconnect(physicsClientId=client)
+        raise
+    try:
+        world._populate(path.parent, seed)
+    except BaseException:
+        world.close()  # also releases robots already activated (their IK clients)
         raise
     return world
 

@@ -28,7 +28,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cellwright/v1/cell_service.proto\x12\rcellwright.v1\x1a\x17\x63\x65llwright/v1/job.proto\x1a\x1a\x63\x65llwright/v1/packml.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n\x05Skill\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12.\n\rparams_schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"W\n\x05Joint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tlower_rad\x18\x02 \x01(\x01\x12\x11\n\tupper_rad\x18\x03 \x01(\x01\x12\x1a\n\x12max_velocity_rad_s\x18\x04 \x01(\x01\"`\n\x05Robot\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12$\n\x06joints\x18\x03 \x03(\x0b\x32\x14.cellwright.v1.Joint\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\"\xcd\x01\n\nTaskUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.cellwright.v1.TaskState\x12\x10\n\x08progress\x18\x04 \x01(\x01\x12\'\n\x06result\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x18.cellwright.v1.TaskError\x12\x12\n\nduration_s\x18\x07 \x01(\x01\"\xce\x01\n\tCellStats\x12\x0f\n\x07\x63lock_s\x18\x01 \x01(\x01\x12\x0e\n\x06\x62usy_s\x18\x02 \x01(\x01\x12>\n\x0cstate_time_s\x18\x03 \x03(\x0b\x32(.cellwright.v1.CellStats.StateTimeSEntry\x12\x17\n\x0ftasks_succeeded\x18\x04 \x01(\x04\x12\x14\n\x0ctasks_failed\x18\x05 \x01(\x04\x1a\x31\n\x0fStateTimeSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xf7\x01\n\x05Hello\x12\x0f\n\x07\x63\x65ll_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62oot_id\x18\x02 \x01(\t\x12$\n\x06skills\x18\x03 \x03(\x0b\x32\x14.cellwright.v1.Skill\x12$\n\x06robots\x18\x04 \x03(\x0b\x32\x14.cellwright.v1.Robot\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x16\n\x0estate_endpoint\x18\x06 \x01(\t\x12\x30\n\x0cpackml_state\x18\x07 \x01(\x0e\x32\x1a.cellwright.v1.PackmlState\x12(\n\x05tasks\x18\x08 \x03(\x0b\x32\x19.cellwright.v1.TaskUpdate\"t\n\tHeartbeat\x12\x30\n\x0cpackml_state\x18\x01 \x01(\x0e\x32\x1a.cellwright.v1.PackmlState\x12\x0c\n\x04\x62usy\x18\x02 \x01(\x08\x12\'\n\x05stats\x18\x03 \x01(\x0b\x32\x18.cellwright.v1.CellStats\"p\n\rCommandResult\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x30\n\x0cpackml_state\x18\x04 \x01(\x0e\x32\x1a.cellwright.v1.PackmlState\"\xd7\x01\n\x0e\x43onnectRequest\x12%\n\x05hello\x18\x01 \x01(\x0b\x32\x14.cellwright.v1.HelloH\x00\x12-\n\theartbeat\x18\x02 \x01(\x0b\x32\x18.cellwright.v1.HeartbeatH\x00\x12\x30\n\x0btask_update\x18\x03 \x01(\x0b\x32\x19.cellwright.v1.TaskUpdateH\x00\x12\x36\n\x0e\x63ommand_result\x18\x04 \x01(\x0b\x32\x1c.cellwright.v1.CommandResultH\x00\x42\x05\n\x03msg\">\n\x07Welcome\x12\x1d\n\x15heartbeat_interval_ms\x18\x01 \x01(\r\x12\x14\n\x0clease_ttl_ms\x18\x02 \x01(\r\"\x8e\x01\n\x06\x41ssign\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\r\n\x05skill\x18\x03 \x01(\t\x12\'\n\x06params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"8\n\x06\x43\x61ncel\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"%\n\x03\x41\x63k\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\"L\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12-\n\x07\x63ommand\x18\x02 \x01(\x0e\x32\x1c.cellwright.v1.PackmlCommand\"\xe3\x01\n\x0f\x43onnectResponse\x12)\n\x07welcome\x18\x01 \x01(\x0b\x32\x16.cellwright.v1.WelcomeH\x00\x12\'\n\x06\x61ssign\x18\x02 \x01(\x0b\x32\x15.cellwright.v1.AssignH\x00\x12\'\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x15.cellwright.v1.CancelH\x00\x12!\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x12.cellwright.v1.AckH\x00\x12)\n\x07\x63ommand\x18\x05 \x01(\x0b\x32\x16.cellwright.v1.CommandH\x00\x42\x05\n\x03msg\"\xc5\x02\n\x04\x43\x65ll\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12$\n\x06skills\x18\x03 \x03(\x0b\x32\x14.cellwright.v1.Skill\x12$\n\x06robots\x18\x04 \x03(\x0b\x32\x14.cellwright.v1.Robot\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x16\n\x0estate_endpoint\x18\x06 \x01(\t\x12\x30\n\x0cpackml_state\x18\x07 \x01(\x0e\x32\x1a.cellwright.v1.PackmlState\x12\x0c\n\x04\x62usy\x18\x08 \x01(\x08\x12\x0f\n\x07task_id\x18\t \x01(\t\x12\'\n\x05stats\x18\n \x01(\x0b\x32\x18.cellwright.v1.CellStats\x12\x32\n\x0elast_seen_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x12\n\x10ListCellsRequest\"7\n\x11ListCellsResponse\x12\"\n\x05\x63\x65lls\x18\x01 \x03(\x0b\x32\x13.cellwright.v1.Cell\"!\n\x0eGetCellRequest\x12\x0f\n\x07\x63\x65ll_id\x18\x01 \x01(\t\"4\n\x0fGetCellResponse\x12!\n\x04\x63\x65ll\x18\x01 \x01(\x0b\x32\x13.cellwright.v1.Cell\"g\n\x12\x43ommandCellRequest\x12\x0f\n\x07\x63\x65ll_id\x18\x01 \x01(\t\x12-\n\x07\x63ommand\x18\x02 \x01(\x0e\x32\x1c.cellwright.v1.PackmlCommand\x12\x11\n\tall_cells\x18\x03 \x01(\x08\"D\n\x13\x43ommandCellResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.cellwright.v1.CommandResult2\xcb\x02\n\x0b\x43\x65llService\x12L\n\x07\x43onnect\x12\x1d.cellwright.v1.ConnectRequest\x1a\x1e.cellwright.v1.ConnectResponse(\x01\x30\x01\x12N\n\tListCells\x12\x1f.cellwright.v1.ListCellsRequest\x1a .cellwright.v1.ListCellsResponse\x12H\n\x07GetCell\x12\x1d.cellwright.v1.GetCellRequest\x1a\x1e.cellwright.v1.GetCellResponse\x12T\n\x0b\x43ommandCell\x12!.cellwright.v1.CommandCellRequest\x1a\".cellwright.v1.CommandCellResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cellwright/v1/cell_service.proto\x12\rcellwright.v1\x1a\x17\x63\x65llwright/v1/job.proto\x1a\x1a\x63\x65llwright/v1/packml.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n\x05Skill\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12.\n\rparams_schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"W\n\x05Joint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tlower_rad\x18\x02 \x01(\x01\x12\x11\n\tupper_rad\x18\x03 \x01(\x01\x12\x1a\n\x12max_velocity_rad_s\x18\x04 \x01(\x01\"`\n\x05Robot\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12$\n\x06joints\x18\x03 \x03(\x0b\x32\x14.cellwright.v1.Joint\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\"\xcd\x01\n\nTaskUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.cellwright.v1.TaskState\x12\x10\n\x08progress\x18\x04 \x01(\x01\x12\'\n\x06result\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x18.cellwright.v1.TaskError\x12\x12\n\nduration_s\x18\x07 \x01(\x01\"\xce\x01\n\tCellStats\x12\x0f\n\x07\x63lock_s\x18\x01 \x01(\x01\x12\x0e\n\x06\x62usy_s\x18\x02 \x01(\x01\x12>\n\x0cstate_time_s\x18\x03 \x03(\x0b\x32(.cellwright.v1.CellStats.StateTimeSEntry\x12\x17\n\x0ftasks_succeeded\x18\x04 \x01(\x04\x12\x14\n\x0ctasks_failed\x18\x05 \x01(\x04\x1a\x31\n\x0fStateTimeSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xf7\x01\n\x05Hello\x12\x0f\n\x07\x63\x65ll_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62oot_id\x18\x02 \x01(\t\x12$\n\x06skills\x18\x03 \x03(\x0b\x32\x14.cellwright.v1.Skill\x12$\n\x06robots\x18\x04 \x03(\x0b\x32\x14.cellwright.v1.Robot\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x16\n\x0estate_endpoint\x18\x06 \x01(\t\x12\x30\n\x0cpackml_state\x18\x07 \x01(\x0e\x32\x1a.cellwright.v1.PackmlState\x12(\n\x05tasks\x18\x08 \x03(\x0b\x32\x19.cellwright.v1.TaskUpdate\"t\n\tHeartbeat\x12\x30\n\x0cpackml_state\x18\x01 \x01(\x0e\x32\x1a.cellwright.v1.PackmlState\x12\x0c\n\x04\x62usy\x18\x02 \x01(\x08\x12\'\n\x05stats\x18\x03 \x01(\x0b\x32\x18.cellwright.v1.CellStats\"\x81\x01\n\rCommandResult\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x30\n\x0cpackml_state\x18\x04 \x01(\x0e\x32\x1a.cellwright.v1.PackmlState\x12\x0f\n\x07\x63\x65ll_id\x18\x05 \x01(\t\"\xd7\x01\n\x0e\x43onnectRequest\x12%\n\x05hello\x18\x01 \x01(\x0b\x32\x14.cellwright.v1.HelloH\x00\x12-\n\theartbeat\x18\x02 \x01(\x0b\x32\x18.cellwright.v1.HeartbeatH\x00\x12\x30\n\x0btask_update\x18\x03 \x01(\x0b\x32\x19.cellwright.v1.TaskUpdateH\x00\x12\x36\n\x0e\x63ommand_result\x18\x04 \x01(\x0b\x32\x1c.cellwright.v1.CommandResultH\x00\x42\x05\n\x03msg\">\n\x07Welcome\x12\x1d\n\x15heartbeat_interval_ms\x18\x01 \x01(\r\x12\x14\n\x0clease_ttl_ms\x18\x02 \x01(\r\"\x8e\x01\n\x06\x41ssign\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\r\n\x05skill\x18\x03 \x01(\t\x12\'\n\x06params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"8\n\x06\x43\x61ncel\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\"%\n\x03\x41\x63k\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\"L\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12-\n\x07\x63ommand\x18\x02 \x01(\x0e\x32\x1c.cellwright.v1.PackmlCommand\"\xe3\x01\n\x0f\x43onnectResponse\x12)\n\x07welcome\x18\x01 \x01(\x0b\x32\x16.cellwright.v1.WelcomeH\x00\x12\'\n\x06\x61ssign\x18\x02 \x01(\x0b\x32\x15.cellwright.v1.AssignH\x00\x12\'\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x15.cellwright.v1.CancelH\x00\x12!\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x12.cellwright.v1.AckH\x00\x12)\n\x07\x63ommand\x18\x05 \x01(\x0b\x32\x16.cellwright.v1.CommandH\x00\x42\x05\n\x03msg\"\xc5\x02\n\x04\x43\x65ll\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12$\n\x06skills\x18\x03 \x03(\x0b\x32\x14.cellwright.v1.Skill\x12$\n\x06robots\x18\x04 \x03(\x0b\x32\x14.cellwright.v1.Robot\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x16\n\x0estate_endpoint\x18\x06 \x01(\t\x12\x30\n\x0cpackml_state\x18\x07 \x01(\x0e\x32\x1a.cellwright.v1.PackmlState\x12\x0c\n\x04\x62usy\x18\x08 \x01(\x08\x12\x0f\n\x07task_id\x18\t \x01(\t\x12\'\n\x05stats\x18\n \x01(\x0b\x32\x18.cellwright.v1.CellStats\x12\x32\n\x0elast_seen_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x12\n\x10ListCellsRequest\"7\n\x11ListCellsResponse\x12\"\n\x05\x63\x65lls\x18\x01 \x03(\x0b\x32\x13.cellwright.v1.Cell\"!\n\x0eGetCellRequest\x12\x0f\n\x07\x63\x65ll_id\x18\x01 \x01(\t\"4\n\x0fGetCellResponse\x12!\n\x04\x63\x65ll\x18\x01 \x01(\x0b\x32\x13.cellwright.v1.Cell\"g\n\x12\x43ommandCellRequest\x12\x0f\n\x07\x63\x65ll_id\x18\x01 \x01(\t\x12-\n\x07\x63ommand\x18\x02 \x01(\x0e\x32\x1c.cellwright.v1.PackmlCommand\x12\x11\n\tall_cells\x18\x03 \x01(\x08\"D\n\x13\x43ommandCellResponse\x12-\n\x07results\x18\x01 \x03(\x0b\x32\x1c.cellwright.v1.CommandResult2\xcb\x02\n\x0b\x43\x65llService\x12L\n\x07\x43onnect\x12\x1d.cellwright.v1.ConnectRequest\x1a\x1e.cellwright.v1.ConnectResponse(\x01\x30\x01\x12N\n\tListCells\x12\x1f.cellwright.v1.ListCellsRequest\x1a .cellwright.v1.ListCellsResponse\x12H\n\x07GetCell\x12\x1d.cellwright.v1.GetCellRequest\x1a\x1e.cellwright.v1.GetCellResponse\x12T\n\x0b\x43ommandCell\x12!.cellwright.v1.CommandCellRequest\x1a\".cellwright.v1.CommandCellResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,36 +53,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HELLO']._serialized_end=1111
   _globals['_HEARTBEAT']._serialized_start=1113
   _globals['_HEARTBEAT']._serialized_end=1229
-  _globals['_COMMANDRESULT']._serialized_start=1231
-  _globals['_COMMANDRESULT']._serialized_end=1343
-  _globals['_CONNECTREQUEST']._serialized_start=1346
-  _globals['_CONNECTREQUEST']._serialized_end=1561
-  _globals['_WELCOME']._serialized_start=1563
-  _globals['_WELCOME']._serialized_end=1625
-  _globals['_ASSIGN']._serialized_start=1628
-  _globals['_ASSIGN']._serialized_end=1770
-  _globals['_CANCEL']._serialized_start=1772
-  _globals['_CANCEL']._serialized_end=1828
-  _globals['_ACK']._serialized_start=1830
-  _globals['_ACK']._serialized_end=1867
-  _globals['_COMMAND']._serialized_start=1869
-  _globals['_COMMAND']._serialized_end=1945
-  _globals['_CONNECTRESPONSE']._serialized_start=1948
-  _globals['_CONNECTRESPONSE']._serialized_end=2175
-  _globals['_CELL']._serialized_start=2178
-  _globals['_CELL']._serialized_end=2503
-  _globals['_LISTCELLSREQUEST']._serialized_start=2505
-  _globals['_LISTCELLSREQUEST']._serialized_end=2523
-  _globals['_LISTCELLSRESPONSE']._serialized_start=2525
-  _globals['_LISTCELLSRESPONSE']._serialized_end=2580
-  _globals['_GETCELLREQUEST']._serialized_start=2582
-  _globals['_GETCELLREQUEST']._serialized_end=2615
-  _globals['_GETCELLRESPONSE']._serialized_start=2617
-  _globals['_GETCELLRESPONSE']._serialized_end=2669
-  _globals['_COMMANDCELLREQUEST']._serialized_start=2671
-  _globals['_COMMANDCELLREQUEST']._serialized_end=2774
-  _globals['_COMMANDCELLRESPONSE']._serialized_start=2776
-  _globals['_COMMANDCELLRESPONSE']._serialized_end=2844
-  _globals['_CELLSERVICE']._serialized_start=2847
-  _globals['_CELLSERVICE']._serialized_end=3178
+  _globals['_COMMANDRESULT']._serialized_start=1232
+  _globals['_COMMANDRESULT']._serialized_end=1361
+  _globals['_CONNECTREQUEST']._serialized_start=1364
+  _globals['_CONNECTREQUEST']._serialized_end=1579
+  _globals['_WELCOME']._serialized_start=1581
+  _globals['_WELCOME']._serialized_end=1643
+  _globals['_ASSIGN']._serialized_start=1646
+  _globals['_ASSIGN']._serialized_end=1788
+  _globals['_CANCEL']._serialized_start=1790
+  _globals['_CANCEL']._serialized_end=1846
+  _globals['_ACK']._serialized_start=1848
+  _globals['_ACK']._serialized_end=1885
+  _globals['_COMMAND']._serialized_start=1887
+  _globals['_COMMAND']._serialized_end=1963
+  _globals['_CONNECTRESPONSE']._serialized_start=1966
+  _globals['_CONNECTRESPONSE']._serialized_end=2193
+  _globals['_CELL']._serialized_start=2196
+  _globals['_CELL']._serialized_end=2521
+  _globals['_LISTCELLSREQUEST']._serialized_start=2523
+  _globals['_LISTCELLSREQUEST']._serialized_end=2541
+  _globals['_LISTCELLSRESPONSE']._serialized_start=2543
+  _globals['_LISTCELLSRESPONSE']._serialized_end=2598
+  _globals['_GETCELLREQUEST']._serialized_start=2600
+  _globals['_GETCELLREQUEST']._serialized_end=2633
+  _globals['_GETCELLRESPONSE']._serialized_start=2635
+  _globals['_GETCELLRESPONSE']._serialized_end=2687
+  _globals['_COMMANDCELLREQUEST']._serialized_start=2689
+  _globals['_COMMANDCELLREQUEST']._serialized_end=2792
+  _globals['_COMMANDCELLRESPONSE']._serialized_start=2794
+  _globals['_COMMANDCELLRESPONSE']._serialized_end=2862
+  _globals['_CELLSERVICE']._serialized_start=2865
+  _globals['_CELLSERVICE']._serialized_end=3196
 # @@protoc_insertion_point(module_scope)

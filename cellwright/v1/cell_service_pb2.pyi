@@ -291,10 +291,13 @@ class CommandResult(_message.Message):
     OK_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     PACKML_STATE_FIELD_NUMBER: _builtins.int
+    CELL_ID_FIELD_NUMBER: _builtins.int
     command_id: _builtins.str
     ok: _builtins.bool
     error: _builtins.str
     packml_state: _packml_pb2.PackmlState.ValueType
+    cell_id: _builtins.str
+    """The cell that answered (or, with ok=false, could not be reached)."""
     def __init__(
         self,
         *,
@@ -302,10 +305,11 @@ class CommandResult(_message.Message):
         ok: _builtins.bool = ...,
         error: _builtins.str = ...,
         packml_state: _packml_pb2.PackmlState.ValueType = ...,
+        cell_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "error", b"error", "ok", b"ok", "packml_state", b"packml_state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cell_id", b"cell_id", "command_id", b"command_id", "error", b"error", "ok", b"ok", "packml_state", b"packml_state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

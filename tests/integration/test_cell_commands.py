@@ -289,7 +289,7 @@ async def test_task_unacknowledged_by_a_cell_that_reconnects_with_same_boot_goes
 async def test_cell_whose_lease_expires_mid_task_leaves_the_task_unknown_and_the_job_held(
         jobs, scripted_cell, job_in_state):
     cell = scripted_cell("cell-1")
-    job, assign = await running_job(cell, jobs)
+    job, _ = await running_job(cell, jobs)
     await cell.drop()
     held = await job_in_state(job.id, job_pb2.JOB_STATE_HELD)
     assert held.tasks[0].state == job_pb2.TASK_STATE_UNKNOWN
@@ -426,3 +426,65 @@ async def test_a_cell_that_says_it_is_busy_gets_no_task_until_it_says_it_is_free
     cell.busy = False
     assign = (await cell.next("assign")).assign
     assert (assign.task_id, assign.epoch) == (job.tasks[0].id, 1)
+
+
+# --- found in review -------------------------------------------------------------------
+
+async def test_estop_all_cells_names_each_cell_and_reports_the_ones_it_could_not_reach(
+        cells, start_cell, scripted_cell):
+    await start_cell("noop-1")
+    gone = scripted_cell("gone-1")
+    await gone.connect()
+    await gone.drop()
+    answer = await command(cells, "", packml_pb2.PACKML_COMMAND_ESTOP, all_cells=True)
+    by_cell = {r.cell_id: r for r in answer.results}
+    assert by_cell["noop-1"].ok
+    assert not by_cell["gone-1"].ok and "not connected" in by_cell["gone-1"].error
+
+
+async def test_stop_interrupts_a_task_that_moves_no_robot_and_fails_it_as_stopped(
+        cells, jobs, start_cell, cell_in_state, job_in_state):
+    await start_cell("noop-1")
+    response = await jobs.SubmitJob(job_svc.SubmitJobRequest(
+        request_id=str(uuid.uuid4()), workflow="noop", params=struct_pb2.Struct(
+            fields={"duration_s": struct_pb2.Value(number_value=60)})), timeout=TIMEOUT_S)
+    await job_in_state(response.job.id, job_pb2.JOB_STATE_RUNNING)
+    await command(cells, "noop-1", packml_pb2.PACKML_COMMAND_STOP)
+    failed = await job_in_state(response.job.id, job_pb2.JOB_STATE_FAILED)  # not 60 s later
+    assert failed.tasks[0].error.reason == "stopped"
+    await cell_in_state("noop-1", packml_pb2.PACKML_STATE_STOPPED)
+
+
+async def test_a_second_process_under_a_live_cell_id_is_refused(scripted_cell):
+    first = scripted_cell("cell-1", boot_id="boot-a")
+    await first.connect()
+    impostor = scripted_cell("cell-1", boot_id="boot-b")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await impostor.connect()
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "in use by another live process" in info.value.details()
+
+
+async def test_a_cancel_sent_while_the_cell_was_away_is_sent_again_when_it_returns(
+        jobs, scripted_cell):
+    cell = scripted_cell("cell-1", boot_id="boot-a")
+    job, assign = await running_job(cell, jobs)
+    await cell.drop()
+    await jobs.CancelJob(job_svc.CancelJobRequest(job_id=job.id), timeout=TIMEOUT_S)
+    back = scripted_cell("cell-1", boot_id="boot-a")
+    await back.connect(tasks=(cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                 state=job_pb2.TASK_STATE_RUNNING),))
+    cancel = (await back.next("cancel")).cancel
+    assert (cancel.task_id, cancel.epoch) == (assign.task_id, assign.epoch)
+
+
+async def test_a_result_with_nan_fails_the_task_but_is_acknowledged(jobs, scripted_cell, job_in_state):
+    cell = scripted_cell("cell-1")
+    job, assign = await running_job(cell, jobs)
+    result = struct_pb2.Struct(fields={"x": struct_pb2.Value(number_value=float("nan"))})
+    await cell.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                   state=job_pb2.TASK_STATE_SUCCEEDED, result=result))
+    ack = (await cell.next("ack")).ack
+    assert (ack.task_id, ack.epoch) == (assign.task_id, assign.epoch)
+    failed = await job_in_state(job.id, job_pb2.JOB_STATE_FAILED)
+    assert failed.tasks[0].error.reason == "invalid_result"

@@ -311,3 +311,11 @@ async def test_jobs_survive_an_orchestrator_restart_and_queued_ones_then_run(
                         != job_pb2.JOB_STATE_SUCCEEDED:
                     await asyncio.sleep(0.02)
             await asyncio.wait_for(done(), TIMEOUT_S)
+
+
+async def test_submit_with_nan_in_params_is_invalid_argument_naming_the_field(jobs):
+    params = struct_pb2.Struct(fields={"duration_s": struct_pb2.Value(number_value=float("nan"))})
+    message = job_svc.SubmitJobRequest(request_id="nan-1", workflow="noop", params=params)
+    error = await rpc_error(jobs.SubmitJob(message, timeout=TIMEOUT_S))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("params.duration_s: must be a finite number")

@@ -14,7 +14,7 @@ from orchestrator.scheduler import CellOffer
 from orchestrator.store import Store
 from orchestrator.workflows import WorkflowRegistry
 
-ALL_SKILLS = frozenset({"noop", "pick_place", "move_to"})
+ALL_SKILLS = frozenset({"noop", "pick_place", "move_to"})  # no "weld"
 PAIR = """\
 name: pair
 version: 1
@@ -443,7 +443,18 @@ def test_a_store_reopened_on_the_same_file_sees_every_job_task_and_event(h):
         assert reopened.get_job(job.id) == before
         assert reopened.events_after(0, "", 1000) == events
         assert reopened.find_request(job.request_id) is not None
-        assert [r.task.step_id for r in reopened.ready_tasks(10)] == ["second"]
+        assert [r.task.step_id for r in reopened.ready_tasks(sorted(ALL_SKILLS), 10)] == ["second"]
     finally:
         reopened.close()
     h.store = Store(h.path)  # for the fixture's teardown
+
+
+def test_tasks_needing_a_skill_nobody_offers_do_not_hide_those_an_idle_cell_can_run(h):
+    (h.workflow_dir / "weld.yaml").write_text(
+        "name: weld\nversion: 1\nsteps:\n  - {id: weld, skill: weld}\n")
+    h.engine.workflows = WorkflowRegistry([h.workflow_dir])
+    for _ in range(100):
+        h.submit("weld", priority=1000)
+    noop = h.submit("noop")
+    [a] = h.dispatch("c1")
+    assert a.task.job_id == noop.id
