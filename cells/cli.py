@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction: 
     actions = cell.add_subparsers(dest="action", required=True)
     run = actions.add_parser("run", help="connect a cell to the orchestrator and take tasks")
     run.add_argument("--config", type=Path, required=True, help="cell YAML file")
-    run.add_argument("--orchestrator", default="127.0.0.1:50051", help="host:port")
+    run.add_argument("--orchestrator", default="127.0.0.1:50051",
+                     help="host:port of the orchestrator (default %(default)s)")
     run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
     run.add_argument("--snapshot", type=Path, help="write a PNG of the final scene on exit")
     run.set_defaults(func=run_cell)
@@ -41,9 +43,19 @@ def run_cell(args: argparse.Namespace) -> int:
     from cells.controller import CellController  # imports PyBullet lazily
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s cell %(levelname)s %(message)s")
+    if args.gui and not os.environ.get("DISPLAY"):
+        print("error: --gui needs a display, and DISPLAY is not set; leave out --gui to run "
+              "headless (PyBullet DIRECT)", file=sys.stderr)
+        return 2
     try:
         config = load_config(args.config)
+        if config.world:
+            from sim_worlds.world import resolve_world_path
+            resolve_world_path(config.world)
         controller = CellController(config, args.orchestrator, gui=args.gui, snapshot=args.snapshot)
+    except FileNotFoundError as exc:
+        print(f"error: {args.config}: world: {exc}", file=sys.stderr)
+        return 2
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -61,8 +73,15 @@ def run_cell(args: argparse.Namespace) -> int:
 
 
 def run_tail(args: argparse.Namespace) -> int:
+    import zmq
+
     from cells.state_tail import tail
 
-    with contextlib.suppress(KeyboardInterrupt):
-        tail(args.endpoint, args.topic, limit=args.count, duration_s=args.seconds)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            tail(args.endpoint, args.topic, limit=args.count, duration_s=args.seconds)
+    except zmq.ZMQError as exc:
+        print(f"error: --endpoint {args.endpoint!r}: {exc}; give e.g. tcp://127.0.0.1:5560",
+              file=sys.stderr)
+        return 2
     return 0

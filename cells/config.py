@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cellwright.schema import CELL_ID
+from cellwright.yamlfile import load_yaml
 
 KEYS = {"cell_id", "tags", "world", "skills", "state_endpoint", "realtime", "auto_start",
         "publish_hz"}
@@ -79,7 +78,9 @@ def parse_config(doc: Any, source: str) -> CellConfig:
 def load_config(path: str | Path) -> CellConfig:
     """Read and validate a cell YAML file."""
     try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        doc = load_yaml(Path(path).read_text(), str(path))
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     return parse_config(doc, str(path))

@@ -69,12 +69,18 @@ class Client:
             if not token:
                 return
 
-    def watch(self, after_seq: int = 0, job_id: str = "") -> Generator[job_pb2.JobEvent, None, None]:
-        """Job events from `after_seq` on, live; the stream ends when the iterator is closed."""
-        stream = self.jobs.WatchJobs(job_svc.WatchJobsRequest(after_seq=after_seq, job_id=job_id))
+    def watch(self, after_seq: int = 0, job_id: str = "", timeout_s: float | None = None
+              ) -> Generator[job_pb2.JobEvent, None, None]:
+        """Job events from `after_seq` on, live, until the iterator is closed or `timeout_s`
+        passes (then it simply ends)."""
+        stream = self.jobs.WatchJobs(job_svc.WatchJobsRequest(after_seq=after_seq, job_id=job_id),
+                                     timeout=timeout_s)
         try:
             for response in stream:
                 yield response.event
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
         finally:
             stream.cancel()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import threading
 import time
@@ -23,7 +24,7 @@ from cells.statebus import StateSubscriber
 from cellwright.client import FINAL_JOB_STATES, Client
 from cellwright.commands import describe_event
 from cellwright.kpis import format_table, job_kpis
-from cellwright.launch import start_cell, start_orchestrator
+from cellwright.launch import Process, start_cell, start_orchestrator
 from cellwright.report import write_report
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import job_pb2, packml_pb2, state_pb2
@@ -91,9 +92,17 @@ class StreamWatcher:
         self._thread.join(2)
 
 
-def _wait_for_cell(client: Client, started: float, timeout_s: float) -> cell_pb.Cell:
+class DemoFailed(RuntimeError):
+    """The demo cannot go on; the message says why and where to look."""
+
+
+def _wait_for_cell(client: Client, cell_process: Process, started: float, timeout_s: float
+                   ) -> cell_pb.Cell:
     last = ""
     while time.monotonic() - started < timeout_s:
+        if cell_process.popen.poll() is not None:
+            raise DemoFailed(f"the cell process exited with code {cell_process.popen.returncode}; "
+                             f"the end of {cell_process.log_path}:\n{cell_process.tail_log()}")
         cells = {c.id: c for c in client.list_cells()}
         cell = cells.get(CELL_ID)
         state = packml_pb2.PackmlState.Name(cell.packml_state) if cell else "not connected"
@@ -105,7 +114,8 @@ def _wait_for_cell(client: Client, started: float, timeout_s: float) -> cell_pb.
             found: cell_pb.Cell = cell
             return found
         time.sleep(0.2)
-    raise TimeoutError(f"cell {CELL_ID} did not reach Execute within {timeout_s:.0f} s")
+    raise DemoFailed(f"cell {CELL_ID} did not reach Execute within {timeout_s:.0f} s; "
+                     f"see {cell_process.log_path}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,10 +137,13 @@ def run(args: argparse.Namespace) -> int:
         watcher: StreamWatcher | None = None
         try:
             with Client(address) as client:
-                cell = _wait_for_cell(client, started, args.timeout)
+                cell = _wait_for_cell(client, cell_process, started, args.timeout)
                 watcher = StreamWatcher(cell.state_endpoint)
                 summary = _run_batch(client, BATCH[:args.jobs], watcher, started, args.timeout)
                 summary["cells"] = [_cell_summary(c) for c in client.list_cells()]
+        except DemoFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         finally:
             if watcher is not None:
                 watcher.close()
@@ -158,7 +171,7 @@ def _run_batch(client: Client, batch: list[tuple[str, dict[str, Any]]], watcher:
     print(f"[{time.monotonic() - started:6.1f}s] submitted {len(jobs)} jobs over gRPC")
     pending = {j.id for j in jobs}
     last_line = 0.0
-    events = client.watch()
+    events = client.watch(timeout_s=max(1.0, timeout_s - (time.monotonic() - started)))
     for event in events:
         now = time.monotonic() - started
         if event.job.id in pending:
@@ -170,9 +183,9 @@ def _run_batch(client: Client, batch: list[tuple[str, dict[str, Any]]], watcher:
             last_line = now
         if not pending:
             break
-        if now > timeout_s:
-            raise TimeoutError(f"jobs {sorted(pending)} did not end within {timeout_s:.0f} s")
     events.close()
+    if pending:
+        raise DemoFailed(f"jobs {sorted(pending)} did not end within the --timeout of {timeout_s:.0f} s")
     print(f"[{time.monotonic() - started:6.1f}s] {watcher.line()}")
     finished = [client.get(j.id) for j in jobs]
     cells = client.list_cells()

@@ -11,19 +11,19 @@ BAR_COLOURS = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "CANCELLED": "#9e9e9
 STATE_COLOURS = ["#1565c0", "#6a1b9a", "#ef6c00", "#00838f", "#ad1457", "#558b2f", "#4e342e"]
 
 
-def _cycle_chart(jobs: list[dict[str, Any]], width: int = 640) -> str:
+def _cycle_chart(jobs: list[dict[str, Any]], width: int = 700) -> str:
     """Horizontal bars: one per job, length = cycle time on the cell clock."""
     longest = max((j["cycle_time_s"] for j in jobs), default=0.0) or 1.0
-    row, label_w = 22, 230
+    row, label_w = 22, 290
     scale = (width - label_w - 60) / longest
     parts = [f'<svg width="{width}" height="{row * len(jobs) + 10}" font-family="sans-serif" '
              'font-size="12" role="img" aria-label="cycle time per job">']
     for i, job in enumerate(jobs):
         y = 5 + i * row
-        label = html.escape(f"{job['workflow']} {' '.join(str(v) for v in job['params'].values())}")
+        label = html.escape(f"{job['workflow']} {' '.join(str(v) for _, v in sorted(job['params'].items()))}")
         bar = job["cycle_time_s"] * scale
         colour = BAR_COLOURS.get(job["state"], "#757575")
-        parts.append(f'<text x="0" y="{y + 14}">{label[:34]}</text>'
+        parts.append(f'<text x="0" y="{y + 14}">{label[:44]}</text>'
                      f'<rect x="{label_w}" y="{y + 3}" width="{bar:.1f}" height="{row - 6}" fill="{colour}"/>'
                      f'<text x="{label_w + bar + 4:.1f}" y="{y + 14}">{job["cycle_time_s"]:.2f} s</text>')
     parts.append("</svg>")

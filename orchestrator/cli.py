@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.server import serve
+from orchestrator.store import StoreInUse
 from orchestrator.workflows import WorkflowError
 
 
@@ -23,8 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     run.add_argument("--db", type=Path, default=Path("cellwright.db"),
                      help="SQLite database file, created if missing (default %(default)s)")
     run.add_argument("--workflows", type=Path, action="append", default=[],
-                     help="folder of workflow YAML files, in addition to the built-in ones")
-    run.add_argument("--heartbeat-interval", type=float, default=1.0, metavar="S")
+                     help="folder of workflow YAML files, in addition to the built-in ones "
+                          "(repeatable)")
+    run.add_argument("--heartbeat-interval", type=float, default=1.0, metavar="S",
+                     help="how often cells send heartbeats (default %(default)s)")
     run.add_argument("--lease-ttl", type=float, default=5.0, metavar="S",
                      help="a cell silent this long loses its lease (default %(default)s)")
     run.set_defaults(func=run_serve)
@@ -32,7 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s orchestrator %(levelname)s %(message)s")
-    host = args.listen.rsplit(":", 1)[0]
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        print(f"error: --listen {args.listen!r}: give host:port, e.g. 127.0.0.1:50051 "
+              "(port 0 picks a free one)", file=sys.stderr)
+        return 2
 
     def ready(port: int) -> None:
         # The first stdout line is machine-readable: the demo and tests wait for it.
@@ -50,7 +57,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
-    except WorkflowError as exc:
+    except (WorkflowError, StoreInUse, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

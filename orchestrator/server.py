@@ -412,8 +412,18 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
                 heartbeat_interval_s: float = 1.0, lease_ttl_s: float = 5.0,
                 ready: Callable[[int], None] | None = None) -> None:
     """Run the orchestrator until cancelled; `ready(port)` is called once it listens."""
+    workflows = WorkflowRegistry(workflow_dirs)
     store = Store(db_path)
-    orchestrator = Orchestrator(store, WorkflowRegistry(workflow_dirs),
+    try:
+        await _serve(address, store, workflows, heartbeat_interval_s, lease_ttl_s, ready)
+    finally:
+        store.close()
+
+
+async def _serve(address: str, store: Store, workflows: WorkflowRegistry,
+                 heartbeat_interval_s: float, lease_ttl_s: float,
+                 ready: Callable[[int], None] | None) -> None:
+    orchestrator = Orchestrator(store, workflows,
                                 heartbeat_interval_s=heartbeat_interval_s, lease_ttl_s=lease_ttl_s)
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -421,6 +431,7 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
         # Cells ping every 10 s so a half-open connection is noticed on both sides.
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+        ("grpc.so_reuseport", 0),  # a second orchestrator on a busy port must fail, not share it
     ])
     job_grpc.add_JobServiceServicer_to_server(JobServicer(orchestrator), server)
     cell_grpc.add_CellServiceServicer_to_server(CellServicer(orchestrator), server)
@@ -430,17 +441,20 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
              cell_pb.DESCRIPTOR.services_by_name["CellService"].full_name,
              health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
     reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(address)
-    await server.start()
-    for name in ["", *names]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    orchestrator.start()
-    if ready is not None:
-        ready(port)
     try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"cannot listen on {address}: the port is taken or the address is "
+                      "not on this machine") from exc
+    try:
+        await server.start()
+        for name in ["", *names]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        orchestrator.start()
+        if ready is not None:
+            ready(port)
         await server.wait_for_termination()
     finally:
         await server.stop(grace=1.0)  # first, so cells cannot reconnect while we close
         await orchestrator.stop()
-        store.close()
 

@@ -9,6 +9,7 @@ The store is used from one thread (the orchestrator's event loop).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -78,11 +79,27 @@ def _error(text: str | None) -> TaskError | None:
     return None if text is None else TaskError(**json.loads(text))
 
 
+class StoreInUse(RuntimeError):
+    """Another orchestrator has the database open."""
+
+
 class Store:
-    """Jobs, tasks and events in one SQLite file (created if missing)."""
+    """Jobs, tasks and events in one SQLite file (created if missing).
+
+    One orchestrator per file: a second Store on the same file raises StoreInUse (an
+    advisory lock on `<file>.lock`, released by close() or by the process's end, even a
+    SIGKILL), so two dispatchers can never share one database.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self._lock = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise StoreInUse(f"database {self.path} is in use by another orchestrator; "
+                             "stop it first or give this one its own --db") from None
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -92,6 +109,7 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+        self._lock.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cellwright.schema import SchemaError, check_schema, validate
+from cellwright.yamlfile import load_yaml
 from orchestrator.errors import InvalidArgument, NotFound
 
 BUILTIN_DIR = Path(__file__).parent / "builtin_workflows"
@@ -36,6 +35,7 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 STEP_ID = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,62}$")
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REF = re.compile(r"\$\{params\.([A-Za-z_][A-Za-z0-9_]*)\}")
+ANY_REF = re.compile(r"\$\{[^}]*\}?")
 STEP_KEYS = {"id", "skill", "with", "needs", "retries"}
 TOP_KEYS = {"name", "version", "description", "params", "steps"}
 
@@ -88,8 +88,9 @@ def _substitute(value: Any, params: Mapping[str, Any]) -> Any:
 
 
 def _references(value: Any) -> Iterable[str]:
+    """Every `${...}` in the strings of `value` (an unclosed one runs to the string's end)."""
     if isinstance(value, str):
-        yield from REF.findall(value)
+        yield from ANY_REF.findall(value)
     elif isinstance(value, list):
         for v in value:
             yield from _references(v)
@@ -104,9 +105,9 @@ def parse_workflow(text: str, source: str) -> Workflow:
         return WorkflowError(f"{source}: {field}: {problem}")
 
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise WorkflowError(f"{source}: not valid YAML: {exc}") from exc
+        doc = load_yaml(text, source)
+    except ValueError as exc:
+        raise WorkflowError(str(exc)) from exc
     if not isinstance(doc, dict):
         raise fail("(top)", "expected a mapping with name, version, steps")
     if extra := set(doc) - TOP_KEYS:
@@ -160,8 +161,11 @@ def _parse_step(raw: Any, where: str, fail: Any, param_names: set[str]) -> Step:
     if not isinstance(with_, dict):
         raise fail(f"{where}.with", "expected a mapping of skill parameters")
     for ref in _references(with_):
-        if ref not in param_names:
-            raise fail(f"{where}.with", f"${{params.{ref}}} is not a declared parameter")
+        match = REF.fullmatch(ref)
+        if match is None:
+            raise fail(f"{where}.with", f"{ref!r} is not a reference; write ${{params.<name>}}")
+        if match.group(1) not in param_names:
+            raise fail(f"{where}.with", f"{ref} is not a declared parameter")
     needs = raw.get("needs") or []
     if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
         raise fail(f"{where}.needs", "expected a list of step ids")
@@ -189,7 +193,12 @@ class WorkflowRegistry:
     def __init__(self, folders: Iterable[Path] = ()) -> None:
         self._versions: dict[str, dict[int, Workflow]] = {}
         for folder in (BUILTIN_DIR, *folders):
-            for path in sorted(Path(folder).glob("*.yaml")):
+            if not Path(folder).is_dir():
+                raise WorkflowError(f"{folder}: not a folder; give a folder of workflow files")
+            paths = sorted([*Path(folder).glob("*.yaml"), *Path(folder).glob("*.yml")])
+            if not paths:
+                raise WorkflowError(f"{folder}: no workflow files (*.yaml, *.yml) in it")
+            for path in paths:
                 self.add(parse_workflow(path.read_text(), str(path)))
 
     def add(self, workflow: Workflow) -> None:

@@ -11,7 +11,7 @@ from orchestrator.engine import REJECTED, Assignment, CancelOrder, Engine, Submi
 from orchestrator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from orchestrator.model import Job, JobState, TaskError, TaskState
 from orchestrator.scheduler import CellOffer
-from orchestrator.store import Store
+from orchestrator.store import Store, StoreInUse
 from orchestrator.workflows import WorkflowRegistry
 
 ALL_SKILLS = frozenset({"noop", "pick_place", "move_to"})  # no "weld"
@@ -458,3 +458,11 @@ def test_tasks_needing_a_skill_nobody_offers_do_not_hide_those_an_idle_cell_can_
     noop = h.submit("noop")
     [a] = h.dispatch("c1")
     assert a.task.job_id == noop.id
+
+
+def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes(h):
+    with pytest.raises(StoreInUse, match="in use by another orchestrator"):
+        Store(h.path)
+    h.store.close()
+    Store(h.path).close()
+    h.store = Store(h.path)  # for the fixture's teardown

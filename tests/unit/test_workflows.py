@@ -180,3 +180,27 @@ def test_an_unknown_version_is_not_found_listing_the_versions(registry, ref):
     with pytest.raises(NotFound) as info:
         registry.resolve(ref)
     assert "versions: [1, 2]" in str(info.value)
+
+
+@pytest.mark.parametrize("with_, problem", [
+    ("{p: '${param.n}'}", "is not a reference"),
+    ("{p: 'x${params.n'}", "is not a reference"),
+])
+def test_a_misspelt_or_unclosed_reference_is_refused(with_, problem):
+    text = f"name: w\nversion: 1\nparams: {{n: {{type: string}}}}\nsteps:\n  - {{id: a, skill: s, with: {with_}}}\n"
+    with pytest.raises(WorkflowError, match=problem):
+        parse_workflow(text, "w.yaml")
+
+
+def test_a_key_given_twice_is_refused_with_its_line():
+    with pytest.raises(WorkflowError, match=r"(?s)key .version. is given twice.*line 3"):
+        parse_workflow("name: w\nversion: 1\nversion: 2\nsteps:\n  - {id: a, skill: s}\n", "w.yaml")
+
+
+def test_workflow_folders_must_exist_and_hold_workflows(tmp_path):
+    with pytest.raises(WorkflowError, match="not a folder"):
+        WorkflowRegistry([tmp_path / "missing"])
+    with pytest.raises(WorkflowError, match="no workflow files"):
+        WorkflowRegistry([tmp_path])
+    (tmp_path / "w.yml").write_text("name: w\nversion: 1\nsteps:\n  - {id: a, skill: s}\n")
+    assert "w" in WorkflowRegistry([tmp_path]).names()
