@@ -43,6 +43,11 @@ def run_cell(args: argparse.Namespace) -> int:
     from cells.controller import CellController  # imports PyBullet lazily
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s cell %(levelname)s %(message)s")
+    host, _, port = args.orchestrator.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"error: --orchestrator {args.orchestrator!r}: give host:port, e.g. 127.0.0.1:50051",
+              file=sys.stderr)
+        return 2
     if args.gui and not os.environ.get("DISPLAY"):
         print("error: --gui needs a display, and DISPLAY is not set; leave out --gui to run "
               "headless (PyBullet DIRECT)", file=sys.stderr)
@@ -77,6 +82,8 @@ def run_tail(args: argparse.Namespace) -> int:
 
     from cells.state_tail import tail
 
+    print(f"listening to {args.endpoint} (topics: {args.topic or 'all'}); Ctrl-C stops",
+          file=sys.stderr, flush=True)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             tail(args.endpoint, args.topic, limit=args.count, duration_s=args.seconds)

@@ -31,17 +31,18 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     submit = action(actions, "submit", "submit a job")
     submit.add_argument("workflow", help="workflow name, optionally name@version")
     submit.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="job parameter; VALUE is read as YAML (3, true, red_cube)")
+                        help="job parameter; VALUE is read as YAML (3, true, red_cube) (repeatable)")
     submit.add_argument("--request-id", help="idempotency key (default: a new UUID)")
-    submit.add_argument("--priority", type=int, default=0)
-    submit.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    submit.add_argument("--priority", type=int, default=0, help="0..1000, higher runs first (default 0)")
+    submit.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
+                        help="a label to find the job by later (repeatable)")
     submit.add_argument("--wait", action="store_true", help="watch the job until it ends")
     submit.set_defaults(func=job_submit)
     get = action(actions, "get", "print a job as JSON")
     get.add_argument("job_id")
     get.set_defaults(func=job_get)
     listing = action(actions, "list", "list jobs")
-    listing.add_argument("--state", action="append", default=[],
+    listing.add_argument("--state", action="append", default=[], help="only jobs in this state (repeatable)",
                          choices=[n.removeprefix("JOB_STATE_") for n in job_pb2.JobState.keys()[1:]])
     listing.add_argument("--workflow", default="")
     listing.set_defaults(func=job_list)
@@ -51,7 +52,7 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     watch.set_defaults(func=job_watch)
     cancel = action(actions, "cancel", "cancel a job")
     cancel.add_argument("job_id")
-    cancel.add_argument("--reason", default="")
+    cancel.add_argument("--reason", default="", help="told to the cell and kept in the logs")
     cancel.set_defaults(func=job_cancel)
 
     action(cell_actions, "list", "list cells").set_defaults(func=cell_list)
@@ -143,7 +144,8 @@ def job_watch(args: argparse.Namespace) -> int:
 def job_cancel(args: argparse.Namespace) -> int:
     with _client(args) as client:
         job = client.cancel(args.job_id, args.reason)
-        print(f"{job.id} {_state(job)} (cancel requested)")
+        pending = " (cancel requested; a task is still stopping)" if job.state not in FINAL_JOB_STATES else ""
+        print(f"{job.id} {_state(job)}{pending}")
     return 0
 
 

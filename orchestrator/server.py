@@ -157,6 +157,8 @@ class Orchestrator:
         session = CellSession(hello, packml_state=hello.packml_state,
                               busy=any(not r.state.final for r in reports))
         self.sessions[hello.cell_id] = session
+        log.info("cell %s connected (boot %s, %d skills, %d tasks held)", hello.cell_id,
+                 hello.boot_id[:8], len(hello.skills), len(reports))
         session.send(cell_pb.ConnectResponse(welcome=cell_pb.Welcome(
             heartbeat_interval_ms=int(self.heartbeat_interval_s * 1000),
             lease_ttl_ms=int(self.lease_ttl_s * 1000))))
@@ -367,6 +369,7 @@ class CellServicer(cell_grpc.CellServiceServicer):
         finally:
             reader.cancel()
             session.close()
+            log.info("cell %s disconnected", session.cell_id)
         failure = reader.exception() if reader.done() and not reader.cancelled() else None
         if isinstance(failure, OrchestratorError):
             await context.abort(failure.code, str(failure))
