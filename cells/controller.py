@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 0.2
 BACKOFF_MAX_S = 5.0
-CELL_STATE_HZ = 10.0
+CELL_STATE_HZ = 10.0  # for cells without a simulation, which have no step to publish on
 GRIPPER_OPEN_M = 0.08
 WELCOME_TIMEOUT_S = 10.0
 # Ping the orchestrator every 10 s, so a half-open connection ends within ~15 s.
@@ -80,9 +80,6 @@ class Owned:
 
     world: Any
     publisher: StatePublisher
-    robot_publish_every: int = 1
-    cell_state_every: int = 1
-    ticks: int = 0
 
 
 def _task_error(reason: str, message: str, retryable: bool = False) -> job_pb2.TaskError:
@@ -136,9 +133,8 @@ class CellController:
             world = load_world(self.config.world, gui=self._gui, realtime=self.config.realtime)
         owned = Owned(world, StatePublisher(self.config.state_endpoint))
         if world is not None:
-            owned.robot_publish_every = max(1, int(1.0 / (world.dt * self.config.publish_hz)))
-            owned.cell_state_every = max(1, round(self.config.publish_hz / CELL_STATE_HZ))
-            world.add_step_listener(lambda: self._publish(owned), owned.robot_publish_every)
+            every = max(1, int(1.0 / (world.dt * self.config.publish_hz)))
+            world.add_step_listener(lambda: self._publish(owned), every)
         return owned
 
     def _idle(self, owned: Owned) -> None:
@@ -158,15 +154,14 @@ class CellController:
                 owned.world.close()
 
     def _publish(self, owned: Owned) -> None:
-        """Step listener on the robot thread: robot states, and the cell state at 10 Hz."""
+        """Step listener on the robot thread: every robot's state and the cell state, at
+        `publish_hz` of the simulation clock."""
         now = self.clock()
         for robot in self.robots.values():
             info = robot.info()
             owned.publisher.publish(robot_topic(self.config.cell_id, info.name),
                                     robot_state_proto(self.config.cell_id, info, robot.state()), now)
-        owned.ticks += 1
-        if owned.ticks % owned.cell_state_every == 0:
-            self._publish_cell_state(owned)
+        self._publish_cell_state(owned)
 
     def _publish_cell_state(self, owned: Owned) -> None:
         current = self.current
