@@ -85,8 +85,7 @@ def run_tail(args: argparse.Namespace) -> int:
     print(f"listening to {args.endpoint} (topics: {args.topic or 'all'}); Ctrl-C stops",
           file=sys.stderr, flush=True)
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            tail(args.endpoint, args.topic, limit=args.count, duration_s=args.seconds)
+        tail(args.endpoint, args.topic, limit=args.count, duration_s=args.seconds)
     except zmq.ZMQError as exc:
         print(f"error: --endpoint {args.endpoint!r}: {exc}; give e.g. tcp://127.0.0.1:5560",
               file=sys.stderr)

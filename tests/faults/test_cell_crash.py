@@ -18,7 +18,8 @@ def wait_for(client: Client, job_id: str, check: Callable[[job_pb2.Job], bool],
         job = client.get(job_id)
         if check(job):
             return job
-        assert time.monotonic() < deadline, f"job stuck: {job}"
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job stuck: {job}")
         time.sleep(0.05)
 
 
