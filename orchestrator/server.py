@@ -37,6 +37,7 @@ from orchestrator.errors import (
     OrchestratorError,
     Unavailable,
 )
+from orchestrator.malformed import Malformed, add_servicer
 from orchestrator.sessions import CellSession
 from orchestrator.store import Store
 from orchestrator.workflows import WorkflowRegistry
@@ -252,6 +253,8 @@ def _status(method: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitab
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Response:
         try:
+            if isinstance(request, Malformed):
+                raise request.error()
             return await method(self, request, context)
         except OrchestratorError as exc:
             await context.abort(exc.code, str(exc))
@@ -323,6 +326,8 @@ class JobServicer(job_grpc.JobServiceServicer):
 
     async def WatchJobs(self, request: job_svc.WatchJobsRequest,
                         context: grpc.aio.ServicerContext) -> AsyncIterator[job_svc.WatchJobsResponse]:
+        if isinstance(request, Malformed):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(request.error()))
         if request.job_id and self.o.engine.store.get_job(request.job_id) is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id!r} not found")
         seq = request.after_seq
@@ -350,6 +355,8 @@ class CellServicer(cell_grpc.CellServiceServicer):
         except asyncio.TimeoutError:
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
                                 f"send hello within {HELLO_TIMEOUT_S:.0f} s of connecting")
+        if isinstance(first, Malformed):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(first.error()))
         if first is grpc.aio.EOF or not first.HasField("hello"):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 "hello: the first message of Connect must be a hello")
@@ -380,6 +387,8 @@ class CellServicer(cell_grpc.CellServiceServicer):
     async def _read(self, session: CellSession, context: grpc.aio.ServicerContext) -> None:
         try:
             while (message := await context.read()) is not grpc.aio.EOF:
+                if isinstance(message, Malformed):
+                    raise message.error()
                 self.o.handle(session, message)
         finally:
             session.close()
@@ -436,8 +445,8 @@ async def _serve(address: str, store: Store, workflows: WorkflowRegistry,
         ("grpc.http2.min_ping_interval_without_data_ms", 5000),
         ("grpc.so_reuseport", 0),  # a second orchestrator on a busy port must fail, not share it
     ])
-    job_grpc.add_JobServiceServicer_to_server(JobServicer(orchestrator), server)
-    cell_grpc.add_CellServiceServicer_to_server(CellServicer(orchestrator), server)
+    add_servicer(job_grpc.add_JobServiceServicer_to_server, JobServicer(orchestrator), server)
+    add_servicer(cell_grpc.add_CellServiceServicer_to_server, CellServicer(orchestrator), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [job_svc.DESCRIPTOR.services_by_name["JobService"].full_name,

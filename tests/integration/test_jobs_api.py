@@ -319,3 +319,27 @@ async def test_submit_with_nan_in_params_is_invalid_argument_naming_the_field(jo
     error = await rpc_error(jobs.SubmitJob(message, timeout=TIMEOUT_S))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details().startswith("params.duration_s: must be a finite number")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes([*out, value])
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2), encoded by hand."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+async def test_a_request_protobuf_cannot_parse_is_invalid_argument_not_unknown(channel):
+    params = b""
+    for _ in range(150):  # a Struct nested deeper than protobuf's parse depth limit
+        params = _field(1, _field(1, b"a") + _field(2, _field(5, params)))
+    raw = _field(1, b"deep-1") + _field(2, b"noop") + _field(3, params)
+    submit = channel.unary_unary("/cellwright.v1.JobService/SubmitJob")
+    error = await rpc_error(submit(raw, timeout=TIMEOUT_S))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("request: not a valid cellwright.v1.JobService.SubmitJob request")
