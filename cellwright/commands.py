@@ -173,7 +173,8 @@ def cell_command(args: argparse.Namespace) -> int:
         results = client.command("" if everyone else args.cell_id, value, all_cells=everyone)
     for result in results:
         state = packml_pb2.PackmlState.Name(result.packml_state).removeprefix("PACKML_STATE_")
-        print(f"{'ok' if result.ok else 'refused'}: now {state}" + (f" ({result.error})" if result.error else ""))
+        print(f"{result.cell_id}: {'ok' if result.ok else 'not done'}, now {state}"
+              + (f" ({result.error})" if result.error else ""))
     return 0 if all(r.ok for r in results) else 1
 
 
