@@ -38,6 +38,7 @@ from orchestrator.errors import (
     Unavailable,
 )
 from orchestrator.malformed import Malformed, add_servicer
+from orchestrator.model import Job
 from orchestrator.sessions import CellSession
 from orchestrator.store import Store
 from orchestrator.workflows import WorkflowRegistry
@@ -203,6 +204,15 @@ class Orchestrator:
             raise InvalidArgument(f"ConnectRequest.{kind or 'msg'}", "after the hello, send a "
                                   "heartbeat, task_update or command_result")
 
+    def warn_unserved(self, job: Job) -> None:
+        """Log the skills of a new job that no connected cell offers: it waits for one."""
+        offered = {s.name for session in self.sessions.values() if session.connected
+                   for s in session.hello.skills}
+        missing = sorted({t.skill for t in job.tasks} - offered)
+        if missing:
+            log.warning("job %s needs skills no connected cell offers: %s; it waits for such a "
+                        "cell", job.id, ", ".join(missing))
+
     def route(self, orders: list[CancelOrder]) -> None:
         for order in orders:
             session = self.sessions.get(order.cell_id)
@@ -289,6 +299,7 @@ class JobServicer(job_grpc.JobServiceServicer):
                         context: grpc.aio.ServicerContext) -> job_svc.SubmitJobResponse:
         job, created = self.o.engine.submit(convert.submission(request))
         if created:
+            self.o.warn_unserved(job)
             self.o.wake()
         return job_svc.SubmitJobResponse(job=convert.job_to_proto(job), created=created)
 
