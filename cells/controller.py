@@ -15,9 +15,10 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -39,14 +40,16 @@ from cellwright.structs import from_struct, to_struct
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, state_pb2
-from robots import Robot, RobotError
+from robots import CollisionDetected, Pose, Robot, RobotError, Unreachable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BACKOFF_START_S = 0.2
 BACKOFF_MAX_S = 5.0
 CELL_STATE_HZ = 10.0  # for cells without a simulation, which have no step to publish on
 GRIPPER_OPEN_M = 0.08
+RETRACT_M = 0.12  # Resetting lifts the tool this far before homing
 WELCOME_TIMEOUT_S = 10.0
 # Ping the orchestrator every 10 s, so a half-open connection ends within ~15 s.
 KEEPALIVE = [("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
@@ -223,7 +226,7 @@ class CellController:
         try:
             if state is State.RESETTING:
                 self._resume_robots()  # here, not on the robot thread: a later Stop wins
-                await self._on_robot_thread(self._home)
+                await self.on_robot_thread(self._home)
             elif state is State.STOPPING:
                 await self._interrupt("stopped by PackML Stop")
             elif state is State.ABORTING:
@@ -250,13 +253,21 @@ class CellController:
                 robot.resume()
 
     def _home(self, owned: Owned) -> None:
-        """Resetting: open grippers, move to the `home` location."""
-        ctx = SkillContext(owned.world, self.robots)
+        """Resetting: open grippers, lift the tool clear of whatever it stopped next to (an
+        e-stop can leave the fingers inside a tray), then move to the `home` location."""
         for robot in self.robots.values():
             if "gripper" in robot.info().capabilities:
                 robot.gripper(GRIPPER_OPEN_M)
-        if owned.world is not None and len(self.robots) == 1:
-            SKILLS["move_to"].run(ctx, {"location": "home"})
+        if owned.world is None or len(self.robots) != 1:
+            return
+        robot = next(iter(self.robots.values()))
+        tool = robot.state().tool_pose
+        x, y, z = tool.position
+        try:
+            robot.move_pose(Pose((x, y, z + RETRACT_M), tool.orientation), speed=0.3)
+        except (Unreachable, CollisionDetected) as exc:
+            log.warning("Resetting: could not lift the tool first (%s); homing directly", exc)
+        SKILLS["move_to"].run(SkillContext(owned.world, self.robots), {"location": "home"})
 
     async def _interrupt(self, why: str) -> None:
         """Stop the robots and the current task (if any) and wait for it to end. The task
@@ -270,7 +281,8 @@ class CellController:
             log.info("interrupting %s: %s", current.task_id, why)
             await current.done.wait()
 
-    async def _on_robot_thread(self, job: Any) -> Any:
+    async def on_robot_thread(self, job: Callable[[Owned], T]) -> T:
+        """Run `job(owned)` on the robot thread (the only thread that may touch the world)."""
         return await asyncio.wrap_future(self._thread.submit(job))
 
     # --- tasks ---------------------------------------------------------------------
@@ -314,7 +326,7 @@ class CellController:
 
         update = cell_pb.TaskUpdate(task_id=task.task_id, epoch=task.epoch)
         try:
-            result = await self._on_robot_thread(run)
+            result = await self.on_robot_thread(run)
             update.state = job_pb2.TASK_STATE_SUCCEEDED
             update.result.CopyFrom(to_struct(result))
         except (SkillError, RobotError) as exc:

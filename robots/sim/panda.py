@@ -81,6 +81,7 @@ class PandaArm(Robot):
         self._fingers: list[int] = []
         self._tool = -1
         self._effort = np.zeros(len(ARM_JOINTS))
+        self._contact_baseline: dict[tuple[int, int], float] = {}  # contacts when a move began
         self._latest = RobotState(0.0, np.zeros(7), np.zeros(7), np.zeros(7), Pose((0.0, 0.0, 0.0)),
                                   0.0, False, False)
 
@@ -145,6 +146,7 @@ class PandaArm(Robot):
         assert self._info is not None
         move = QuinticMove.plan(self._latest.position, target, self._info.limits.velocity * speed,
                                 MAX_ACCELERATION * speed)
+        self._contact_baseline = self._contact_forces()
         start = self._world.now_s()
         while True:
             elapsed = self._world.now_s() - start
@@ -243,12 +245,26 @@ class PandaArm(Robot):
                 self._halt()
                 raise CollisionDetected(f"{self._name}: {hit}")
 
+    def _contact_forces(self) -> dict[tuple[int, int], float]:
+        """Normal force of every current contact of an arm link, by (link, other body)."""
+        assert self._body is not None
+        forces: dict[tuple[int, int], float] = {}
+        for contact in p.getContactPoints(bodyA=self._body, physicsClientId=self._world.client):
+            key = (contact[3], contact[2])
+            forces[key] = max(forces.get(key, 0.0), contact[9])
+        return forces
+
     def _collision(self) -> str | None:
-        """Describe a contact of an arm link (not the base) with a body that is not a part."""
+        """Describe a contact of an arm link (not the base) with a body that is not a part.
+
+        A contact that already pressed when the move began (e.g. fingers left in a tray by an
+        e-stop) counts only if it presses harder than then, so a move away from it is allowed.
+        """
         assert self._body is not None
         for contact in p.getContactPoints(bodyA=self._body, physicsClientId=self._world.client):
             other, link, force = contact[2], contact[3], contact[9]
             limit = FINGER_COLLISION_FORCE_N if link in self._fingers else COLLISION_FORCE_N
+            limit += self._contact_baseline.get((link, other), 0.0)
             if (other != self._body and link != -1 and force > limit
                     and not self._world.is_part(other)):
                 link_name = p.getJointInfo(self._body, link,

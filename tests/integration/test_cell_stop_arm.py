@@ -1,4 +1,4 @@
-"""PackML Stop during Resetting halts a simulated arm that is homing, for good."""
+"""PackML Stop, e-stop and Reset on a simulated arm: what stops stays stopped, and Reset recovers."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from google.protobuf import struct_pb2
 
 from cells.config import CellConfig
 from cells.controller import CellController
+from cells.packml import Command, State
+from cells.skills._common import tool_down
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
+from robots import CollisionDetected
 
 GOTO = "name: goto\nversion: 1\nparams: {to: {type: string}}\n" \
        "steps:\n  - {id: go, skill: move_to, with: {location: '${params.to}'}}\n"
@@ -77,3 +80,37 @@ async def test_stop_right_after_reset_leaves_the_arm_still(tmp_path: Path, start
             await running
     assert after.stamp_s > before.stamp_s + 0.5
     assert float(np.max(np.abs(after.position - before.position))) < 1e-3
+
+
+async def test_reset_brings_home_an_arm_left_pressing_against_a_tray_wall() -> None:
+    """A collision or an e-stop can leave the fingers pressing on a tray wall; the moves
+    of Resetting must be allowed to leave that contact, or the cell can never recover."""
+    controller = CellController(CellConfig(cell_id="arm-1", world="arm_cell"), "127.0.0.1:1")
+    running = asyncio.create_task(controller.run())  # no orchestrator: commands applied directly
+
+    async def state_is(state: State) -> bool:
+        return controller.packml.state is state
+
+    def press_on_tray_wall(owned: Any) -> None:
+        arm, tray = controller.robots["arm"], owned.world.regions["outfeed_a"]
+        (x, y, z), (sx, _, sz) = tray.center, tray.size
+        arm.move_pose(tool_down((x + sx / 2, y, z + 0.10), 0.0))  # above the wall
+        with contextlib.suppress(CollisionDetected):
+            arm.move_pose(tool_down((x + sx / 2, y, z - sz / 2 + 0.01), 0.0))  # down onto it
+
+    try:
+        await eventually(lambda: state_is(State.EXECUTE))
+        await controller.on_robot_thread(press_on_tray_wall)
+        controller.apply(Command.STOP)
+        await eventually(lambda: state_is(State.STOPPED))
+        controller.apply(Command.RESET)
+        await eventually(lambda: _settled(controller))
+        assert controller.packml.state is State.IDLE
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def _settled(controller: CellController) -> bool:
+    return controller.packml.state in (State.IDLE, State.ABORTED)
