@@ -59,8 +59,8 @@ def parse_config(doc: Any, source: str) -> CellConfig:
                                or not all(isinstance(s, str) for s in skills)):
         raise fail("skills", "expected a list of skill names")
     publish_hz = doc.get("publish_hz", 120.0)
-    if not isinstance(publish_hz, (int, float)) or not 1 <= publish_hz <= 1000:
-        raise fail("publish_hz", f"{publish_hz!r} must be a number in 1..1000")
+    if not isinstance(publish_hz, (int, float)) or not 100 <= publish_hz <= 1000:
+        raise fail("publish_hz", f"{publish_hz!r} must be a number in 100..1000 (Hz of the cell's clock)")
     for key in ("realtime", "auto_start"):
         if not isinstance(doc.get(key, False), bool):
             raise fail(key, "expected true or false")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -37,6 +38,8 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     submit.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
                         help="a label to find the job by later (repeatable)")
     submit.add_argument("--wait", action="store_true", help="watch the job until it ends")
+    submit.add_argument("--timeout", type=float, metavar="S",
+                        help="with --wait: give up waiting after this many seconds (exit 1)")
     submit.set_defaults(func=job_submit)
     get = action(actions, "get", "print a job as JSON")
     get.add_argument("job_id")
@@ -47,7 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     listing.add_argument("--workflow", default="")
     listing.set_defaults(func=job_list)
     watch = action(actions, "watch", "print job events live")
-    watch.add_argument("--job", default="", help="only this job")
+    watch.add_argument("job", nargs="?", default="", help="only this job (default: every job)")
     watch.add_argument("--after", type=int, default=0, help="resume after this event seq")
     watch.set_defaults(func=job_watch)
     cancel = action(actions, "cancel", "cancel a job")
@@ -111,10 +114,11 @@ def job_submit(args: argparse.Namespace) -> int:
         print(f"{job.id} {_state(job)}")
         if not args.wait:
             return 0
-        for event in client.watch(job_id=job.id):
+        for event in client.watch(job_id=job.id, timeout_s=args.timeout):
             print(describe_event(event))
             if event.job.state in FINAL_JOB_STATES:
                 return 0 if event.job.state == job_pb2.JOB_STATE_SUCCEEDED else 1
+    print(f"error: {job.id} still not ended after --timeout {args.timeout:g} s", file=sys.stderr)
     return 1
 
 
@@ -187,6 +191,9 @@ def run(func: Any, args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `cellwright job watch | head`: the reader is gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 __all__ = ["add_parsers", "describe_event", "run"]

@@ -69,7 +69,10 @@ def encode_job(job: Job) -> bytes:
 
 
 def submission(request: job_svc.SubmitJobRequest) -> Submission:
-    deadline = request.deadline.ToNanoseconds() / 1e9 if request.HasField("deadline") else 0.0
+    try:
+        deadline = request.deadline.ToNanoseconds() / 1e9 if request.HasField("deadline") else 0.0
+    except ValueError as exc:
+        raise InvalidArgument("deadline", f"not a valid timestamp: {exc}") from exc
     try:
         params = from_struct(request.params, "params")
     except SchemaError as exc:

@@ -21,7 +21,6 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from cellwright.schema import CELL_ID
 from cellwright.structs import to_struct
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
@@ -29,6 +28,7 @@ from cellwright.v1 import job_pb2, packml_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
 from orchestrator import convert
+from orchestrator.cell_checks import check_hello, check_packml_state, check_stats
 from orchestrator.engine import CancelOrder, Engine, TaskReport, check_labels
 from orchestrator.errors import (
     FailedPrecondition,
@@ -178,6 +178,8 @@ class Orchestrator:
         kind = message.WhichOneof("msg")
         if kind == "heartbeat":
             beat = message.heartbeat
+            check_packml_state(beat.packml_state, "heartbeat.packml_state")
+            check_stats(beat.stats)
             if beat.packml_state != session.packml_state or beat.busy != session.busy:
                 self.wake()
             session.packml_state, session.busy = beat.packml_state, beat.busy
@@ -194,11 +196,14 @@ class Orchestrator:
             self.route(orders)
         elif kind == "command_result":
             result = message.command_result
+            future = session.pending_commands.pop(result.command_id, None)
+            if future is None:  # not asked for (or too late): nothing to learn from it
+                return
+            check_packml_state(result.packml_state, "command_result.packml_state")
             if result.packml_state != session.packml_state:
                 session.packml_state = result.packml_state
                 self.wake()
-            future = session.pending_commands.pop(result.command_id, None)
-            if future is not None and not future.done():
+            if not future.done():
                 future.set_result(result)
         else:
             raise InvalidArgument(f"ConnectRequest.{kind or 'msg'}", "after the hello, send a "
@@ -372,10 +377,8 @@ class CellServicer(cell_grpc.CellServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 "hello: the first message of Connect must be a hello")
         hello = first.hello
-        if not CELL_ID.match(hello.cell_id):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"hello.cell_id: {hello.cell_id!r} must match {CELL_ID.pattern}")
         try:
+            check_hello(hello)
             reports = [convert.task_report(t, f"hello.tasks[{i}]") for i, t in enumerate(hello.tasks)]
             session = self.o.open_session(hello, reports)
         except OrchestratorError as exc:

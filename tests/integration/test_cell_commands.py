@@ -488,3 +488,57 @@ async def test_a_result_with_nan_fails_the_task_but_is_acknowledged(jobs, script
     assert (ack.task_id, ack.epoch) == (assign.task_id, assign.epoch)
     failed = await job_in_state(job.id, job_pb2.JOB_STATE_FAILED)
     assert failed.tasks[0].error.reason == "invalid_result"
+
+
+# --- what a cell says is checked --------------------------------------------------------
+
+def _hello(**fields: Any) -> cell_pb.ConnectRequest:
+    base: dict[str, Any] = {"cell_id": "cell-1", "boot_id": "boot-a", "packml_state": EXECUTE,
+                            "skills": [cell_pb.Skill(name="noop")]}
+    return cell_pb.ConnectRequest(hello=cell_pb.Hello(**{**base, **fields}))
+
+
+async def _stream_error(channel: grpc.aio.Channel, *messages: cell_pb.ConnectRequest
+                        ) -> grpc.aio.AioRpcError:
+    """Send `messages` on a Connect stream and return the error that ends it."""
+    call = cell_grpc.CellServiceStub(channel).Connect()
+    for message in messages:
+        await call.write(message)
+
+    async def read_to_end() -> None:
+        while await call.read() is not grpc.aio.EOF:
+            pass
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await asyncio.wait_for(read_to_end(), TIMEOUT_S)
+    return info.value
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"boot_id": ""}, "hello.boot_id"),
+    ({"packml_state": 999}, "hello.packml_state"),
+    ({"skills": [cell_pb.Skill(name="noop"), cell_pb.Skill(name="noop")]}, "hello.skills[1].name"),
+    ({"robots": [cell_pb.Robot(name="r", joints=[cell_pb.Joint(name="j", lower_rad=float("nan"))])]},
+     "hello.robots[0].joints[0]"),
+])
+async def test_a_hello_with_bad_facts_is_invalid_argument_naming_the_field(channel, fields, field):
+    error = await _stream_error(channel, _hello(**fields))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith(f"{field}:")
+
+
+async def test_a_heartbeat_with_nan_stats_ends_the_stream_naming_the_field(channel):
+    beat = cell_pb.Heartbeat(packml_state=EXECUTE, stats=cell_pb.CellStats(clock_s=float("nan")))
+    error = await _stream_error(channel, _hello(), cell_pb.ConnectRequest(heartbeat=beat))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("heartbeat.stats.clock_s:")
+
+
+async def test_a_command_result_nobody_asked_for_changes_nothing(cells, scripted_cell):
+    cell = scripted_cell("cell-1")
+    await cell.connect()
+    await cell.send(command_result=cell_pb.CommandResult(command_id="made-up", ok=True,
+                                                         packml_state=packml_pb2.PACKML_STATE_ABORTED))
+    await cell.send(heartbeat=cell_pb.Heartbeat(packml_state=EXECUTE))  # ordered after it
+    await asyncio.sleep(0.2)
+    seen = (await cells.GetCell(cell_pb.GetCellRequest(cell_id="cell-1"), timeout=TIMEOUT_S)).cell
+    assert seen.connected and seen.packml_state == EXECUTE

@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import struct_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -343,3 +343,10 @@ async def test_a_request_protobuf_cannot_parse_is_invalid_argument_not_unknown(c
     error = await rpc_error(submit(raw, timeout=TIMEOUT_S))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details().startswith("request: not a valid cellwright.v1.JobService.SubmitJob request")
+
+
+async def test_a_deadline_protobuf_calls_invalid_is_invalid_argument_naming_deadline(jobs):
+    message = request("noop", deadline=timestamp_pb2.Timestamp(seconds=-99_999_999_999_999))
+    error = await rpc_error(jobs.SubmitJob(message, timeout=TIMEOUT_S))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("deadline: not a valid timestamp")

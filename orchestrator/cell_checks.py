@@ -1,0 +1,50 @@
+"""Checks on what a cell says about itself, so one bad cell cannot poison what the
+orchestrator serves to everyone else (ListCells, GetCell, scheduling)."""
+
+from __future__ import annotations
+
+import math
+
+from cellwright.schema import CELL_ID
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import packml_pb2
+from orchestrator.errors import InvalidArgument
+
+MAX_SKILLS = 256
+MAX_ROBOTS = 32
+MAX_TAGS = 64
+
+
+def check_packml_state(value: int, field: str) -> None:
+    if value == packml_pb2.PACKML_STATE_UNSPECIFIED or value not in packml_pb2.PackmlState.values():
+        raise InvalidArgument(field, f"{value} is not a PackML state")
+
+
+def check_stats(stats: cell_pb.CellStats) -> None:
+    figures = {"clock_s": stats.clock_s, "busy_s": stats.busy_s,
+               **{f"state_time_s[{k!r}]": v for k, v in stats.state_time_s.items()}}
+    for name, value in figures.items():
+        if not (math.isfinite(value) and value >= 0):
+            raise InvalidArgument(f"heartbeat.stats.{name}", f"{value} is not a duration >= 0")
+
+
+def check_hello(hello: cell_pb.Hello) -> None:
+    """Raise InvalidArgument naming the first thing wrong with a hello."""
+    if not CELL_ID.match(hello.cell_id):
+        raise InvalidArgument("hello.cell_id", f"{hello.cell_id!r} must match {CELL_ID.pattern}")
+    if not hello.boot_id:
+        raise InvalidArgument("hello.boot_id", "required: a random id per process start, e.g. a UUID")
+    check_packml_state(hello.packml_state, "hello.packml_state")
+    if len(hello.skills) > MAX_SKILLS or len(hello.robots) > MAX_ROBOTS or len(hello.tags) > MAX_TAGS:
+        raise InvalidArgument("hello", f"at most {MAX_SKILLS} skills, {MAX_ROBOTS} robots and "
+                              f"{MAX_TAGS} tags")
+    names = [s.name for s in hello.skills]
+    for i, name in enumerate(names):
+        if not name or names.index(name) != i:
+            raise InvalidArgument(f"hello.skills[{i}].name", f"{name!r} is empty or given twice")
+    for r, robot in enumerate(hello.robots):
+        for j, joint in enumerate(robot.joints):
+            limits = (joint.lower_rad, joint.upper_rad, joint.max_velocity_rad_s)
+            if not all(math.isfinite(v) for v in limits) or joint.lower_rad > joint.upper_rad:
+                raise InvalidArgument(f"hello.robots[{r}].joints[{j}]", f"limits {limits} are not "
+                                      "finite with lower <= upper")
