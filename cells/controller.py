@@ -144,7 +144,7 @@ class CellController:
         if owned.world is not None:
             owned.world.idle_for(0.01)
         else:
-            self._publish_cell_state(owned)
+            self._publish_cell_state(owned, self.clock())
 
     def _teardown(self, owned: Owned) -> None:
         try:
@@ -164,14 +164,14 @@ class CellController:
             info = robot.info()
             owned.publisher.publish(robot_topic(self.config.cell_id, info.name),
                                     robot_state_proto(self.config.cell_id, info, robot.state()), now)
-        self._publish_cell_state(owned)
+        self._publish_cell_state(owned, now)
 
-    def _publish_cell_state(self, owned: Owned) -> None:
+    def _publish_cell_state(self, owned: Owned, now: float) -> None:
         current = self.current
         owned.publisher.publish(cell_topic(self.config.cell_id), state_pb2.CellState(
             cell_id=self.config.cell_id, packml_state=to_proto_state(self.packml.state),  # type: ignore[arg-type]
             busy=current is not None, task_id=current.task_id if current else "",
-            clock_s=self.clock()), self.clock())
+            clock_s=now), now)
 
     # --- lifecycle -----------------------------------------------------------------
     async def run(self) -> None:
@@ -236,7 +236,7 @@ class CellController:
             elif state is State.CLEARING:
                 for robot in self.robots.values():
                     robot.reset_estop()
-                    robot.resume()
+                self._resume_robots()
             elif state in (State.HOLDING, State.SUSPENDING) and self.current is not None:
                 await self.current.done.wait()
         except (RobotError, SkillError) as exc:

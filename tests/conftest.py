@@ -131,8 +131,9 @@ async def channel(orchestrator: OrchestratorInfo) -> AsyncIterator[grpc.aio.Chan
 
 @pytest.fixture
 async def start_cell(orchestrator: OrchestratorInfo) -> AsyncIterator[StartCell]:
-    """Factory: `await start_cell(cell_id, skills=("noop",), wait_execute=True, address=None)`
-    runs a real CellController without a world against `orchestrator` (or `address`).
+    """Factory: `await start_cell(cell_id, skills=("noop",), wait_execute=True, address=None,
+    **config)` runs a real CellController against `orchestrator` (or `address`); without a
+    world unless `world="arm_cell"` (or another) is among the CellConfig fields in `config`.
     With `wait_execute` it returns once the orchestrator lists the cell connected and in
     PackML Execute. Cells still running after the test are stopped."""
     running: list[RunningCell] = []
@@ -141,7 +142,7 @@ async def start_cell(orchestrator: OrchestratorInfo) -> AsyncIterator[StartCell]
                     wait_execute: bool = True, address: str | None = None,
                     **config: Any) -> RunningCell:
         controller = CellController(
-            CellConfig(cell_id=cell_id, skills=skills, world=None, **config),
+            CellConfig(cell_id=cell_id, skills=skills, **config),
             address or orchestrator.address)
         cell = RunningCell(controller, asyncio.create_task(controller.run()))
         running.append(cell)
