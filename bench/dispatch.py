@@ -53,7 +53,7 @@ from google.protobuf import __version__ as protobuf_version
 from google.protobuf import struct_pb2
 
 from bench import save_json
-from cellwright.launch import Process, start_orchestrator
+from cellwright.app.launch import Process, start_orchestrator
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
@@ -171,8 +171,8 @@ def _wait_stop(stop: Event, parent: int) -> None:
 
 async def run_cells(address: str, count: int, stop: Callable[[], Awaitable[None]]) -> None:
     """Run `count` noop cells until `stop()` returns."""
-    from cells.config import CellConfig
-    from cells.controller import CellController
+    from cellwright.cells.config import CellConfig
+    from cellwright.cells.controller import CellController
 
     controllers = [CellController(CellConfig(cell_id=f"bench-{i}", skills=("noop",), world=None), address)
                    for i in range(count)]

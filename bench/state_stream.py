@@ -32,7 +32,7 @@ import numpy as np
 import zmq
 
 from bench import save_json
-from cells.statebus import HEADER, StatePublisher, StateSubscriber
+from cellwright.api.statestream import HEADER, StatePublisher, StateSubscriber
 from cellwright.v1 import state_pb2
 
 DATA_TOPIC = "cell/bench/robot/arm"

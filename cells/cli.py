@@ -1,4 +1,4 @@
-"""`cellwright cell run` and `cellwright state tail`."""
+"""`cellwright cell run`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import signal
 import sys
 from pathlib import Path
 
-from cells.config import ConfigError, load_config
+from cellwright.cells.config import ConfigError, load_config
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:  # type: ignore[type-arg]
-    """Add `cell run` and `state tail`; returns the `cell` actions for more subcommands."""
+    """Add `cell run`; returns the `cell` actions for more subcommands."""
     cell = sub.add_parser("cell", help="run a cell controller")
     actions = cell.add_subparsers(dest="action", required=True)
     run = actions.add_parser("run", help="connect a cell to the orchestrator and take tasks")
@@ -26,21 +26,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction: 
     run.add_argument("--snapshot", type=Path, help="write a PNG of the final scene on exit")
     run.set_defaults(func=run_cell)
 
-    state = sub.add_parser("state", help="the ZeroMQ state stream")
-    state_actions = state.add_subparsers(dest="action", required=True)
-    tail = state_actions.add_parser("tail", help="print a cell's state stream live")
-    tail.add_argument("--endpoint", required=True,
-                      help="the cell's state endpoint, e.g. tcp://127.0.0.1:5560 "
-                           "(`cellwright cell list` shows it)")
-    tail.add_argument("--topic", default="", help="topic prefix, e.g. cell/arm-1/state")
-    tail.add_argument("--count", type=int, help="stop after this many messages")
-    tail.add_argument("--seconds", type=float, help="stop after this long")
-    tail.set_defaults(func=run_tail)
     return actions  # type: ignore[no-any-return]
 
 
 def run_cell(args: argparse.Namespace) -> int:
-    from cells.controller import CellController  # imports PyBullet lazily
+    from cellwright.cells.controller import CellController  # imports PyBullet lazily
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s cell %(levelname)s %(message)s")
     host, _, port = args.orchestrator.rpartition(":")
@@ -55,7 +45,7 @@ def run_cell(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         if config.world:
-            from sim_worlds.world import resolve_world_path
+            from cellwright.sim_worlds.world import resolve_world_path
             resolve_world_path(config.world)
         controller = CellController(config, args.orchestrator, gui=args.gui, snapshot=args.snapshot)
     except FileNotFoundError as exc:
@@ -74,20 +64,4 @@ def run_cell(args: argparse.Namespace) -> int:
             await task
 
     asyncio.run(main())
-    return 0
-
-
-def run_tail(args: argparse.Namespace) -> int:
-    import zmq
-
-    from cells.state_tail import tail
-
-    print(f"listening to {args.endpoint} (topics: {args.topic or 'all'}); Ctrl-C stops",
-          file=sys.stderr, flush=True)
-    try:
-        tail(args.endpoint, args.topic, limit=args.count, duration_s=args.seconds)
-    except zmq.ZMQError as exc:
-        print(f"error: --endpoint {args.endpoint!r}: {exc}; give e.g. tcp://127.0.0.1:5560",
-              file=sys.stderr)
-        return 2
     return 0

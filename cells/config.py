@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cellwright.schema import CELL_ID
-from cellwright.yamlfile import load_yaml
+from cellwright.api.schema import CELL_ID
+from cellwright.api.yamlfile import load_yaml
 
 KEYS = {"cell_id", "tags", "world", "skills", "state_endpoint", "realtime", "auto_start",
         "publish_hz"}

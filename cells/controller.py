@@ -22,8 +22,11 @@ from typing import Any, TypeVar
 
 import grpc
 
-from cells.config import CellConfig
-from cells.packml import (
+from cellwright.api.schema import SchemaError, validate
+from cellwright.api.statestream import StatePublisher, cell_topic, robot_topic
+from cellwright.api.structs import from_struct, to_struct
+from cellwright.cells.config import CellConfig
+from cellwright.cells.packml import (
     Command,
     InvalidTransition,
     PackmlMachine,
@@ -31,16 +34,13 @@ from cells.packml import (
     from_proto_command,
     to_proto_state,
 )
-from cells.robot_thread import RobotThread
-from cells.skills import SKILLS, Skill, SkillContext, SkillError
-from cells.state_messages import robot_state_proto
-from cells.statebus import StatePublisher, cell_topic, robot_topic
-from cellwright.schema import SchemaError, validate
-from cellwright.structs import from_struct, to_struct
+from cellwright.cells.robot_thread import RobotThread
+from cellwright.cells.skills import SKILLS, Skill, SkillContext, SkillError
+from cellwright.cells.state_messages import robot_state_proto
+from cellwright.robots import CollisionDetected, Pose, Robot, RobotError, Unreachable
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, state_pb2
-from robots import CollisionDetected, Pose, Robot, RobotError, Unreachable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -132,7 +132,7 @@ class CellController:
     def _setup(self) -> Owned:
         world = None
         if self.config.world:
-            from sim_worlds import load_world  # only simulated cells need PyBullet
+            from cellwright.sim_worlds import load_world  # only simulated cells need PyBullet
             world = load_world(self.config.world, gui=self._gui, realtime=self.config.realtime)
         owned = Owned(world, StatePublisher(self.config.state_endpoint))
         if world is not None:

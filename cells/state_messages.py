@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from cellwright.robots import Pose, RobotInfo, RobotState
 from cellwright.v1 import state_pb2
-from robots import Pose, RobotInfo, RobotState
 
 
 def pose_proto(pose: Pose) -> state_pb2.Pose:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
-from cellwright.schema import CELL_ID
+from cellwright.api.schema import CELL_ID
+from cellwright.orchestrator.errors import InvalidArgument
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import packml_pb2
-from orchestrator.errors import InvalidArgument
 
 MAX_SKILLS = 256
 MAX_ROBOTS = 32

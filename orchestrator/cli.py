@@ -10,9 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
-from orchestrator.server import serve
-from orchestrator.store import StoreInUse
-from orchestrator.workflows import WorkflowError
+from cellwright.orchestrator.server import serve
+from cellwright.orchestrator.store import StoreInUse
+from cellwright.orchestrator.workflows import WorkflowError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

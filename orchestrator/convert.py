@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from google.protobuf import timestamp_pb2
 
-from cellwright.schema import SchemaError
-from cellwright.structs import from_struct, to_struct
+from cellwright.api.schema import SchemaError
+from cellwright.api.structs import from_struct, to_struct
+from cellwright.orchestrator.engine import Submission, TaskReport
+from cellwright.orchestrator.errors import InvalidArgument
+from cellwright.orchestrator.model import Job, JobState, Task, TaskError, TaskState
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import job_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
-from orchestrator.engine import Submission, TaskReport
-from orchestrator.errors import InvalidArgument
-from orchestrator.model import Job, JobState, Task, TaskError, TaskState
 
 
 def timestamp(unix_s: float) -> timestamp_pb2.Timestamp | None:

@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from orchestrator import scheduler
-from orchestrator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from orchestrator.model import Job, JobState, Task, TaskError, TaskState
-from orchestrator.store import Store
-from orchestrator.workflows import WorkflowRegistry
+from cellwright.orchestrator import scheduler
+from cellwright.orchestrator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cellwright.orchestrator.model import Job, JobState, Task, TaskError, TaskState
+from cellwright.orchestrator.store import Store
+from cellwright.orchestrator.workflows import WorkflowRegistry
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from orchestrator.errors import InvalidArgument
+from cellwright.orchestrator.errors import InvalidArgument
 
 
 @dataclass(frozen=True)

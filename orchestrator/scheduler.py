@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestrator.model import ReadyTask
+from cellwright.orchestrator.model import ReadyTask
 
 
 @dataclass(frozen=True)

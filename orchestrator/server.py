@@ -21,27 +21,27 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from cellwright.structs import to_struct
-from cellwright.v1 import cell_service_pb2 as cell_pb
-from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
-from cellwright.v1 import job_pb2, packml_pb2
-from cellwright.v1 import job_service_pb2 as job_svc
-from cellwright.v1 import job_service_pb2_grpc as job_grpc
-from orchestrator import convert
-from orchestrator.cell_checks import check_hello, check_packml_state, check_stats
-from orchestrator.engine import CancelOrder, Engine, TaskReport, check_labels
-from orchestrator.errors import (
+from cellwright.api.structs import to_struct
+from cellwright.orchestrator import convert
+from cellwright.orchestrator.cell_checks import check_hello, check_packml_state, check_stats
+from cellwright.orchestrator.engine import CancelOrder, Engine, TaskReport, check_labels
+from cellwright.orchestrator.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     OrchestratorError,
     Unavailable,
 )
-from orchestrator.malformed import Malformed, add_servicer
-from orchestrator.model import Job
-from orchestrator.sessions import CellSession
-from orchestrator.store import Store
-from orchestrator.workflows import WorkflowRegistry
+from cellwright.orchestrator.malformed import Malformed, add_servicer
+from cellwright.orchestrator.model import Job
+from cellwright.orchestrator.sessions import CellSession
+from cellwright.orchestrator.store import Store
+from cellwright.orchestrator.workflows import WorkflowRegistry
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
+from cellwright.v1 import job_pb2, packml_pb2
+from cellwright.v1 import job_service_pb2 as job_svc
+from cellwright.v1 import job_service_pb2_grpc as job_grpc
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from cellwright.orchestrator.errors import Unavailable
+from cellwright.orchestrator.scheduler import CellOffer
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import packml_pb2
-from orchestrator.errors import Unavailable
-from orchestrator.scheduler import CellOffer
 
 EXECUTE = packml_pb2.PACKML_STATE_EXECUTE
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.model import Job, JobState, ReadyTask, Task, TaskError, TaskState
+from cellwright.orchestrator.model import Job, JobState, ReadyTask, Task, TaskError, TaskState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cellwright.schema import SchemaError, check_schema, validate
-from cellwright.yamlfile import load_yaml
-from orchestrator.errors import InvalidArgument, NotFound
+from cellwright.api.schema import SchemaError, check_schema, validate
+from cellwright.api.yamlfile import load_yaml
+from cellwright.orchestrator.errors import InvalidArgument, NotFound
 
 BUILTIN_DIR = Path(__file__).parent / "builtin_workflows"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -1,6 +1,6 @@
 """Robots: the one shared contract (`Robot`) and its implementations."""
 
-from robots.errors import (
+from cellwright.robots.errors import (
     CollisionDetected,
     EStopActive,
     LimitViolation,
@@ -10,7 +10,7 @@ from robots.errors import (
     RobotError,
     Unreachable,
 )
-from robots.interface import JointLimits, Lifecycle, Pose, Robot, RobotInfo, RobotState
+from cellwright.robots.interface import JointLimits, Lifecycle, Pose, Robot, RobotInfo, RobotState
 
 __all__ = [
     "CollisionDetected",

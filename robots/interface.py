@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from robots.errors import EStopActive, LimitViolation, MotionStopped, NotActive
+from cellwright.robots.errors import EStopActive, LimitViolation, MotionStopped, NotActive
 
 FloatArray = NDArray[np.float64]
 

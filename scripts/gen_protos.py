@@ -1,4 +1,4 @@
-"""Regenerate the Python API modules in cellwright/v1 from proto/cellwright/v1/*.proto.
+"""Regenerate the Python API modules in src/cellwright/v1 from proto/cellwright/v1/*.proto.
 
 The one way generated code is produced (pinned grpcio-tools and mypy-protobuf from the
 `dev` extra). `--check` regenerates into a temporary folder and fails if anything differs.
@@ -20,6 +20,7 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 PACKAGE = Path("cellwright") / "v1"
+TARGET = ROOT / "src" / PACKAGE
 INIT = '"""Generated gRPC/protobuf modules of the Cellwright API v1. Do not edit."""\n'
 
 
@@ -59,9 +60,9 @@ def main() -> int:
         out = Path(tmp)
         (out / PACKAGE).mkdir(parents=True)
         generate(out)
-        target = ROOT / PACKAGE
+        target = TARGET
         if check:
-            changed = differences(out / PACKAGE, target) if target.exists() else ["cellwright/v1"]
+            changed = differences(out / PACKAGE, target) if target.exists() else ["src/cellwright/v1"]
             if changed:
                 print("generated code is stale; run scripts/gen_protos.py:", *changed, file=sys.stderr)
                 return 1

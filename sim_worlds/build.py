@@ -8,7 +8,7 @@ from pathlib import Path
 import pybullet as p
 import pybullet_data
 
-from sim_worlds.spec import ObjectSpec, PartTypeSpec, Quat, Vec3
+from cellwright.sim_worlds.spec import ObjectSpec, PartTypeSpec, Quat, Vec3
 
 
 def build_object(client: int, spec: ObjectSpec, world_dir: Path) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 import pybullet as p
 from numpy.typing import NDArray
 
-from sim_worlds.spec import CameraSpec
+from cellwright.sim_worlds.spec import CameraSpec
 
 
 def capture(client: int, camera: CameraSpec, width: int, height: int) -> NDArray[np.uint8]:

@@ -36,7 +36,7 @@ from typing import Any
 
 import pybullet as p
 
-from robots.interface import Pose
+from cellwright.robots.interface import Pose
 
 Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]

@@ -18,12 +18,12 @@ import numpy as np
 import pybullet as p
 import yaml
 
-from robots.interface import Pose, Robot
-from robots.sim import make_robot
-from sim_worlds.build import build_object, build_part
-from sim_worlds.clock import SimClock
-from sim_worlds.render import capture, write_png
-from sim_worlds.spec import Region, WorldConfigError, WorldSpec, parse_world
+from cellwright.robots.interface import Pose, Robot
+from cellwright.robots.sim import make_robot
+from cellwright.sim_worlds.build import build_object, build_part
+from cellwright.sim_worlds.clock import SimClock
+from cellwright.sim_worlds.render import capture, write_png
+from cellwright.sim_worlds.spec import Region, WorldConfigError, WorldSpec, parse_world
 
 WORLDS_DIR = Path(__file__).parent / "worlds"
 SETTLE_S = 0.5

@@ -30,14 +30,14 @@ from typing import Any
 import grpc
 import pytest
 
-from cells.config import CellConfig
-from cells.controller import CellController
+from cellwright.cells.config import CellConfig
+from cellwright.cells.controller import CellController
+from cellwright.orchestrator.server import serve
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
-from orchestrator.server import serve
 
 START_TIMEOUT_S = 30.0
 """Upper bound for anything to come up; generous for a loaded 2-core machine."""

@@ -1,9 +1,9 @@
 """Skills of a cell and their registry (`SKILLS`, `get_skill`)."""
 
-from cells.skills.base import Skill, SkillContext, SkillError
-from cells.skills.handling import Pick, PickPlace, Place
-from cells.skills.motion import MoveTo
-from cells.skills.noop import Noop
+from cellwright.cells.skills.base import Skill, SkillContext, SkillError
+from cellwright.cells.skills.handling import Pick, PickPlace, Place
+from cellwright.cells.skills.motion import MoveTo
+from cellwright.cells.skills.noop import Noop
 
 SKILLS: dict[str, Skill] = {skill.name: skill for skill in
                             (MoveTo(), Pick(), Place(), PickPlace(), Noop())}

@@ -9,8 +9,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cells.skills.base import Params, SkillContext, SkillError
-from robots import Pose, RobotError
+from cellwright.cells.skills.base import Params, SkillContext, SkillError
+from cellwright.robots import Pose, RobotError
 
 
 class PartPose(Protocol):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from robots import Robot, RobotError
+from cellwright.robots import Robot, RobotError
 
 Params = Mapping[str, Any]
 Result = dict[str, Any]

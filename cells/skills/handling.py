@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from cells.skills._common import (
+from cellwright.cells.skills._common import (
     CellWorld,
     PartPose,
     as_list,
@@ -20,8 +20,8 @@ from cells.skills._common import (
     tool_down,
     world_of,
 )
-from cells.skills.base import Params, Result, SkillContext, SkillError
-from robots import Pose, Robot
+from cellwright.cells.skills.base import Params, Result, SkillContext, SkillError
+from cellwright.robots import Pose, Robot
 
 OPEN_WIDTH_M = 0.08
 PRE_GRASP_WIDTH_M = 0.07

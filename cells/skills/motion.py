@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cells.skills._common import robot_errors, str_param, world_of
-from cells.skills.base import Params, Result, SkillContext, SkillError
+from cellwright.cells.skills._common import robot_errors, str_param, world_of
+from cellwright.cells.skills.base import Params, Result, SkillContext, SkillError
 
 
 class MoveTo:

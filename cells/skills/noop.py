@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from cells.skills.base import Params, Result, SkillContext, SkillError
+from cellwright.cells.skills.base import Params, Result, SkillContext, SkillError
 
 
 class Noop:

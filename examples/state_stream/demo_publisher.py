@@ -12,7 +12,7 @@ import argparse
 import math
 import time
 
-from cells.statebus import StatePublisher, cell_topic, robot_topic
+from cellwright.api.statestream import StatePublisher, cell_topic, robot_topic
 from cellwright.v1 import packml_pb2, state_pb2
 
 ROBOT_HZ = 100

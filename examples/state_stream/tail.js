@@ -24,7 +24,7 @@ function loadTypes() {
   };
 }
 
-// Decode one message; throws Error on malformed frames, like cells.statebus.decode.
+// Decode one message; throws Error on malformed frames, like cellwright.api.statestream.decode.
 function decode(types, frames) {
   if (frames.length !== 3) throw new Error(`expected 3 frames, got ${frames.length}`);
   const [topicFrame, header, payload] = frames;

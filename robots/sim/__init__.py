@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from robots.interface import Robot
+from cellwright.robots.interface import Robot
 
 ROBOT_KINDS: dict[str, str] = {
-    "pybullet.panda": "robots.sim.panda:PandaArm",
+    "pybullet.panda": "cellwright.robots.sim.panda:PandaArm",
 }
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from robots.errors import (
+from cellwright.robots.errors import (
     CollisionDetected,
     EStopActive,
     LimitViolation,
@@ -23,10 +23,10 @@ from robots.errors import (
     NotActive,
     Unreachable,
 )
-from robots.interface import FloatArray, JointLimits, Pose, Robot, RobotInfo, RobotState
-from robots.sim._world import PhysicsWorld
-from robots.sim.kinematics import ShadowKinematics
-from robots.sim.trajectory import QuinticMove
+from cellwright.robots.interface import FloatArray, JointLimits, Pose, Robot, RobotInfo, RobotState
+from cellwright.robots.sim._world import PhysicsWorld
+from cellwright.robots.sim.kinematics import ShadowKinematics
+from cellwright.robots.sim.trajectory import QuinticMove
 
 URDF_PATH = os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
 ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cellwright.client import Client
-from cellwright.launch import start_cell, start_orchestrator
+from cellwright.api.client import Client
+from cellwright.app.launch import start_cell, start_orchestrator
 from cellwright.v1 import job_pb2
 
 

@@ -6,8 +6,8 @@ import socket
 import time
 from pathlib import Path
 
-from cellwright.client import FINAL_JOB_STATES, Client
-from cellwright.launch import start_cell, start_orchestrator
+from cellwright.api.client import FINAL_JOB_STATES, Client
+from cellwright.app.launch import start_cell, start_orchestrator
 from cellwright.v1 import job_pb2, packml_pb2
 
 JOBS = 25

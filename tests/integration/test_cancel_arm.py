@@ -9,7 +9,7 @@ import grpc
 import numpy as np
 from google.protobuf import struct_pb2
 
-from cells.statebus import StateSubscriber, robot_topic
+from cellwright.api.statestream import StateSubscriber, robot_topic
 from cellwright.v1 import job_pb2, state_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc

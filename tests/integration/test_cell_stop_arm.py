@@ -11,16 +11,16 @@ import grpc
 import numpy as np
 from google.protobuf import struct_pb2
 
-from cells.config import CellConfig
-from cells.controller import CellController
-from cells.packml import Command, State
-from cells.skills._common import tool_down
+from cellwright.cells.config import CellConfig
+from cellwright.cells.controller import CellController
+from cellwright.cells.packml import Command, State
+from cellwright.cells.skills._common import tool_down
+from cellwright.robots import CollisionDetected
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
-from robots import CollisionDetected
 
 
 async def eventually(probe: Any, timeout_s: float = 60.0) -> Any:

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from cells.skills import SkillContext, SkillError, get_skill
-from robots import CollisionDetected, EStopActive, MotionStopped, Pose, Robot, Unreachable
-from sim_worlds import PartInfo, SimWorld, load_world
+from cellwright.cells.skills import SkillContext, SkillError, get_skill
+from cellwright.robots import CollisionDetected, EStopActive, MotionStopped, Pose, Robot, Unreachable
+from cellwright.sim_worlds import PartInfo, SimWorld, load_world
 
 DOWN = (1.0, 0.0, 0.0, 0.0)
 

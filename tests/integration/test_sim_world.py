@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim_worlds import SimWorld, WorldConfigError, load_world
+from cellwright.sim_worlds import SimWorld, WorldConfigError, load_world
 
 
 @pytest.fixture

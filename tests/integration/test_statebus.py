@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import zmq
 
-from cells.state_tail import format_message, tail
-from cells.statebus import (
+from cellwright.api.statestream import (
     HEADER,
     GapDetector,
     StateMessage,
@@ -22,6 +21,7 @@ from cells.statebus import (
     decode,
     robot_topic,
 )
+from cellwright.app.state_tail import format_message, tail
 from cellwright.v1 import packml_pb2, state_pb2
 
 RECV_MS = 2000

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.engine import REJECTED, Assignment, CancelOrder, Engine, Submission, TaskReport
-from orchestrator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from orchestrator.model import Job, JobState, TaskError, TaskState
-from orchestrator.scheduler import CellOffer
-from orchestrator.store import Store, StoreInUse
-from orchestrator.workflows import WorkflowRegistry
+from cellwright.orchestrator.engine import REJECTED, Assignment, CancelOrder, Engine, Submission, TaskReport
+from cellwright.orchestrator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cellwright.orchestrator.model import Job, JobState, TaskError, TaskState
+from cellwright.orchestrator.scheduler import CellOffer
+from cellwright.orchestrator.store import Store, StoreInUse
+from cellwright.orchestrator.workflows import WorkflowRegistry
 
 ALL_SKILLS = frozenset({"noop", "pick_place", "move_to"})  # no "weld"
 PAIR = """\

@@ -11,7 +11,7 @@ import itertools
 
 import pytest
 
-from cells.packml import (
+from cellwright.cells.packml import (
     Command,
     InvalidTransition,
     PackmlMachine,

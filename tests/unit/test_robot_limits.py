@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from robots import EStopActive, LimitViolation, NotActive, Pose, Robot
-from robots.sim import make_robot
-from sim_worlds import SimWorld, load_world
+from cellwright.robots import EStopActive, LimitViolation, NotActive, Pose, Robot
+from cellwright.robots.sim import make_robot
+from cellwright.sim_worlds import SimWorld, load_world
 
 READY = [0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785]
 

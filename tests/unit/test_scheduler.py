@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.engine import Engine, Submission, TaskReport
-from orchestrator.model import ReadyTask, Task, TaskState
-from orchestrator.scheduler import CellOffer, match
-from orchestrator.store import Store
-from orchestrator.workflows import WorkflowRegistry
+from cellwright.orchestrator.engine import Engine, Submission, TaskReport
+from cellwright.orchestrator.model import ReadyTask, Task, TaskState
+from cellwright.orchestrator.scheduler import CellOffer, match
+from cellwright.orchestrator.store import Store
+from cellwright.orchestrator.workflows import WorkflowRegistry
 
 
 def ready(task_id: str, skill: str = "noop", last_cell: str = "") -> ReadyTask:

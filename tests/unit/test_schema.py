@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cellwright.schema import SchemaError, check_schema, check_value, validate
+from cellwright.api.schema import SchemaError, check_schema, check_value, validate
 
 SCHEMA = {
     "type": "object",

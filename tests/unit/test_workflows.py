@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import InvalidArgument, NotFound
-from orchestrator.workflows import WorkflowError, WorkflowRegistry, parse_workflow
+from cellwright.orchestrator.errors import InvalidArgument, NotFound
+from cellwright.orchestrator.workflows import WorkflowError, WorkflowRegistry, parse_workflow
 
 VALID = """\
 name: demo

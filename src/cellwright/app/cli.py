@@ -5,20 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cells import cli as cell_cli
-from cellwright import commands, demo
-from orchestrator import cli as orchestrator_cli
+from cellwright import __version__
+from cellwright.app import commands, demo, state_tail
+from cellwright.cells import cli as cell_cli
+from cellwright.orchestrator import cli as orchestrator_cli
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="cellwright", description="Orchestrate robot cells: jobs over gRPC, cells in "
         "PyBullet simulation or on real drivers, state over ZeroMQ.")
+    root.add_argument("--version", action="version", version=f"cellwright {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
     demo.add_parser(sub)
     orchestrator_cli.add_parser(sub)
     cell_actions = cell_cli.add_parsers(sub)
     commands.add_parsers(sub, cell_actions)
+    state_tail.add_parser(sub)
     return root
 
 

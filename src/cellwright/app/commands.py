@@ -11,7 +11,7 @@ import grpc
 import yaml
 from google.protobuf import json_format
 
-from cellwright.client import FINAL_JOB_STATES, Client
+from cellwright.api.client import FINAL_JOB_STATES, Client
 from cellwright.v1 import job_pb2, packml_pb2
 
 ADDRESS_HELP = "orchestrator host:port (default %(default)s)"

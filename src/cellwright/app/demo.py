@@ -20,12 +20,12 @@ from typing import Any
 import yaml
 from google.protobuf import json_format
 
-from cells.statebus import StateSubscriber
-from cellwright.client import FINAL_JOB_STATES, Client
-from cellwright.commands import describe_event
-from cellwright.kpis import format_table, job_kpis
-from cellwright.launch import Process, start_cell, start_orchestrator
-from cellwright.report import write_report
+from cellwright.api.client import FINAL_JOB_STATES, Client
+from cellwright.api.statestream import StateSubscriber
+from cellwright.app.commands import describe_event
+from cellwright.app.kpis import format_table, job_kpis
+from cellwright.app.launch import Process, start_cell, start_orchestrator
+from cellwright.app.report import write_report
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import job_pb2, packml_pb2, state_pb2
 

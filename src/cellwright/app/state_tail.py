@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from typing import TextIO
 
-from cells.packml import from_proto_state
-from cells.statebus import StateMessage, StateSubscriber
+import zmq
+
+from cellwright.api.statestream import StateMessage, StateSubscriber
+from cellwright.cells.packml import from_proto_state
 from cellwright.v1 import state_pb2
 
-__all__ = ["format_message", "tail"]
+__all__ = ["add_parser", "format_message", "tail"]
 
 _POLL_MS = 200
 
@@ -84,3 +87,29 @@ def tail(
         except KeyboardInterrupt:
             pass
     return count
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `cellwright state tail`."""
+    state = sub.add_parser("state", help="the ZeroMQ state stream")
+    state_actions = state.add_subparsers(dest="action", required=True)
+    parser = state_actions.add_parser("tail", help="print a cell's state stream live")
+    parser.add_argument("--endpoint", required=True,
+                        help="the cell's state endpoint, e.g. tcp://127.0.0.1:5560 "
+                             "(`cellwright cell list` shows it)")
+    parser.add_argument("--topic", default="", help="topic prefix, e.g. cell/arm-1/state")
+    parser.add_argument("--count", type=int, help="stop after this many messages")
+    parser.add_argument("--seconds", type=float, help="stop after this long")
+    parser.set_defaults(func=run_tail)
+
+
+def run_tail(args: argparse.Namespace) -> int:
+    print(f"listening to {args.endpoint} (topics: {args.topic or 'all'}); Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    try:
+        tail(args.endpoint, args.topic, limit=args.count, duration_s=args.seconds)
+    except zmq.ZMQError as exc:
+        print(f"error: --endpoint {args.endpoint!r}: {exc}; give e.g. tcp://127.0.0.1:5560",
+              file=sys.stderr)
+        return 2
+    return 0

@@ -7,7 +7,7 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 
-from cellwright.schema import SchemaError
+from cellwright.api.schema import SchemaError
 
 
 def to_struct(values: dict[str, Any]) -> struct_pb2.Struct:

@@ -1,5 +1,0 @@
-import sys
-
-from cellwright.cli import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from cellwright.app.cli import main
+
+sys.exit(main())
