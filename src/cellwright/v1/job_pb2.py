@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63\x65llwright/v1/job.proto\x12\rcellwright.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"?\n\tTaskError\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xa0\x03\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x0f\n\x07step_id\x18\x03 \x01(\t\x12\r\n\x05skill\x18\x04 \x01(\t\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05needs\x18\x06 \x03(\t\x12\'\n\x05state\x18\x07 \x01(\x0e\x32\x18.cellwright.v1.TaskState\x12\x0f\n\x07\x63\x65ll_id\x18\x08 \x01(\t\x12\r\n\x05\x65poch\x18\t \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\n \x01(\r\x12\'\n\x06result\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x05\x65rror\x18\x0c \x01(\x0b\x32\x18.cellwright.v1.TaskError\x12\x12\n\nduration_s\x18\r \x01(\x01\x12\x31\n\rassigned_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rfinished_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x04\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x10\n\x08workflow\x18\x03 \x01(\t\x12\x18\n\x10workflow_version\x18\x04 \x01(\r\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08priority\x18\x06 \x01(\x05\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06labels\x18\x08 \x03(\x0b\x32\x1e.cellwright.v1.Job.LabelsEntry\x12&\n\x05state\x18\t \x01(\x0e\x32\x17.cellwright.v1.JobState\x12\"\n\x05tasks\x18\n \x03(\x0b\x32\x13.cellwright.v1.Task\x12\'\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x18.cellwright.v1.TaskError\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63ycle_time_s\x18\x0e \x01(\x01\x12\x18\n\x10\x63\x61ncel_requested\x18\x0f \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"s\n\x08JobEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x03job\x18\x03 \x01(\x0b\x32\x12.cellwright.v1.Job\x12\x0f\n\x07task_id\x18\x04 \x01(\t*\xae\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x12\x12\n\x0eJOB_STATE_HELD\x10\x06*\xe9\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_PENDING\x10\x01\x12\x14\n\x10TASK_STATE_READY\x10\x02\x12\x17\n\x13TASK_STATE_ASSIGNED\x10\x03\x12\x16\n\x12TASK_STATE_RUNNING\x10\x04\x12\x18\n\x14TASK_STATE_SUCCEEDED\x10\x05\x12\x15\n\x11TASK_STATE_FAILED\x10\x06\x12\x18\n\x14TASK_STATE_CANCELLED\x10\x07\x12\x16\n\x12TASK_STATE_UNKNOWN\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63\x65llwright/v1/job.proto\x12\rcellwright.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"?\n\tTaskError\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xb7\x03\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x0f\n\x07step_id\x18\x03 \x01(\t\x12\r\n\x05skill\x18\x04 \x01(\t\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05needs\x18\x06 \x03(\t\x12\'\n\x05state\x18\x07 \x01(\x0e\x32\x18.cellwright.v1.TaskState\x12\x0f\n\x07\x63\x65ll_id\x18\x08 \x01(\t\x12\r\n\x05\x65poch\x18\t \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\n \x01(\r\x12\'\n\x06result\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x05\x65rror\x18\x0c \x01(\x0b\x32\x18.cellwright.v1.TaskError\x12\x12\n\nduration_s\x18\r \x01(\x01\x12\x31\n\rassigned_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rfinished_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\roperator_note\x18\x10 \x01(\t\"\xa0\x04\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x10\n\x08workflow\x18\x03 \x01(\t\x12\x18\n\x10workflow_version\x18\x04 \x01(\r\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08priority\x18\x06 \x01(\x05\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06labels\x18\x08 \x03(\x0b\x32\x1e.cellwright.v1.Job.LabelsEntry\x12&\n\x05state\x18\t \x01(\x0e\x32\x17.cellwright.v1.JobState\x12\"\n\x05tasks\x18\n \x03(\x0b\x32\x13.cellwright.v1.Task\x12\'\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x18.cellwright.v1.TaskError\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63ycle_time_s\x18\x0e \x01(\x01\x12\x18\n\x10\x63\x61ncel_requested\x18\x0f \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"s\n\x08JobEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x03job\x18\x03 \x01(\x0b\x32\x12.cellwright.v1.Job\x12\x0f\n\x07task_id\x18\x04 \x01(\t*\xae\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x12\x12\n\x0eJOB_STATE_HELD\x10\x06*\xe9\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_PENDING\x10\x01\x12\x14\n\x10TASK_STATE_READY\x10\x02\x12\x17\n\x13TASK_STATE_ASSIGNED\x10\x03\x12\x16\n\x12TASK_STATE_RUNNING\x10\x04\x12\x18\n\x14TASK_STATE_SUCCEEDED\x10\x05\x12\x15\n\x11TASK_STATE_FAILED\x10\x06\x12\x18\n\x14TASK_STATE_CANCELLED\x10\x07\x12\x16\n\x12TASK_STATE_UNKNOWN\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,18 +35,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOB_LABELSENTRY']._loaded_options = None
   _globals['_JOB_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=1254
-  _globals['_JOBSTATE']._serialized_end=1428
-  _globals['_TASKSTATE']._serialized_start=1431
-  _globals['_TASKSTATE']._serialized_end=1664
+  _globals['_JOBSTATE']._serialized_start=1277
+  _globals['_JOBSTATE']._serialized_end=1451
+  _globals['_TASKSTATE']._serialized_start=1454
+  _globals['_TASKSTATE']._serialized_end=1687
   _globals['_TASKERROR']._serialized_start=105
   _globals['_TASKERROR']._serialized_end=168
   _globals['_TASK']._serialized_start=171
-  _globals['_TASK']._serialized_end=587
-  _globals['_JOB']._serialized_start=590
-  _globals['_JOB']._serialized_end=1134
-  _globals['_JOB_LABELSENTRY']._serialized_start=1089
-  _globals['_JOB_LABELSENTRY']._serialized_end=1134
-  _globals['_JOBEVENT']._serialized_start=1136
-  _globals['_JOBEVENT']._serialized_end=1251
+  _globals['_TASK']._serialized_end=610
+  _globals['_JOB']._serialized_start=613
+  _globals['_JOB']._serialized_end=1157
+  _globals['_JOB_LABELSENTRY']._serialized_start=1112
+  _globals['_JOB_LABELSENTRY']._serialized_end=1157
+  _globals['_JOBEVENT']._serialized_start=1159
+  _globals['_JOBEVENT']._serialized_end=1274
 # @@protoc_insertion_point(module_scope)

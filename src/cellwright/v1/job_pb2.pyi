@@ -148,6 +148,7 @@ class Task(_message.Message):
     DURATION_S_FIELD_NUMBER: _builtins.int
     ASSIGNED_TIME_FIELD_NUMBER: _builtins.int
     FINISHED_TIME_FIELD_NUMBER: _builtins.int
+    OPERATOR_NOTE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """"<job_id>/<step_id>"."""
     job_id: _builtins.str
@@ -162,6 +163,8 @@ class Task(_message.Message):
     """Attempts started so far (1 for the first dispatch)."""
     duration_s: _builtins.float
     """Duration of the last attempt on the cell's simulation (or machine) clock, seconds."""
+    operator_note: _builtins.str
+    """Set when an operator resolved the task (RetryTask, ResumeJob): what they did and why."""
     @_builtins.property
     def params(self) -> _struct_pb2.Struct: ...
     @_builtins.property
@@ -192,10 +195,11 @@ class Task(_message.Message):
         duration_s: _builtins.float = ...,
         assigned_time: _timestamp_pb2.Timestamp | None = ...,
         finished_time: _timestamp_pb2.Timestamp | None = ...,
+        operator_note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assigned_time", b"assigned_time", "error", b"error", "finished_time", b"finished_time", "params", b"params", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_time", b"assigned_time", "attempt", b"attempt", "cell_id", b"cell_id", "duration_s", b"duration_s", "epoch", b"epoch", "error", b"error", "finished_time", b"finished_time", "id", b"id", "job_id", b"job_id", "needs", b"needs", "params", b"params", "result", b"result", "skill", b"skill", "state", b"state", "step_id", b"step_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_time", b"assigned_time", "attempt", b"attempt", "cell_id", b"cell_id", "duration_s", b"duration_s", "epoch", b"epoch", "error", b"error", "finished_time", b"finished_time", "id", b"id", "job_id", b"job_id", "needs", b"needs", "operator_note", b"operator_note", "params", b"params", "result", b"result", "skill", b"skill", "state", b"state", "step_id", b"step_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

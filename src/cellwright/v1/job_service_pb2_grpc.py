@@ -56,6 +56,16 @@ class JobServiceStub:
                 request_serializer=cellwright_dot_v1_dot_job__service__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=cellwright_dot_v1_dot_job__service__pb2.CancelJobResponse.FromString,
                 _registered_method=True)
+        self.RetryTask = channel.unary_unary(
+                '/cellwright.v1.JobService/RetryTask',
+                request_serializer=cellwright_dot_v1_dot_job__service__pb2.RetryTaskRequest.SerializeToString,
+                response_deserializer=cellwright_dot_v1_dot_job__service__pb2.RetryTaskResponse.FromString,
+                _registered_method=True)
+        self.ResumeJob = channel.unary_unary(
+                '/cellwright.v1.JobService/ResumeJob',
+                request_serializer=cellwright_dot_v1_dot_job__service__pb2.ResumeJobRequest.SerializeToString,
+                response_deserializer=cellwright_dot_v1_dot_job__service__pb2.ResumeJobResponse.FromString,
+                _registered_method=True)
         self.WatchJobs = channel.unary_stream(
                 '/cellwright.v1.JobService/WatchJobs',
                 request_serializer=cellwright_dot_v1_dot_job__service__pb2.WatchJobsRequest.SerializeToString,
@@ -93,6 +103,23 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetryTask(self, request, context):
+        """For a HELD job (a task's outcome is unknown): run that task again, on any capable cell.
+        Its epoch rises at once, so the cell that held it can no longer report on it.
+        FAILED_PRECONDITION unless the task is UNKNOWN.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeJob(self, request, context):
+        """For a HELD job: an operator checked the cells and confirms that every UNKNOWN task was
+        done; those tasks become SUCCEEDED and the job goes on. FAILED_PRECONDITION unless HELD.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchJobs(self, request, context):
         """Every job and task change after `after_seq`, then live. Resume with the last seq seen.
         """
@@ -122,6 +149,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=cellwright_dot_v1_dot_job__service__pb2.CancelJobRequest.FromString,
                     response_serializer=cellwright_dot_v1_dot_job__service__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'RetryTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryTask,
+                    request_deserializer=cellwright_dot_v1_dot_job__service__pb2.RetryTaskRequest.FromString,
+                    response_serializer=cellwright_dot_v1_dot_job__service__pb2.RetryTaskResponse.SerializeToString,
+            ),
+            'ResumeJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeJob,
+                    request_deserializer=cellwright_dot_v1_dot_job__service__pb2.ResumeJobRequest.FromString,
+                    response_serializer=cellwright_dot_v1_dot_job__service__pb2.ResumeJobResponse.SerializeToString,
             ),
             'WatchJobs': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJobs,
@@ -239,6 +276,60 @@ class JobService:
             '/cellwright.v1.JobService/CancelJob',
             cellwright_dot_v1_dot_job__service__pb2.CancelJobRequest.SerializeToString,
             cellwright_dot_v1_dot_job__service__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cellwright.v1.JobService/RetryTask',
+            cellwright_dot_v1_dot_job__service__pb2.RetryTaskRequest.SerializeToString,
+            cellwright_dot_v1_dot_job__service__pb2.RetryTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cellwright.v1.JobService/ResumeJob',
+            cellwright_dot_v1_dot_job__service__pb2.ResumeJobRequest.SerializeToString,
+            cellwright_dot_v1_dot_job__service__pb2.ResumeJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

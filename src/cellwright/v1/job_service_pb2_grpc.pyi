@@ -40,6 +40,15 @@ class JobServiceStub:
     GetJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.GetJobRequest, _job_service_pb2.GetJobResponse]
     ListJobs: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ListJobsRequest, _job_service_pb2.ListJobsResponse]
     CancelJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.CancelJobRequest, _job_service_pb2.CancelJobResponse]
+    RetryTask: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RetryTaskRequest, _job_service_pb2.RetryTaskResponse]
+    """For a HELD job (a task's outcome is unknown): run that task again, on any capable cell.
+    Its epoch rises at once, so the cell that held it can no longer report on it.
+    FAILED_PRECONDITION unless the task is UNKNOWN.
+    """
+    ResumeJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ResumeJobRequest, _job_service_pb2.ResumeJobResponse]
+    """For a HELD job: an operator checked the cells and confirms that every UNKNOWN task was
+    done; those tasks become SUCCEEDED and the job goes on. FAILED_PRECONDITION unless HELD.
+    """
     WatchJobs: _grpc.UnaryStreamMultiCallable[_job_service_pb2.WatchJobsRequest, _job_service_pb2.WatchJobsResponse]
     """Every job and task change after `after_seq`, then live. Resume with the last seq seen."""
 
@@ -55,6 +64,15 @@ class JobServiceAsyncStub(JobServiceStub):
     GetJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.GetJobRequest, _job_service_pb2.GetJobResponse]  # type: ignore[assignment]
     ListJobs: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ListJobsRequest, _job_service_pb2.ListJobsResponse]  # type: ignore[assignment]
     CancelJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.CancelJobRequest, _job_service_pb2.CancelJobResponse]  # type: ignore[assignment]
+    RetryTask: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RetryTaskRequest, _job_service_pb2.RetryTaskResponse]  # type: ignore[assignment]
+    """For a HELD job (a task's outcome is unknown): run that task again, on any capable cell.
+    Its epoch rises at once, so the cell that held it can no longer report on it.
+    FAILED_PRECONDITION unless the task is UNKNOWN.
+    """
+    ResumeJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ResumeJobRequest, _job_service_pb2.ResumeJobResponse]  # type: ignore[assignment]
+    """For a HELD job: an operator checked the cells and confirms that every UNKNOWN task was
+    done; those tasks become SUCCEEDED and the job goes on. FAILED_PRECONDITION unless HELD.
+    """
     WatchJobs: _aio.UnaryStreamMultiCallable[_job_service_pb2.WatchJobsRequest, _job_service_pb2.WatchJobsResponse]  # type: ignore[assignment]
     """Every job and task change after `after_seq`, then live. Resume with the last seq seen."""
 
@@ -91,6 +109,27 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _job_service_pb2.CancelJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.CancelJobResponse, _abc.Awaitable[_job_service_pb2.CancelJobResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RetryTask(
+        self,
+        request: _job_service_pb2.RetryTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.RetryTaskResponse, _abc.Awaitable[_job_service_pb2.RetryTaskResponse]]:
+        """For a HELD job (a task's outcome is unknown): run that task again, on any capable cell.
+        Its epoch rises at once, so the cell that held it can no longer report on it.
+        FAILED_PRECONDITION unless the task is UNKNOWN.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeJob(
+        self,
+        request: _job_service_pb2.ResumeJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ResumeJobResponse, _abc.Awaitable[_job_service_pb2.ResumeJobResponse]]:
+        """For a HELD job: an operator checked the cells and confirms that every UNKNOWN task was
+        done; those tasks become SUCCEEDED and the job goes on. FAILED_PRECONDITION unless HELD.
+        """
 
     @_abc_1.abstractmethod
     def WatchJobs(
