@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import threading
@@ -12,6 +13,8 @@ import pytest
 import zmq
 
 from cellwright.api.statestream import (
+    DEFAULT_BUFFER_BYTES,
+    DEFAULT_HWM,
     HEADER,
     GapDetector,
     StateMessage,
@@ -176,6 +179,43 @@ def test_subscriber_marks_a_gap_when_messages_are_lost(
     assert received[2].payload == cell_state()
 
 
+def test_a_reader_that_falls_behind_sees_a_gap_after_a_bounded_backlog(
+    publisher: StatePublisher,
+) -> None:
+    topic = robot_topic("c1", "arm")
+    flood = 20_000  # far more than the default bounds hold
+    with StateSubscriber(publisher.endpoint) as sub:
+        until_received(lambda: publisher.publish(topic, robot_state(), 0.0), sub)
+        drain(sub)
+        first = publisher.publish(topic, robot_state(), 0.0)
+        for _ in range(flood):  # the subscriber does not read meanwhile; PUB never blocks
+            publisher.publish(topic, robot_state(), 0.0)
+        backlog = 0  # messages still queued in order from `first`: how far behind the reader is
+        for _ in range(flood):  # then it reads while the stream goes on
+            publisher.publish(topic, robot_state(), 0.0)
+            message = recv(sub)
+            if message.gap:
+                break
+            assert message.seq == first + backlog
+            backlog += 1
+        else:
+            pytest.fail(f"no gap after reading {flood} messages: the queues hide the lag")
+    # Both HWMs, plus what the kernel buffers of both ends hold (Linux doubles SO_SNDBUF and
+    # SO_RCVBUF), plus 64 KiB for ZeroMQ's I/O batches and one loopback TCP segment. With
+    # the old unbounded queues (10,000-message HWMs, autotuned buffers) this was ~35,000.
+    frame_bytes = len(topic) + HEADER.size + robot_state().ByteSize()
+    kernel_bytes = 4 * DEFAULT_BUFFER_BYTES + 64 * 1024
+    assert backlog <= 2 * DEFAULT_HWM + kernel_bytes // frame_bytes
+    assert message.seq > first + backlog
+
+
+def test_age_is_the_time_since_the_publisher_sent_the_message() -> None:
+    message = StateMessage("cell/c1/state", 1, 0.0, 1_000_000_000, b"")
+    assert message.age_s(now_ns=3_500_000_000) == 2.5
+    sent_a_second_ago = dataclasses.replace(message, wall_time_ns=time.time_ns() - 10**9)
+    assert sent_a_second_ago.age_s() >= 1.0
+
+
 def test_topic_prefix_filters_by_cell(publisher: StatePublisher) -> None:
     mine, other = cell_topic("a"), cell_topic("ab")
     with StateSubscriber(publisher.endpoint, "cell/a/") as sub:
@@ -280,6 +320,7 @@ def test_tail_prints_one_line_per_message_and_warns_on_gaps(
     assert len(lines) == 3
     assert lines[0].startswith("cell/c1/robot/arm #")
     assert lines[1].startswith("WARNING cell/c1/robot/arm: messages lost before #")
+    assert lines[1].endswith(" s ago)")
     assert "q=[0.000, 0.100" in lines[2]
 
 

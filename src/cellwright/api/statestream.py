@@ -12,7 +12,9 @@ Topics and payloads:
     cell/<cell_id>/state                cellwright.v1.CellState
     cell/<cell_id>/<other kind>/...     left as bytes (kinds added later)
 
-Every payload is a complete state for its topic, never a delta.
+Every payload is a complete state for its topic, never a delta. Queues are bounded on both
+ends (`DEFAULT_HWM`, `DEFAULT_BUFFER_BYTES`): a reader that falls behind loses messages and
+sees a sequence gap instead of reading ever older state.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from google.protobuf.message import DecodeError, Message
 from cellwright.v1 import state_pb2
 
 __all__ = [
+    "DEFAULT_BUFFER_BYTES",
+    "DEFAULT_HWM",
     "HEADER",
     "GapDetector",
     "StateMessage",
@@ -43,6 +47,13 @@ __all__ = [
 HEADER = struct.Struct("<Qqq")
 """The header frame: seq, sim_time_ns, wall_time_ns (24 bytes, little-endian)."""
 _pack_header = HEADER.pack
+
+DEFAULT_HWM = 500
+"""Messages queued per subscriber on each end (SNDHWM, RCVHWM) before new ones are dropped:
+about 0.1 s of the fastest stream (120 Hz x 4 topics at 10x real time), 1 s at real time."""
+DEFAULT_BUFFER_BYTES = 64 * 1024
+"""Kernel TCP buffer per connection on each end (SO_SNDBUF, SO_RCVBUF; Linux doubles it).
+Left to the OS, autotuning grows them to megabytes: thousands more hidden messages."""
 
 
 def robot_topic(cell_id: str, robot_name: str) -> str:
@@ -76,6 +87,15 @@ class StateMessage:
     wall_time_ns: int
     payload: Message | bytes
     gap: bool = False
+
+    def age_s(self, now_ns: int | None = None) -> float:
+        """Seconds from when this message was sent until `now_ns` (Unix ns, default now).
+
+        Right after `recv` this is how far the reader is behind the stream; later it is how
+        old the reader's view of the topic is. It compares the publisher's clock with this
+        host's: meaningful on one host or with synchronized clocks (NTP, PTP).
+        """
+        return ((time.time_ns() if now_ns is None else now_ns) - self.wall_time_ns) / 1e9
 
 
 _PAYLOAD_TYPES: dict[str, tuple[int, type[Message]]] = {
@@ -185,13 +205,14 @@ class _Socket:
 class StatePublisher(_Socket):
     """Binds a PUB socket and publishes state messages.
 
-    Not thread-safe: use it from one thread (the simulation thread). A slow subscriber
-    loses messages beyond `sndhwm` queued for it; the publisher never blocks.
+    Not thread-safe: use it from one thread (the simulation thread). The publisher never
+    blocks: a slow subscriber loses the messages that do not fit its queues.
 
     Args:
         endpoint: Where to bind; port 0 picks a free port (see `endpoint`).
         context: ZeroMQ context to use; by default one of its own, closed with it.
         sndhwm: Messages queued per subscriber before dropping (0 = unlimited).
+        sndbuf: Kernel send buffer per subscriber connection, bytes (-1 = OS default).
     """
 
     def __init__(
@@ -199,9 +220,10 @@ class StatePublisher(_Socket):
         endpoint: str = "tcp://127.0.0.1:0",
         *,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
-        sndhwm: int = 10_000,
+        sndhwm: int = DEFAULT_HWM,
+        sndbuf: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
-        super().__init__(zmq.PUB, endpoint, context, {zmq.SNDHWM: sndhwm})
+        super().__init__(zmq.PUB, endpoint, context, {zmq.SNDHWM: sndhwm, zmq.SNDBUF: sndbuf})
         self._endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._topics: dict[str, list[Any]] = {}  # topic -> [encoded topic, last seq]
 
@@ -237,6 +259,7 @@ class StateSubscriber(_Socket):
         topic_prefix: Receive only topics starting with this ("" = everything).
         context: ZeroMQ context to use; by default one of its own, closed with it.
         rcvhwm: Messages queued before dropping (0 = unlimited).
+        rcvbuf: Kernel receive buffer, bytes (-1 = OS default).
     """
 
     def __init__(
@@ -245,10 +268,12 @@ class StateSubscriber(_Socket):
         topic_prefix: str = "",
         *,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
-        rcvhwm: int = 10_000,
+        rcvhwm: int = DEFAULT_HWM,
+        rcvbuf: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
         options: dict[int, int | bytes] = {
             zmq.RCVHWM: rcvhwm,
+            zmq.RCVBUF: rcvbuf,
             zmq.SUBSCRIBE: topic_prefix.encode(),
         }
         super().__init__(zmq.SUB, endpoint, context, options)

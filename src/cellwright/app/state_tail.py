@@ -53,7 +53,8 @@ def tail(
 ) -> int:
     """Print the state stream at `endpoint` until `limit` messages, `duration_s` or Ctrl-C.
 
-    Lost messages (a sequence gap) and malformed messages are printed as WARNING lines.
+    Lost messages (a sequence gap, with how long ago the message that ends it was sent)
+    and malformed messages are printed as WARNING lines.
 
     Returns:
         The number of messages printed.
@@ -79,7 +80,7 @@ def tail(
                 if message.gap:
                     print(
                         f"WARNING {message.topic}: messages lost before #{message.seq};"
-                        " the view was stale until this one",
+                        f" the view was stale until this one (sent {message.age_s():.3f} s ago)",
                         file=out,
                     )
                 print(format_message(message), file=out)
