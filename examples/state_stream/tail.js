@@ -73,7 +73,8 @@ async function main() {
   }
   const limit = limitArg === undefined ? Infinity : Number(limitArg);
   const types = loadTypes();
-  const sock = new zmq.Subscriber();
+  // Bounded queues, like cellwright's StateSubscriber: a slow reader sees gaps, not old state.
+  const sock = new zmq.Subscriber({ receiveHighWaterMark: 500, receiveBufferSize: 64 * 1024 });
   sock.connect(endpoint);
   sock.subscribe(prefix);
   const lastSeq = new Map();
@@ -88,7 +89,9 @@ async function main() {
     }
     const last = lastSeq.get(m.topic);
     if (last !== undefined && m.seq !== last + 1n) {
-      console.log(`WARNING ${m.topic}: messages lost before #${m.seq}; the view was stale until this one`);
+      const ageS = Number(BigInt(Date.now()) * 1000000n - m.wallTimeNs) / 1e9; // same host or synced clocks
+      console.log(`WARNING ${m.topic}: messages lost before #${m.seq};` +
+        ` the view was stale until this one (sent ${ageS.toFixed(3)} s ago)`);
     }
     lastSeq.set(m.topic, m.seq);
     console.log(format(types, m));
