@@ -5,8 +5,10 @@ Both cases send the same frames: [topic, 24-byte header, serialized RobotState (
 ours also serializes the protobuf on every send and parses it on every receive, the bare
 case sends fixed bytes and only unpacks the header.
 
-- throughput: N messages as fast as possible, unlimited high-water marks (drops counted);
-  rate measured at the receiver from the first to the last data message.
+- throughput: N messages as fast as possible, unlimited high-water marks (drops counted,
+  never as throughput); rate measured at the receiver from the first to the last data
+  message. Both cases use the same kernel socket buffers (our default
+  `DEFAULT_BUFFER_BYTES`), so only the Python side differs.
 - latency: paced sending at a fixed rate; one-way latency = receiver's time.time_ns() minus
   the header's wall_time_ns (same machine, same clock).
 
@@ -32,7 +34,12 @@ import numpy as np
 import zmq
 
 from bench import save_json
-from cellwright.api.statestream import HEADER, StatePublisher, StateSubscriber
+from cellwright.api.statestream import (
+    DEFAULT_BUFFER_BYTES,
+    HEADER,
+    StatePublisher,
+    StateSubscriber,
+)
 from cellwright.v1 import state_pb2
 
 DATA_TOPIC = "cell/bench/robot/arm"
@@ -104,6 +111,7 @@ def _send(
         socket = context.socket(zmq.PUB)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.SNDHWM, 0)
+        socket.setsockopt(zmq.SNDBUF, DEFAULT_BUFFER_BYTES)
         socket.bind("tcp://127.0.0.1:0")
         endpoints.put(socket.getsockopt_string(zmq.LAST_ENDPOINT))
         payload = payload_message.SerializeToString()
@@ -156,6 +164,7 @@ def _receive(
         socket = context.socket(zmq.SUB)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.RCVHWM, 0)
+        socket.setsockopt(zmq.RCVBUF, DEFAULT_BUFFER_BYTES)
         socket.setsockopt(zmq.RCVTIMEO, IDLE_TIMEOUT_MS)
         socket.setsockopt(zmq.SUBSCRIBE, b"")
         socket.connect(endpoint)
@@ -279,7 +288,8 @@ def _table(report: dict[str, Any]) -> str:
         f"state stream: {report['payload_bytes']} B RobotState payload"
         f" ({report['frame_bytes']} B in 3 frames), {config['messages']:,} msgs for"
         f" throughput, {config['rate_hz']:.0f} Hz x {config['latency_s']:g} s for latency;"
-        f" median of {config['repeats']} runs;"
+        f" median of {config['repeats']} runs; HWMs unlimited,"
+        f" socket buffers {DEFAULT_BUFFER_BYTES // 1024} KiB;"
         f" {report['machine']['cpus']} CPUs, libzmq {report['machine']['libzmq']}",
         f"{'':32} {'bare pyzmq':>14} {'StatePub/Sub':>14} {'ours/bare':>10}",
     ]
