@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from cellwright.api.schema import CELL_ID
+from cellwright.api.schema import CELL_ID, quote
 from cellwright.orchestrator.errors import InvalidArgument
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import packml_pb2
@@ -22,7 +22,7 @@ def check_packml_state(value: int, field: str) -> None:
 
 def check_stats(stats: cell_pb.CellStats) -> None:
     figures = {"clock_s": stats.clock_s, "busy_s": stats.busy_s,
-               **{f"state_time_s[{k!r}]": v for k, v in stats.state_time_s.items()}}
+               **{f"state_time_s[{quote(k)}]": v for k, v in stats.state_time_s.items()}}
     for name, value in figures.items():
         if not (math.isfinite(value) and value >= 0):
             raise InvalidArgument(f"heartbeat.stats.{name}", f"{value} is not a duration >= 0")
@@ -31,7 +31,7 @@ def check_stats(stats: cell_pb.CellStats) -> None:
 def check_hello(hello: cell_pb.Hello) -> None:
     """Raise InvalidArgument naming the first thing wrong with a hello."""
     if not CELL_ID.match(hello.cell_id):
-        raise InvalidArgument("hello.cell_id", f"{hello.cell_id!r} must match {CELL_ID.pattern}")
+        raise InvalidArgument("hello.cell_id", f"{quote(hello.cell_id)} must match {CELL_ID.pattern}")
     if not hello.boot_id:
         raise InvalidArgument("hello.boot_id", "required: a random id per process start, e.g. a UUID")
     check_packml_state(hello.packml_state, "hello.packml_state")
@@ -41,7 +41,7 @@ def check_hello(hello: cell_pb.Hello) -> None:
     names = [s.name for s in hello.skills]
     for i, name in enumerate(names):
         if not name or names.index(name) != i:
-            raise InvalidArgument(f"hello.skills[{i}].name", f"{name!r} is empty or given twice")
+            raise InvalidArgument(f"hello.skills[{i}].name", f"{quote(name)} is empty or given twice")
     for r, robot in enumerate(hello.robots):
         for j, joint in enumerate(robot.joints):
             limits = (joint.lower_rad, joint.upper_rad, joint.max_velocity_rad_s)

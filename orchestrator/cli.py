@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from cellwright.orchestrator.server import serve
+from cellwright.orchestrator.serve import serve
 from cellwright.orchestrator.store import StoreInUse
 from cellwright.orchestrator.workflows import WorkflowError
 

@@ -51,7 +51,8 @@ def task_to_proto(task: Task) -> job_pb2.Task:
         state=job_pb2.TaskState.Value(f"TASK_STATE_{task.state.value}"), cell_id=task.cell_id,
         epoch=task.epoch, attempt=task.attempt, result=to_struct(task.result),
         error=error_to_proto(task.error), duration_s=task.duration_s,
-        assigned_time=timestamp(task.assigned_at), finished_time=timestamp(task.finished_at))
+        assigned_time=timestamp(task.assigned_at), finished_time=timestamp(task.finished_at),
+        operator_note=task.operator_note)
 
 
 def job_to_proto(job: Job) -> job_pb2.Job:

@@ -5,7 +5,9 @@
     ├── NotFound               NOT_FOUND: unknown job, workflow or cell
     ├── AlreadyExists          ALREADY_EXISTS: idempotency key reused with another body
     ├── FailedPrecondition     FAILED_PRECONDITION: valid request, wrong moment
-    └── Unavailable            UNAVAILABLE: a cell did not answer in time
+    ├── OutOfRange             OUT_OF_RANGE: a sequence number beyond what exists
+    └── Unavailable            UNAVAILABLE: a cell did not answer in time, or the job
+                               database cannot be used now (locked, disk full)
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class AlreadyExists(OrchestratorError):
 
 class FailedPrecondition(OrchestratorError):
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class OutOfRange(OrchestratorError):
+    code = grpc.StatusCode.OUT_OF_RANGE
 
 
 class Unavailable(OrchestratorError):

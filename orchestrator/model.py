@@ -65,6 +65,7 @@ class Task:
     duration_s: float = 0.0
     assigned_at: float = 0.0
     finished_at: float = 0.0
+    operator_note: str = ""  # what an operator did to the task (retry, resume) and why
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ class CellSession:
     outbox: asyncio.Queue[cell_pb.ConnectResponse | None] = field(default_factory=asyncio.Queue)
     connected: bool = True
     last_seen: float = field(default_factory=time.monotonic)
-    disconnected_at: float = 0.0
+    disconnected_at: float = field(default_factory=time.monotonic)  # meaningful once not connected
+    lease_ended: bool = False  # disconnected for a lease: its in-flight tasks were declared lost
     packml_state: int = 0
     busy: bool = False
     task_id: str = ""
@@ -42,7 +43,9 @@ class CellSession:
         self.outbox.put_nowait(message)
 
     def close(self) -> None:
-        """End the session's stream; the lease clock for its in-flight tasks starts."""
+        """End the session's stream; the lease clock for its in-flight tasks starts.
+
+        Idempotent; safe on a session that never connected."""
         if self.connected:
             self.connected = False
             self.disconnected_at = time.monotonic()

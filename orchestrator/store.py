@@ -3,7 +3,11 @@
 Every change is one transaction committed with `synchronous=FULL`, so anything the
 orchestrator has acknowledged survives a crash of the process or of the machine.
 Task transitions are compare-and-set on (state, epoch): a stale epoch changes nothing.
-The store is used from one thread (the orchestrator's event loop).
+
+`Store` is the one writer (its connection used from one thread at a time: the
+orchestrator's writer thread); `StoreReader` is a read-only connection of its own, so
+reads go on while a write waits for a lock. A transaction whose COMMIT fails is rolled
+back and raises: nothing later joins a half-open transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import contextlib
 import fcntl
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +59,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     error TEXT,
     duration_s REAL NOT NULL DEFAULT 0,
     assigned_at REAL NOT NULL DEFAULT 0,
-    finished_at REAL NOT NULL DEFAULT 0
+    finished_at REAL NOT NULL DEFAULT 0,
+    operator_note TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS tasks_job ON tasks(job_id);
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
@@ -67,7 +72,9 @@ CREATE TABLE IF NOT EXISTS events (
     snapshot BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
+CREATE TABLE IF NOT EXISTS probes (id INTEGER PRIMARY KEY CHECK (id = 1), time REAL NOT NULL);
 """
+BUSY_TIMEOUT_S = 5.0
 
 
 def _error_json(error: TaskError | None) -> str | None:
@@ -83,68 +90,10 @@ class StoreInUse(RuntimeError):
     """Another orchestrator has the database open."""
 
 
-class Store:
-    """Jobs, tasks and events in one SQLite file (created if missing).
+class _Queries:
+    """Reads shared by the writer and the reader connections."""
 
-    One orchestrator per file: a second Store on the same file raises StoreInUse (an
-    advisory lock on `<file>.lock`, released by close() or by the process's end, even a
-    SIGKILL), so two dispatchers can never share one database.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._lock = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held until close()
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            raise StoreInUse(f"database {self.path} is in use by another orchestrator; "
-                             "stop it first or give this one its own --db") from None
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
-        self._lock.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic, durable change; nested use joins the outer transaction."""
-        if self._db.in_transaction:
-            yield
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    # --- jobs ----------------------------------------------------------------------
-    def insert_job(self, job: Job, body_hash: str) -> None:
-        self._db.execute(
-            "INSERT INTO jobs (id, request_id, body_hash, workflow, workflow_version, params,"
-            " priority, deadline, labels, state, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (job.id, job.request_id, body_hash, job.workflow, job.workflow_version,
-             json.dumps(job.params), job.priority, job.deadline, json.dumps(job.labels),
-             job.state.value, job.created_at, job.updated_at))
-        self._db.executemany(
-            "INSERT INTO tasks (id, job_id, ordinal, step_id, skill, params, needs, retries, state)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            [(t.id, job.id, i, t.step_id, t.skill, json.dumps(t.params), json.dumps(t.needs),
-              t.retries, t.state.value) for i, t in enumerate(job.tasks)])
-
-    def find_request(self, request_id: str) -> tuple[str, str] | None:
-        """(job id, body hash) of an earlier submission with this idempotency key."""
-        row = self._db.execute(
-            "SELECT id, body_hash FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
-        return None if row is None else (row["id"], row["body_hash"])
+    _db: sqlite3.Connection
 
     def get_job(self, job_id: str) -> Job | None:
         row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -168,6 +117,154 @@ class Store:
             (*args, limit)).fetchall()
         return [(r["seq"], self._job(r)) for r in rows]
 
+    def get_task(self, task_id: str) -> Task | None:
+        row = self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return None if row is None else self._task(row)
+
+    def events_after(self, seq: int, job_id: str, limit: int) -> list[tuple[int, float, str, bytes]]:
+        """(seq, time, task_id, snapshot) of events after `seq`, oldest first."""
+        if job_id:
+            rows = self._db.execute(
+                "SELECT seq, time, task_id, snapshot FROM events WHERE job_id = ? AND seq > ?"
+                " ORDER BY seq LIMIT ?", (job_id, seq, limit))
+        else:
+            rows = self._db.execute(
+                "SELECT seq, time, task_id, snapshot FROM events WHERE seq > ? ORDER BY seq"
+                " LIMIT ?", (seq, limit))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def in_flight_tasks(self) -> list[Task]:
+        rows = self._db.execute("SELECT * FROM tasks WHERE state IN ('ASSIGNED', 'RUNNING')")
+        return [self._task(r) for r in rows]
+
+    def newest_seq(self) -> int:
+        """The seq of the newest job event (0 if none)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+    def _job(self, row: sqlite3.Row) -> Job:
+        tasks = self._db.execute(
+            "SELECT * FROM tasks WHERE job_id = ? ORDER BY ordinal", (row["id"],)).fetchall()
+        return Job(
+            id=row["id"], request_id=row["request_id"], workflow=row["workflow"],
+            workflow_version=row["workflow_version"], params=json.loads(row["params"]),
+            priority=row["priority"], deadline=row["deadline"], labels=json.loads(row["labels"]),
+            state=JobState(row["state"]), tasks=tuple(self._task(t) for t in tasks),
+            created_at=row["created_at"], updated_at=row["updated_at"], error=_error(row["error"]),
+            cancel_requested=bool(row["cancel_requested"]))
+
+    @staticmethod
+    def _task(row: sqlite3.Row) -> Task:
+        return Task(
+            id=row["id"], job_id=row["job_id"], step_id=row["step_id"], skill=row["skill"],
+            params=json.loads(row["params"]), needs=tuple(json.loads(row["needs"])),
+            retries=row["retries"], state=TaskState(row["state"]), cell_id=row["cell_id"],
+            boot_id=row["boot_id"], epoch=row["epoch"], attempt=row["attempt"],
+            result=json.loads(row["result"]), error=_error(row["error"]),
+            duration_s=row["duration_s"], assigned_at=row["assigned_at"],
+            finished_at=row["finished_at"], operator_note=row["operator_note"])
+
+
+class Store(_Queries):
+    """Jobs, tasks and events in one SQLite file (created if missing); the one writer.
+
+    One orchestrator per file: a second Store on the same file raises StoreInUse (an
+    advisory lock on `<file>.lock`, released by close() or by the process's end, even a
+    SIGKILL), so two dispatchers can never share one database. A write that waits longer
+    than `busy_timeout_s` for another process's lock raises sqlite3.OperationalError.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = str(path)
+        self.busy_timeout_s = busy_timeout_s
+        self._lock = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise StoreInUse(f"database {self.path} is in use by another orchestrator; "
+                             "stop it first or give this one its own --db") from None
+        self._db = _connect(self.path, busy_timeout_s)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._migrate()
+        self._after_commit: list[Callable[[], None]] = []
+
+    def close(self) -> None:
+        self._db.close()
+        self._lock.close()
+
+    def _migrate(self) -> None:
+        """Bring a 0.1 database up to date (columns added since)."""
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(tasks)")}
+        if "operator_note" not in columns:
+            self._db.execute("ALTER TABLE tasks ADD COLUMN operator_note TEXT NOT NULL DEFAULT ''")
+
+    def reader(self) -> StoreReader:
+        """A read-only connection of its own to the same file."""
+        return StoreReader(self.path, self.busy_timeout_s)
+
+    def pragma(self, name: str) -> str:
+        """A PRAGMA's value on the writer connection, e.g. journal_mode (`wal`) or
+        synchronous (`2` = FULL)."""
+        return str(self._db.execute(f"PRAGMA {name}").fetchone()[0])
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic, durable change; nested use joins the outer transaction.
+
+        If anything fails, COMMIT included, the transaction is rolled back and the error
+        raised; the callbacks given to `after_commit` run only once COMMIT succeeded.
+        """
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._after_commit.clear()
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the current transaction has committed (never if it fails)."""
+        if not self._db.in_transaction:
+            raise RuntimeError("after_commit outside a transaction")
+        self._after_commit.append(callback)
+
+    def probe(self, now: float) -> None:
+        """A small durable write, to learn whether the database can be written again."""
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO probes (id, time) VALUES (1, ?)", (now,))
+
+    # --- jobs ----------------------------------------------------------------------
+    def insert_job(self, job: Job, body_hash: str) -> None:
+        self._db.execute(
+            "INSERT INTO jobs (id, request_id, body_hash, workflow, workflow_version, params,"
+            " priority, deadline, labels, state, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (job.id, job.request_id, body_hash, job.workflow, job.workflow_version,
+             json.dumps(job.params), job.priority, job.deadline, json.dumps(job.labels),
+             job.state.value, job.created_at, job.updated_at))
+        self._db.executemany(
+            "INSERT INTO tasks (id, job_id, ordinal, step_id, skill, params, needs, retries, state)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            [(t.id, job.id, i, t.step_id, t.skill, json.dumps(t.params), json.dumps(t.needs),
+              t.retries, t.state.value) for i, t in enumerate(job.tasks)])
+
+    def find_request(self, request_id: str) -> tuple[str, str] | None:
+        """(job id, body hash) of an earlier submission with this idempotency key."""
+        row = self._db.execute(
+            "SELECT id, body_hash FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
+        return None if row is None else (row["id"], row["body_hash"])
+
     def update_job(self, job_id: str, now: float, *, state: JobState | None = None,
                    error: TaskError | None = None, cancel_requested: bool | None = None) -> None:
         sets, args = ["updated_at = ?"], list[Any]([now])
@@ -182,15 +279,7 @@ class Store:
             args.append(int(cancel_requested))
         self._db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
 
-    def unfinished_job_ids(self) -> list[str]:
-        rows = self._db.execute(
-            "SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING', 'HELD') ORDER BY seq")
-        return [r["id"] for r in rows]
-
     # --- tasks ---------------------------------------------------------------------
-    def get_task(self, task_id: str) -> Task | None:
-        row = self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        return None if row is None else self._task(row)
 
     def ready_tasks(self, skills: Sequence[str], limit: int) -> list[ReadyTask]:
         """READY tasks needing one of `skills`, most urgent first: priority, then deadline,
@@ -226,10 +315,6 @@ class Store:
             (cell_id, *(s.value for s in states)))
         return [self._task(r) for r in rows]
 
-    def in_flight_tasks(self) -> list[Task]:
-        rows = self._db.execute("SELECT * FROM tasks WHERE state IN ('ASSIGNED', 'RUNNING')")
-        return [self._task(r) for r in rows]
-
     def update_task(self, task_id: str, *, expect_states: Iterable[TaskState],
                     expect_epoch: int | None = None, **fields: Any) -> bool:
         """Compare-and-set: change `fields` only if the task is in one of `expect_states`
@@ -260,37 +345,21 @@ class Store:
             (now, job_id, task_id, snapshot))
         return int(cursor.lastrowid or 0)
 
-    def events_after(self, seq: int, job_id: str, limit: int) -> list[tuple[int, float, str, bytes]]:
-        """(seq, time, task_id, snapshot) of events after `seq`, oldest first."""
-        if job_id:
-            rows = self._db.execute(
-                "SELECT seq, time, task_id, snapshot FROM events WHERE job_id = ? AND seq > ?"
-                " ORDER BY seq LIMIT ?", (job_id, seq, limit))
-        else:
-            rows = self._db.execute(
-                "SELECT seq, time, task_id, snapshot FROM events WHERE seq > ? ORDER BY seq"
-                " LIMIT ?", (seq, limit))
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    # --- row mapping ---------------------------------------------------------------
-    def _job(self, row: sqlite3.Row) -> Job:
-        tasks = self._db.execute(
-            "SELECT * FROM tasks WHERE job_id = ? ORDER BY ordinal", (row["id"],)).fetchall()
-        return Job(
-            id=row["id"], request_id=row["request_id"], workflow=row["workflow"],
-            workflow_version=row["workflow_version"], params=json.loads(row["params"]),
-            priority=row["priority"], deadline=row["deadline"], labels=json.loads(row["labels"]),
-            state=JobState(row["state"]), tasks=tuple(self._task(t) for t in tasks),
-            created_at=row["created_at"], updated_at=row["updated_at"], error=_error(row["error"]),
-            cancel_requested=bool(row["cancel_requested"]))
+class StoreReader(_Queries):
+    """A read-only connection (`Store.reader()`): readers never wait for the writer."""
 
-    @staticmethod
-    def _task(row: sqlite3.Row) -> Task:
-        return Task(
-            id=row["id"], job_id=row["job_id"], step_id=row["step_id"], skill=row["skill"],
-            params=json.loads(row["params"]), needs=tuple(json.loads(row["needs"])),
-            retries=row["retries"], state=TaskState(row["state"]), cell_id=row["cell_id"],
-            boot_id=row["boot_id"], epoch=row["epoch"], attempt=row["attempt"],
-            result=json.loads(row["result"]), error=_error(row["error"]),
-            duration_s=row["duration_s"], assigned_at=row["assigned_at"],
-            finished_at=row["finished_at"])
+    def __init__(self, path: str, busy_timeout_s: float) -> None:
+        self._db = _connect(path, busy_timeout_s)
+        self._db.execute("PRAGMA query_only=ON")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _connect(path: str, busy_timeout_s: float) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), usable from the one
+    thread that owns it at a time."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_s, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    return db

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cellwright.api.schema import SchemaError, check_schema, validate
+from cellwright.api.schema import SchemaError, check_schema, quote, validate
 from cellwright.api.yamlfile import load_yaml
 from cellwright.orchestrator.errors import InvalidArgument, NotFound
 
@@ -216,10 +216,10 @@ class WorkflowRegistry:
         name, at, version = ref.partition("@")
         versions = self._versions.get(name)
         if not versions:
-            raise NotFound(f"workflow {name!r} not found; known workflows: {self.names()}")
+            raise NotFound(f"workflow {quote(name)} not found; known workflows: {self.names()}")
         if not at:
             return versions[max(versions)]
         if not version.isdigit() or int(version) not in versions:
-            raise NotFound(f"workflow {name!r} has no version {version!r}; "
+            raise NotFound(f"workflow {quote(name)} has no version {quote(version)}; "
                            f"versions: {sorted(versions)}")
         return versions[int(version)]

@@ -32,7 +32,7 @@ import pytest
 
 from cellwright.cells.config import CellConfig
 from cellwright.cells.controller import CellController
-from cellwright.orchestrator.server import serve
+from cellwright.orchestrator.serve import serve
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
@@ -86,17 +86,18 @@ StartCell = Callable[..., Awaitable[RunningCell]]
 @pytest.fixture
 async def start_orchestrator(tmp_path: Path) -> AsyncIterator[StartOrchestrator]:
     """Factory: `await start_orchestrator(db_path=None, heartbeat_interval_s=0.1,
-    lease_ttl_s=2.0, workflow_dirs=())` starts `serve()` on 127.0.0.1:0 and waits until it
-    listens. Every orchestrator started is stopped (and its database closed) after the test."""
+    lease_ttl_s=2.0, workflow_dirs=(), address="127.0.0.1:0")` starts `serve()` on `address`
+    (give a stopped one's address to restart it on the same port) and waits until it listens.
+    Every orchestrator started is stopped (and its database closed) after the test."""
     started: list[OrchestratorInfo] = []
 
     async def start(db_path: Path | None = None, *, heartbeat_interval_s: float = 0.1,
-                    lease_ttl_s: float = 2.0, workflow_dirs: tuple[Path, ...] = ()
-                    ) -> OrchestratorInfo:
+                    lease_ttl_s: float = 2.0, workflow_dirs: tuple[Path, ...] = (),
+                    address: str = "127.0.0.1:0") -> OrchestratorInfo:
         path = db_path or tmp_path / f"orchestrator-{len(started)}.db"
         port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(serve(
-            "127.0.0.1:0", path, list(workflow_dirs), heartbeat_interval_s=heartbeat_interval_s,
+            address, path, list(workflow_dirs), heartbeat_interval_s=heartbeat_interval_s,
             lease_ttl_s=lease_ttl_s, ready=port.set_result))
         done, _ = await asyncio.wait({port, task}, timeout=START_TIMEOUT_S,
                                      return_when=asyncio.FIRST_COMPLETED)
@@ -105,7 +106,7 @@ async def start_orchestrator(tmp_path: Path) -> AsyncIterator[StartOrchestrator]
             with contextlib.suppress(asyncio.CancelledError):
                 await task  # raises serve()'s own error, if it failed
             raise TimeoutError("the orchestrator did not start listening")
-        info = OrchestratorInfo(f"127.0.0.1:{port.result()}", port.result(), path, task,
+        info = OrchestratorInfo(f"{address.rpartition(':')[0]}:{port.result()}", port.result(), path, task,
                                 heartbeat_interval_s, lease_ttl_s)
         started.append(info)
         return info

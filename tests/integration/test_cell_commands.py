@@ -340,7 +340,7 @@ async def test_command_to_a_cell_that_disconnects_before_answering_is_unavailabl
 
 async def test_command_to_a_cell_that_never_answers_is_unavailable(cells, scripted_cell,
                                                                     monkeypatch):
-    monkeypatch.setattr("cellwright.orchestrator.server.COMMAND_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("cellwright.orchestrator.live.COMMAND_TIMEOUT_S", 0.2)
     cell = scripted_cell("cell-1")
     await cell.connect()
     error = await rpc_error(command(cells, "cell-1", packml_pb2.PACKML_COMMAND_HOLD))

@@ -288,7 +288,8 @@ def test_cancel_or_get_of_an_unknown_job_is_not_found(h):
 def test_reconcile_same_boot_puts_a_task_the_cell_does_not_list_back_to_ready(h):
     job = h.submit()
     [a] = h.dispatch("c1", boot_id="boot-a")
-    acks, orders = h.engine.reconcile("c1", "boot-a", [])
+    reconciled = h.engine.reconcile("c1", "boot-a", [])
+    acks, orders = reconciled.acks, reconciled.orders
     assert (acks, orders) == ([], [])
     assert h.job(job.id).tasks[0].state is TaskState.READY
     [again] = h.dispatch("c1")
@@ -325,8 +326,8 @@ def test_a_later_final_report_of_an_unknown_task_resolves_the_held_job(h):
 def test_reconcile_applies_and_acknowledges_the_results_a_cell_lists(h):
     job = h.submit()
     [a] = h.dispatch("c1", boot_id="boot-a")
-    acks, _ = h.engine.reconcile("c1", "boot-a", [TaskReport(a.task.id, a.task.epoch,
-                                                             TaskState.SUCCEEDED)])
+    acks = h.engine.reconcile("c1", "boot-a", [TaskReport(a.task.id, a.task.epoch,
+                                                          TaskState.SUCCEEDED)]).acks
     assert acks == [(a.task.id, a.task.epoch)]
     assert h.job(job.id).state is JobState.SUCCEEDED
 
@@ -336,8 +337,8 @@ def test_reconcile_cancels_a_task_the_cell_runs_that_is_no_longer_its_own(h):
     [a] = h.dispatch("c1", boot_id="boot-a")
     h.engine.cancel(job.id, "")
     h.report("c1", a.task.id, a.task.epoch, TaskState.CANCELLED)
-    _, orders = h.engine.reconcile("c1", "boot-a", [TaskReport(a.task.id, a.task.epoch,
-                                                               TaskState.RUNNING)])
+    orders = h.engine.reconcile("c1", "boot-a", [TaskReport(a.task.id, a.task.epoch,
+                                                            TaskState.RUNNING)]).orders
     assert [(o.cell_id, o.task_id, o.epoch) for o in orders] == [("c1", a.task.id, a.task.epoch)]
 
 
@@ -376,8 +377,8 @@ def test_a_task_of_a_cancelled_job_that_turns_out_to_be_running_is_cancelled(h):
     h.engine.cell_lost("c1")
     h.engine.cancel(job.id, "operator")
     assert h.job(job.id).state is JobState.CANCELLED
-    _, orders = h.engine.reconcile("c1", "boot-a", [TaskReport(a.task.id, a.task.epoch,
-                                                               TaskState.RUNNING)])
+    orders = h.engine.reconcile("c1", "boot-a", [TaskReport(a.task.id, a.task.epoch,
+                                                            TaskState.RUNNING)]).orders
     assert [(o.cell_id, o.task_id, o.epoch) for o in orders] == [("c1", a.task.id, a.task.epoch)]
 
 

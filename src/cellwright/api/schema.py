@@ -27,6 +27,18 @@ TYPES: dict[str, tuple[type, ...]] = {
 }
 PROPERTY_KEYS = frozenset({"type", "description", "enum", "default", "minimum", "maximum"})
 NUMERIC = frozenset({"number", "integer"})
+MAX_QUOTE = 60
+
+
+def clip(text: str, limit: int = MAX_QUOTE) -> str:
+    """`text` for an error message, shortened past `limit` characters: a message echoing
+    a 64 KiB value would overflow gRPC's metadata limit and hide the error."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def quote(value: Any, limit: int = MAX_QUOTE) -> str:
+    """`repr(value)`, clipped (see `clip`)."""
+    return clip(repr(value), limit)
 
 
 class SchemaError(ValueError):
@@ -92,15 +104,15 @@ def check_value(spec: Mapping[str, Any], value: Any, where: str) -> Any:
         value = int(value)  # protobuf Struct carries every number as a double
     types = TYPES[kind]
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-        raise SchemaError(where, f"expected {kind}, got {type(value).__name__} {value!r}")
+        raise SchemaError(where, f"expected {kind}, got {type(value).__name__} {quote(value)}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise SchemaError(where, f"expected a finite number, got {value!r}")
+        raise SchemaError(where, f"expected a finite number, got {quote(value)}")
     if "enum" in spec and value not in spec["enum"]:
-        raise SchemaError(where, f"{value!r} is not one of {list(spec['enum'])}")
+        raise SchemaError(where, f"{quote(value)} is not one of {list(spec['enum'])}")
     if "minimum" in spec and value < spec["minimum"]:
-        raise SchemaError(where, f"{value!r} is below the minimum {spec['minimum']}")
+        raise SchemaError(where, f"{quote(value)} is below the minimum {spec['minimum']}")
     if "maximum" in spec and value > spec["maximum"]:
-        raise SchemaError(where, f"{value!r} is above the maximum {spec['maximum']}")
+        raise SchemaError(where, f"{quote(value)} is above the maximum {spec['maximum']}")
     return value
 
 
@@ -115,7 +127,7 @@ def validate(schema: Mapping[str, Any], values: Mapping[str, Any], prefix: str,
     required = set(schema.get("required", []))
     for name in values:
         if name not in properties:
-            raise SchemaError(f"{prefix}.{name}", f"unknown parameter; {owner} takes "
+            raise SchemaError(f"{prefix}.{clip(name)}", f"unknown parameter; {owner} takes "
                               f"{sorted(properties) or 'no parameters'}")
     result: dict[str, Any] = {}
     for name, spec in properties.items():

@@ -1,0 +1,254 @@
+"""The orchestrator's gRPC servicers: JobService and CellService.
+
+Servicers only translate protobuf to calls on the engine (through `StoreThreads`, off the
+event loop) and on the live `Orchestrator`, and errors to status codes; they never touch
+the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from cellwright.api.schema import clip
+from cellwright.orchestrator import convert
+from cellwright.orchestrator.cell_checks import check_hello
+from cellwright.orchestrator.engine import check_labels
+from cellwright.orchestrator.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    OrchestratorError,
+    OutOfRange,
+)
+from cellwright.orchestrator.live import Orchestrator
+from cellwright.orchestrator.malformed import Malformed
+from cellwright.orchestrator.sessions import CellSession
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
+from cellwright.v1 import job_pb2, packml_pb2
+from cellwright.v1 import job_service_pb2 as job_svc
+from cellwright.v1 import job_service_pb2_grpc as job_grpc
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 10.0
+MAX_DETAILS = 1024  # status details travel in HTTP/2 headers: keep them far below the limit
+WATCH_BATCH = 256
+
+Response = TypeVar("Response")
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: BaseException) -> None:
+    """End the call with the error's status: OrchestratorErrors with their code and plain
+    message; anything else is a bug: INTERNAL, logged with its traceback."""
+    if isinstance(error, grpc.aio.AbortError):  # the call was already ended on purpose
+        raise error
+    if isinstance(error, OrchestratorError):
+        await context.abort(error.code, clip(str(error), MAX_DETAILS))
+    log.error("unexpected error serving a request", exc_info=error)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error in the orchestrator; its log "
+                        "has the details")
+
+
+def _status(method: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+    """Refuse unparseable requests with INVALID_ARGUMENT and answer errors with their status."""
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Response:
+        try:
+            if isinstance(request, Malformed):
+                raise request.error()
+            return await method(self, request, context)
+        except Exception as exc:
+            await _abort(context, exc)
+            raise  # unreachable: abort raises
+    return wrapper
+
+
+def _page_token(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode()
+
+
+def _page_seq(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        version, seq = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        if version != "v1":
+            raise ValueError(version)
+        return int(seq)
+    except ValueError as exc:
+        raise InvalidArgument("page_token", "not a token from a previous ListJobs answer") from exc
+
+
+class JobServicer(job_grpc.JobServiceServicer):
+    """JobService: jobs from factory controllers."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.o = orchestrator
+        self.engine, self.db = orchestrator.engine, orchestrator.db
+
+    @_status
+    async def SubmitJob(self, request: job_svc.SubmitJobRequest,
+                        context: grpc.aio.ServicerContext) -> job_svc.SubmitJobResponse:
+        job, created = await self.db.write(self.engine.submit, convert.submission(request))
+        if created:
+            self.o.warn_unserved(job)
+            self.o.wake()
+        return job_svc.SubmitJobResponse(job=convert.job_to_proto(job), created=created)
+
+    @_status
+    async def GetJob(self, request: job_svc.GetJobRequest,
+                     context: grpc.aio.ServicerContext) -> job_svc.GetJobResponse:
+        job = await self.db.read(self.engine.get, request.job_id)
+        return job_svc.GetJobResponse(job=convert.job_to_proto(job))
+
+    @_status
+    async def ListJobs(self, request: job_svc.ListJobsRequest,
+                       context: grpc.aio.ServicerContext) -> job_svc.ListJobsResponse:
+        size = request.page_size or 50
+        if not 1 <= size <= 500:
+            raise InvalidArgument("page_size", f"{request.page_size} is outside 1..500")
+        for s in request.states:
+            if s == job_pb2.JOB_STATE_UNSPECIFIED or s not in job_pb2.JobState.values():
+                known = [v.name for v in job_pb2.JobState.DESCRIPTOR.values if v.number]
+                raise InvalidArgument("states", f"{s} is not a job state; use one of {known}")
+        check_labels(request.labels, "labels")
+        rows = await self.db.read(functools.partial(
+            self.engine.list_jobs, states=[convert.job_state_from_proto(s) for s in request.states],
+            workflow=request.workflow, labels=dict(request.labels),
+            after_seq=_page_seq(request.page_token), limit=size + 1))
+        page = rows[:size]
+        token = _page_token(page[-1][0]) if len(rows) > size else ""
+        return job_svc.ListJobsResponse(jobs=[convert.job_to_proto(j) for _, j in page],
+                                        next_page_token=token)
+
+    @_status
+    async def CancelJob(self, request: job_svc.CancelJobRequest,
+                        context: grpc.aio.ServicerContext) -> job_svc.CancelJobResponse:
+        job, orders = await self.db.write(self.engine.cancel, request.job_id, request.reason)
+        self.o.route(orders)
+        return job_svc.CancelJobResponse(job=convert.job_to_proto(job))
+
+    @_status
+    async def RetryTask(self, request: job_svc.RetryTaskRequest,
+                        context: grpc.aio.ServicerContext) -> job_svc.RetryTaskResponse:
+        if not request.task_id:
+            raise InvalidArgument("task_id", "required: the task id or its step id")
+        job, orders = await self.db.write(self.engine.retry_task, request.job_id,
+                                          request.task_id, request.reason)
+        self.o.route(orders)
+        self.o.wake()
+        return job_svc.RetryTaskResponse(job=convert.job_to_proto(job))
+
+    @_status
+    async def ResumeJob(self, request: job_svc.ResumeJobRequest,
+                        context: grpc.aio.ServicerContext) -> job_svc.ResumeJobResponse:
+        job, orders = await self.db.write(self.engine.resume_job, request.job_id, request.reason)
+        self.o.route(orders)
+        self.o.wake()
+        return job_svc.ResumeJobResponse(job=convert.job_to_proto(job))
+
+    async def WatchJobs(self, request: job_svc.WatchJobsRequest,
+                        context: grpc.aio.ServicerContext) -> AsyncIterator[job_svc.WatchJobsResponse]:
+        try:
+            if isinstance(request, Malformed):
+                raise request.error()
+            if request.job_id:
+                await self.db.read(self.engine.get, request.job_id)  # NOT_FOUND if unknown
+            newest = await self.db.read(self.engine.newest_seq)
+            if request.after_seq > newest:
+                raise OutOfRange(f"after_seq {request.after_seq} is beyond the newest event, "
+                                 f"{newest}; resume with a seq this orchestrator gave you, or 0 "
+                                 "for everything")
+            seq = request.after_seq
+            while True:
+                changed = self.o.changed()
+                events = await self.db.read(self.engine.events_after, seq, request.job_id, WATCH_BATCH)
+                for seq, when, task_id, snapshot in events:
+                    event = job_pb2.JobEvent(seq=seq, task_id=task_id, time=convert.timestamp(when))
+                    event.job.ParseFromString(snapshot)
+                    yield job_svc.WatchJobsResponse(event=event)
+                if not events:
+                    await changed.wait()
+        except Exception as exc:
+            await _abort(context, exc)
+
+
+class CellServicer(cell_grpc.CellServiceServicer):
+    """CellService: cell sessions and operator commands."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.o = orchestrator
+
+    async def Connect(  # type: ignore[override]  # streams with context.read/write, not iterators
+            self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:
+        try:
+            first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                f"send hello within {HELLO_TIMEOUT_S:.0f} s of connecting")
+        if isinstance(first, Malformed):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(first.error()))
+        if first is grpc.aio.EOF or not first.HasField("hello"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                "hello: the first message of Connect must be a hello")
+        hello = first.hello
+        try:
+            check_hello(hello)
+            reports = [convert.task_report(t, f"hello.tasks[{i}]") for i, t in enumerate(hello.tasks)]
+            session = await self.o.open_session(hello, reports)
+        except Exception as exc:
+            await _abort(context, exc)
+        reader = asyncio.create_task(self._read(session, context))
+        try:
+            while (message := await session.outbox.get()) is not None:
+                await context.write(message)
+        finally:
+            reader.cancel()
+            session.close()
+            log.info("cell %s disconnected", session.cell_id)
+        failure = reader.exception() if reader.done() and not reader.cancelled() else None
+        if failure is not None:
+            await _abort(context, failure)
+
+    async def _read(self, session: CellSession, context: grpc.aio.ServicerContext) -> None:
+        try:
+            while (message := await context.read()) is not grpc.aio.EOF:
+                if isinstance(message, Malformed):
+                    raise message.error()
+                await self.o.handle(session, message)
+        finally:
+            session.close()
+
+    @_status
+    async def ListCells(self, request: cell_pb.ListCellsRequest,
+                        context: grpc.aio.ServicerContext) -> cell_pb.ListCellsResponse:
+        return cell_pb.ListCellsResponse(
+            cells=[s.to_proto() for _, s in sorted(self.o.sessions.items())])
+
+    @_status
+    async def GetCell(self, request: cell_pb.GetCellRequest,
+                      context: grpc.aio.ServicerContext) -> cell_pb.GetCellResponse:
+        return cell_pb.GetCellResponse(cell=self.o.session(request.cell_id).to_proto())
+
+    @_status
+    async def CommandCell(self, request: cell_pb.CommandCellRequest,
+                          context: grpc.aio.ServicerContext) -> cell_pb.CommandCellResponse:
+        if request.command not in packml_pb2.PackmlCommand.values() or not request.command:
+            raise InvalidArgument("command", "give a PackML command, e.g. PACKML_COMMAND_STOP")
+        if request.all_cells:  # every known cell: an unreachable one is reported, not skipped
+            if request.cell_id:
+                raise InvalidArgument("cell_id", "leave empty when all_cells is set")
+            results = await asyncio.gather(*(self.o.command_or_report(s, request.command)
+                                             for _, s in sorted(self.o.sessions.items())))
+            return cell_pb.CommandCellResponse(results=results)
+        result = await self.o.command(self.o.session(request.cell_id), request.command)
+        if not result.ok:
+            raise FailedPrecondition(result.error)
+        return cell_pb.CommandCellResponse(results=[result])
