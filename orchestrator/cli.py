@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from cellwright.orchestrator.serve import serve
-from cellwright.orchestrator.store import StoreInUse
+from cellwright.orchestrator.store import BUSY_TIMEOUT_S, StoreInUse
 from cellwright.orchestrator.workflows import WorkflowError
 
 
@@ -30,6 +30,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                      help="how often cells send heartbeats (default %(default)s)")
     run.add_argument("--lease-ttl", type=float, default=5.0, metavar="S",
                      help="a cell silent this long loses its lease (default %(default)s)")
+    run.add_argument("--forget-cells-after", type=float, default=600.0, metavar="S",
+                     help="a cell gone this long and holding no task leaves `cell list` "
+                          "(default %(default)s)")
+    run.add_argument("--busy-timeout", type=float, default=BUSY_TIMEOUT_S, metavar="S",
+                     help="how long a write waits for another process's database lock before "
+                          "the request fails with UNAVAILABLE (default %(default)s)")
     run.set_defaults(func=run_serve)
 
 
@@ -48,7 +54,8 @@ def run_serve(args: argparse.Namespace) -> int:
     async def main() -> None:
         task = asyncio.create_task(serve(
             args.listen, args.db, args.workflows, heartbeat_interval_s=args.heartbeat_interval,
-            lease_ttl_s=args.lease_ttl, ready=ready))
+            lease_ttl_s=args.lease_ttl, forget_after_s=args.forget_cells_after,
+            busy_timeout_s=args.busy_timeout, ready=ready))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)

@@ -86,19 +86,20 @@ StartCell = Callable[..., Awaitable[RunningCell]]
 @pytest.fixture
 async def start_orchestrator(tmp_path: Path) -> AsyncIterator[StartOrchestrator]:
     """Factory: `await start_orchestrator(db_path=None, heartbeat_interval_s=0.1,
-    lease_ttl_s=2.0, workflow_dirs=(), address="127.0.0.1:0")` starts `serve()` on `address`
-    (give a stopped one's address to restart it on the same port) and waits until it listens.
+    lease_ttl_s=2.0, workflow_dirs=(), address="127.0.0.1:0", **options)` starts `serve()` on
+    `address` (give a stopped one's address to restart it on the same port; `options` go to
+    `serve()`, e.g. busy_timeout_s) and waits until it listens.
     Every orchestrator started is stopped (and its database closed) after the test."""
     started: list[OrchestratorInfo] = []
 
     async def start(db_path: Path | None = None, *, heartbeat_interval_s: float = 0.1,
                     lease_ttl_s: float = 2.0, workflow_dirs: tuple[Path, ...] = (),
-                    address: str = "127.0.0.1:0") -> OrchestratorInfo:
+                    address: str = "127.0.0.1:0", **options: Any) -> OrchestratorInfo:
         path = db_path or tmp_path / f"orchestrator-{len(started)}.db"
         port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(serve(
             address, path, list(workflow_dirs), heartbeat_interval_s=heartbeat_interval_s,
-            lease_ttl_s=lease_ttl_s, ready=port.set_result))
+            lease_ttl_s=lease_ttl_s, ready=port.set_result, **options))
         done, _ = await asyncio.wait({port, task}, timeout=START_TIMEOUT_S,
                                      return_when=asyncio.FIRST_COMPLETED)
         if port not in done:

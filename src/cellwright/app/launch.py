@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -18,7 +18,7 @@ class Process:
     """A child process whose output goes to a log file; stopped gently, then killed."""
 
     def __init__(self, name: str, args: Sequence[str], log_path: Path, *,
-                 capture_stdout: bool = False) -> None:
+                 capture_stdout: bool = False, preexec_fn: Callable[[], None] | None = None) -> None:
         self.name = name
         self.log_path = log_path
         self._pump: threading.Thread | None = None
@@ -26,7 +26,7 @@ class Process:
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "cellwright", *args],
             stdout=subprocess.PIPE if capture_stdout else self._log,
-            stderr=self._log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            stderr=self._log, env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=preexec_fn)
 
     def read_until(self, prefix: str, timeout_s: float) -> str:
         """Wait for a stdout line starting with `prefix`; copy the rest of stdout to the log."""
@@ -82,10 +82,13 @@ class Process:
 
 
 def start_orchestrator(db: Path, log_path: Path, *, listen: str = "127.0.0.1:0",
-                       extra: Sequence[str] = (), timeout_s: float = 60.0) -> tuple[Process, str]:
-    """Start `cellwright orchestrator serve`; returns the process and its host:port."""
+                       extra: Sequence[str] = (), timeout_s: float = 60.0,
+                       preexec_fn: Callable[[], None] | None = None) -> tuple[Process, str]:
+    """Start `cellwright orchestrator serve`; returns the process and its host:port.
+    `preexec_fn` runs in the child before it starts (e.g. to set resource limits)."""
     process = Process("orchestrator", ["orchestrator", "serve", "--listen", listen,
-                                       "--db", str(db), *extra], log_path, capture_stdout=True)
+                                       "--db", str(db), *extra], log_path, capture_stdout=True,
+                      preexec_fn=preexec_fn)
     line = process.read_until(LISTENING, timeout_s)
     address = line.removeprefix(LISTENING).split()[0]
     return process, address
