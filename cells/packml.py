@@ -172,6 +172,7 @@ class PackmlMachine:
         self._clock = clock
         self._lock = threading.RLock()
         self._state = initial
+        self._entry = 0
         self._entered_at = clock()
         self._times = dict.fromkeys(State, 0.0)
         self._listeners: list[Callable[[State, State], None]] = []
@@ -181,6 +182,15 @@ class PackmlMachine:
         """The current state."""
         with self._lock:
             return self._state
+
+    @property
+    def entry(self) -> int:
+        """Which stay in the current state this is: 0 in the initial state, one more on
+        every change. An acting state's work captures it when it starts and signals SC (or
+        aborts) only while it is unchanged, so work started for an earlier stay in the same
+        state (Reset, Stop, Reset) cannot act on a later one."""
+        with self._lock:
+            return self._entry
 
     def command(self, cmd: Command) -> State:
         """Apply a state command.
@@ -236,6 +246,7 @@ class PackmlMachine:
         old = self._state
         self._times[old] += now - self._entered_at
         self._state = target
+        self._entry += 1
         self._entered_at = now
         for listener in list(self._listeners):
             try:

@@ -203,6 +203,36 @@ def test_listener_may_read_the_state() -> None:
     assert seen == [State.RESETTING]
 
 
+def test_entry_counts_every_change_and_tells_apart_two_stays_in_the_same_state() -> None:
+    machine = PackmlMachine(FakeClock())
+    assert machine.entry == 0
+    machine.command(Command.RESET)
+    first = machine.entry
+    machine.command(Command.STOP)
+    machine.state_complete()  # Stopped
+    machine.command(Command.RESET)
+    assert machine.state is State.RESETTING
+    assert machine.entry == first + 3
+
+
+def test_entry_is_unchanged_by_a_rejected_command_or_state_complete() -> None:
+    machine = PackmlMachine(FakeClock())
+    with pytest.raises(InvalidTransition):
+        machine.command(Command.START)
+    with pytest.raises(InvalidTransition):
+        machine.state_complete()
+    assert machine.entry == 0
+
+
+def test_listeners_see_the_entry_of_the_new_state() -> None:
+    machine = PackmlMachine(FakeClock())
+    seen: list[tuple[State, int]] = []
+    machine.add_listener(lambda old, new: seen.append((machine.state, machine.entry)))
+    machine.command(Command.RESET)
+    machine.state_complete()
+    assert seen == [(State.RESETTING, 1), (State.IDLE, 2)]
+
+
 def test_state_times_accumulate_on_the_given_clock() -> None:
     clock = FakeClock()
     machine = PackmlMachine(clock)
