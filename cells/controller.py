@@ -219,10 +219,12 @@ class CellController:
                 return
             command = Command.ABORT
         state = self.packml.command(command)
-        self._acting = asyncio.create_task(self._act(state))
+        self._acting = asyncio.create_task(self._act(state, self.packml.entry))
 
-    async def _act(self, state: State) -> None:
-        """Do an acting state's work, then signal state complete if still in it."""
+    async def _act(self, state: State, entry: int) -> None:
+        """Do an acting state's work, then signal state complete if the machine is still in
+        this `entry` of it: a later command may have left the state, or left and re-entered
+        it (Reset, Stop, Reset), and this work must not complete (or abort) that stay."""
         try:
             if state is State.RESETTING:
                 self._resume_robots()  # here, not on the robot thread: a later Stop wins
@@ -240,11 +242,11 @@ class CellController:
             elif state in (State.HOLDING, State.SUSPENDING) and self.current is not None:
                 await self.current.done.wait()
         except (RobotError, SkillError) as exc:
-            if self.packml.state is state:  # else a later command interrupted it: fine
+            if self.packml.entry == entry:  # else a later command interrupted it: fine
                 log.error("PackML %s failed: %s; aborting", state.value, exc)
                 self.apply(Command.ABORT)
             return
-        if self.packml.state is state:
+        if self.packml.entry == entry:
             self.packml.state_complete()
 
     def _resume_robots(self) -> None:
@@ -270,8 +272,14 @@ class CellController:
         SKILLS["move_to"].run(SkillContext(owned.world, self.robots), {"location": "home"})
 
     async def _interrupt(self, why: str) -> None:
-        """Stop the robots and the current task (if any) and wait for it to end. The task
-        reports FAILED with reason `stopped`: an operator, not the job's owner, ended it."""
+        """Stop the robots and the current task (if any), and wait until the robot thread
+        has acted on the stop. The task reports FAILED with reason `stopped`: an operator,
+        not the job's owner, ended it.
+
+        The wait is a barrier: an empty job on the robot thread runs only after every job
+        queued before it (the task, the homing of Resetting) has ended. Only then may a
+        later resume() (Resetting, the next task) release the robots; earlier, it could
+        clear a stop that motion had not yet seen, and that motion would run on."""
         current = self.current
         if current is not None:
             current.interrupted = True
@@ -280,6 +288,7 @@ class CellController:
         if current is not None:
             log.info("interrupting %s: %s", current.task_id, why)
             await current.done.wait()
+        await self.on_robot_thread(lambda _owned: None)
 
     async def on_robot_thread(self, job: Callable[[Owned], T]) -> T:
         """Run `job(owned)` on the robot thread (the only thread that may touch the world)."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -13,9 +16,10 @@ from google.protobuf import struct_pb2
 
 from cellwright.cells.config import CellConfig
 from cellwright.cells.controller import CellController
-from cellwright.cells.packml import Command, State
+from cellwright.cells.packml import Command, InvalidTransition, State
 from cellwright.cells.skills._common import tool_down
-from cellwright.robots import CollisionDetected
+from cellwright.robots import CollisionDetected, Robot, RobotState
+from cellwright.robots.sim.panda import POSITION_TOLERANCE_RAD, STILL_VELOCITY_RAD_S
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
@@ -23,12 +27,16 @@ from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
 
 
-async def eventually(probe: Any, timeout_s: float = 60.0) -> Any:
-    """Poll the async `probe` until it returns something truthy."""
+async def eventually(probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
+    """Poll `probe` (plain or async) until it returns something truthy; return that."""
     async def poll() -> Any:
-        while not (found := await probe()):
-            await asyncio.sleep(0.05)
-        return found
+        while True:
+            found = probe()
+            if inspect.isawaitable(found):
+                found = await found
+            if found:
+                return found
+            await asyncio.sleep(0.01)
     return await asyncio.wait_for(poll(), timeout_s)
 
 
@@ -51,9 +59,7 @@ async def test_stop_right_after_reset_leaves_the_arm_still(channel: grpc.aio.Cha
     await cell_in_state("arm-1", packml_pb2.PACKML_STATE_STOPPED)
     arm = cell.controller.robots["arm"]
     before = arm.state()
-    await asyncio.sleep(1.0)  # real-time pacing: a second of simulated time passes
-    after = arm.state()
-    assert after.stamp_s > before.stamp_s + 0.5
+    after = await eventually(lambda: _later_state(arm, before.stamp_s + 0.5))
     assert float(np.max(np.abs(after.position - before.position))) < 1e-3
 
 
@@ -63,9 +69,6 @@ async def test_reset_brings_home_an_arm_left_pressing_against_a_tray_wall() -> N
     controller = CellController(CellConfig(cell_id="arm-1", world="arm_cell"), "127.0.0.1:1")
     running = asyncio.create_task(controller.run())  # no orchestrator: commands applied directly
 
-    async def state_is(state: State) -> bool:
-        return controller.packml.state is state
-
     def press_on_tray_wall(owned: Any) -> None:
         arm, tray = controller.robots["arm"], owned.world.regions["outfeed_a"]
         (x, y, z), (sx, _, sz) = tray.center, tray.size
@@ -74,10 +77,10 @@ async def test_reset_brings_home_an_arm_left_pressing_against_a_tray_wall() -> N
             arm.move_pose(tool_down((x + sx / 2, y, z - sz / 2 + 0.01), 0.0))  # down onto it
 
     try:
-        await eventually(lambda: state_is(State.EXECUTE))
+        await eventually(lambda: controller.packml.state is State.EXECUTE)
         await controller.on_robot_thread(press_on_tray_wall)
         controller.apply(Command.STOP)
-        await eventually(lambda: state_is(State.STOPPED))
+        await eventually(lambda: controller.packml.state is State.STOPPED)
         controller.apply(Command.RESET)
         await eventually(lambda: _settled(controller))
         assert controller.packml.state is State.IDLE
@@ -87,5 +90,71 @@ async def test_reset_brings_home_an_arm_left_pressing_against_a_tray_wall() -> N
             await running
 
 
-async def _settled(controller: CellController) -> bool:
+async def test_reset_stop_reset_reaches_idle_only_once_the_arm_is_home_and_still() -> None:
+    """The first Resetting's homing must neither complete nor abort the second Resetting,
+    and the second may not release the Stop before the robot thread has acted on it.
+
+    The robot thread is held while Reset and Stop land, so the homing of the first Reset is
+    still queued when the cell would accept the second; it runs once the cell waits for it.
+    """
+    controller = CellController(CellConfig(cell_id="arm-1", world="arm_cell"), "127.0.0.1:1")
+    running = asyncio.create_task(controller.run())  # no orchestrator: commands applied directly
+    seen: list[tuple[State, RobotState]] = []
+    gate, held = threading.Event(), threading.Event()
+
+    def hold_robot_thread(_owned: Any) -> None:
+        held.set()
+        gate.wait(60.0)
+
+    def reset_again() -> bool:
+        try:
+            controller.apply(Command.RESET)
+        except InvalidTransition:  # still Stopping: it waits for the robot thread
+            gate.set()
+            return False
+        return True
+
+    try:
+        await eventually(lambda: controller.packml.state is State.EXECUTE)
+        arm = controller.robots["arm"]
+        await controller.on_robot_thread(lambda owned: arm.move_pose(owned.world.locations["camera"]))
+        controller.apply(Command.STOP)
+        await eventually(lambda: controller.packml.state is State.STOPPED)
+        controller.packml.add_listener(lambda _old, new: seen.append((new, arm.state())))
+        holding = asyncio.create_task(controller.on_robot_thread(hold_robot_thread))
+        await eventually(held.is_set)
+        arm.resume()  # so that the coming Stop shows: stop_requested turns True when it lands
+
+        controller.apply(Command.RESET)
+        controller.apply(Command.STOP)
+        await eventually(lambda: arm.stop_requested)
+        await eventually(reset_again)
+        await eventually(lambda: not arm.stop_requested)  # the second Resetting began
+        gate.set()
+        await holding
+        await eventually(lambda: _settled(controller))
+
+        assert [state for state, _ in seen] == [
+            State.RESETTING, State.STOPPING, State.STOPPED, State.RESETTING, State.IDLE]
+        at_idle = seen[-1][1]
+        home = np.array(controller.world.joint_locations["home"])
+        assert float(np.max(np.abs(at_idle.position - home))) < POSITION_TOLERANCE_RAD
+        assert float(np.max(np.abs(at_idle.velocity))) < STILL_VELOCITY_RAD_S
+        later = await eventually(lambda: _later_state(arm, at_idle.stamp_s + 0.5))
+        assert float(np.max(np.abs(later.position - at_idle.position))) < 1e-3
+        assert controller.packml.state is State.IDLE
+    finally:
+        gate.set()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+def _later_state(robot: Robot, stamp_s: float) -> RobotState | None:
+    """The robot's state once its clock has reached `stamp_s`, else None."""
+    state = robot.state()
+    return state if state.stamp_s >= stamp_s else None
+
+
+def _settled(controller: CellController) -> bool:
     return controller.packml.state in (State.IDLE, State.ABORTED)
