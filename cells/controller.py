@@ -85,6 +85,25 @@ class Owned:
     publisher: StatePublisher
 
 
+class Backoff:
+    """Delays between connection attempts: `start_s`, doubling with every attempt up to
+    `max_s`, and `start_s` again after `reset()`, which the cell calls on every welcome, so
+    a session that was welcomed resets it however it ended (a broken stream included).
+    Jitter is the caller's."""
+
+    def __init__(self, start_s: float = BACKOFF_START_S, max_s: float = BACKOFF_MAX_S) -> None:
+        self.start_s, self.max_s = start_s, max_s
+        self._next_s = start_s
+
+    def reset(self) -> None:
+        self._next_s = self.start_s
+
+    def next_s(self) -> float:
+        """The delay before the next attempt."""
+        delay, self._next_s = self._next_s, min(self._next_s * 2, self.max_s)
+        return delay
+
+
 def _task_error(reason: str, message: str, retryable: bool = False) -> job_pb2.TaskError:
     return job_pb2.TaskError(reason=reason, message=message, retryable=retryable)
 
@@ -408,29 +427,28 @@ class CellController:
         self._send(self._heartbeat())
 
     async def _session_loop(self) -> None:
-        backoff = BACKOFF_START_S
+        backoff = Backoff()
         while True:
             try:
                 async with grpc.aio.insecure_channel(self.orchestrator, options=KEEPALIVE) as channel:
-                    if await self._session(cell_grpc.CellServiceStub(channel)):
-                        backoff = BACKOFF_START_S
+                    await self._session(cell_grpc.CellServiceStub(channel), backoff.reset)
             except grpc.aio.AioRpcError as exc:
                 log.warning("orchestrator %s: %s %s", self.orchestrator, exc.code().name,
                             exc.details())
             except Exception:  # a bug must not end the cell: log it, reconnect, go on
                 log.exception("session with %s failed", self.orchestrator)
-            delay = backoff * random.uniform(1.0, 1.5)
+            delay = backoff.next_s() * random.uniform(1.0, 1.5)
             log.info("reconnecting in %.1f s", delay)
             await asyncio.sleep(delay)
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
 
-    async def _session(self, stub: cell_grpc.CellServiceStub) -> bool:
-        """One Connect stream; returns whether it got as far as a welcome."""
+    async def _session(self, stub: cell_grpc.CellServiceStub, welcomed: Callable[[], None]) -> None:
+        """One Connect stream; calls `welcomed()` once the orchestrator has welcomed it."""
         call = stub.Connect()
         await call.write(cell_pb.ConnectRequest(hello=self._hello()))
         first = await asyncio.wait_for(call.read(), WELCOME_TIMEOUT_S)
         if first is grpc.aio.EOF or not first.HasField("welcome"):
-            return False
+            return
+        welcomed()
         log.info("connected to %s", self.orchestrator)
         outbox: asyncio.Queue[cell_pb.ConnectRequest] = asyncio.Queue()
         self._outbox = outbox
@@ -448,7 +466,6 @@ class CellController:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
             call.cancel()
-        return True
 
     async def _write(self, call: Any, outbox: asyncio.Queue[cell_pb.ConnectRequest]) -> None:
         while True:
