@@ -418,8 +418,9 @@ class CellController:
             busy=self.current is not None, stats=stats))
 
     def _send(self, message: cell_pb.ConnectRequest) -> None:
-        """Queue a message for the orchestrator; dropped while disconnected (the next
-        hello carries what matters: the task in flight and unacknowledged results)."""
+        """Queue a message for the orchestrator; dropped while not welcomed (the next hello
+        carries what matters, the task in flight and unacknowledged results, and both are
+        sent again after the welcome)."""
         if self._outbox is not None:
             self._outbox.put_nowait(message)
 
@@ -452,6 +453,13 @@ class CellController:
         log.info("connected to %s", self.orchestrator)
         outbox: asyncio.Queue[cell_pb.ConnectRequest] = asyncio.Queue()
         self._outbox = outbox
+        # Nothing was sent between the hello and the welcome: a task may have finished
+        # meanwhile. Send the task in flight and every unacknowledged result again (the
+        # orchestrator acks a duplicate and ignores it).
+        if self.current is not None:
+            self._send(cell_pb.ConnectRequest(task_update=self.current.update()))
+        for update in self._unacked.values():
+            self._send(cell_pb.ConnectRequest(task_update=update))
         interval = max(0.05, first.welcome.heartbeat_interval_ms / 1000)
         writer = asyncio.create_task(self._write(call, outbox))
         beats = asyncio.create_task(self._beat_every(interval))

@@ -1,0 +1,143 @@
+"""The cell controller's side of the Connect session, against a scripted orchestrator.
+
+`ScriptedOrchestrator` is a real gRPC server on loopback implementing only
+`CellService.Connect`; the test decides what it answers and when, which a real
+orchestrator does not let a test do (hold a welcome, send a stale cancel, break a stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+
+from cellwright.cells.controller import BACKOFF_START_S
+from cellwright.cells.packml import Command
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
+from cellwright.v1 import job_pb2
+
+TIMEOUT_S = 30.0
+FINAL = (job_pb2.TASK_STATE_SUCCEEDED, job_pb2.TASK_STATE_FAILED, job_pb2.TASK_STATE_CANCELLED)
+
+
+class Session:
+    """One Connect stream as the orchestrator sees it; the cell's hello is already read."""
+
+    def __init__(self, hello: cell_pb.Hello, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        self.hello, self._context = hello, context
+        self.ended: asyncio.Future[grpc.StatusCode] = asyncio.get_running_loop().create_future()
+
+    async def send(self, **message: Any) -> None:
+        await self._context.write(cell_pb.ConnectResponse(**message))
+
+    async def welcome(self) -> None:
+        await self.send(welcome=cell_pb.Welcome(heartbeat_interval_ms=1000, lease_ttl_ms=5000))
+
+    async def update(self, task_id: str, *states: int) -> cell_pb.TaskUpdate:
+        """The next TaskUpdate for `task_id` in one of `states` (other messages are skipped)."""
+        async def read() -> cell_pb.TaskUpdate:
+            while True:
+                message = await self._context.read()
+                assert message is not grpc.aio.EOF, "the cell ended the stream"
+                update = message.task_update
+                if message.HasField("task_update") and update.task_id == task_id \
+                        and update.state in states:
+                    return update
+        return await asyncio.wait_for(read(), TIMEOUT_S)
+
+    def end(self, code: grpc.StatusCode) -> None:
+        """End the stream with `code` (OK: a clean end; anything else: a broken stream)."""
+        self.ended.set_result(code)
+
+
+class ScriptedOrchestrator(cell_grpc.CellServiceServicer):
+    """Accepts Connect streams and hands each to the test as a `Session`."""
+
+    def __init__(self) -> None:
+        self.address = ""
+        self._sessions: asyncio.Queue[Session] = asyncio.Queue()
+
+    async def Connect(self, request_iterator: Any, context: Any) -> None:
+        first = await context.read()
+        session = Session(first.hello, context)
+        self._sessions.put_nowait(session)
+        code = await session.ended
+        if code is not grpc.StatusCode.OK:
+            await context.abort(code, "scripted end of the stream")
+
+    async def accept(self) -> Session:
+        """The next stream a cell opened (its hello read, nothing answered yet)."""
+        return await asyncio.wait_for(self._sessions.get(), TIMEOUT_S)
+
+
+@pytest.fixture
+async def scripted_orchestrator() -> AsyncIterator[ScriptedOrchestrator]:
+    """A `ScriptedOrchestrator` listening on 127.0.0.1:0, stopped after the test."""
+    orchestrator = ScriptedOrchestrator()
+    server = grpc.aio.server()
+    cell_grpc.add_CellServiceServicer_to_server(orchestrator, server)
+    orchestrator.address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    await server.start()
+    yield orchestrator
+    await server.stop(None)
+
+
+def noop(task_id: str, epoch: int, duration_s: float) -> cell_pb.Assign:
+    params = struct_pb2.Struct()
+    params.update({"duration_s": duration_s})
+    return cell_pb.Assign(task_id=task_id, epoch=epoch, skill="noop", params=params)
+
+
+async def test_a_result_finished_between_hello_and_welcome_is_sent_after_the_welcome(
+        scripted_orchestrator: ScriptedOrchestrator, start_cell: Any) -> None:
+    cell = await start_cell("noop-1", address=scripted_orchestrator.address, wait_execute=False)
+    first = await scripted_orchestrator.accept()
+    await first.welcome()
+    await first.send(assign=noop("t-1", 1, duration_s=600))  # ends only when stopped below
+    await first.update("t-1", job_pb2.TASK_STATE_RUNNING)
+    task = cell.controller.current
+    first.end(grpc.StatusCode.UNAVAILABLE)
+
+    second = await scripted_orchestrator.accept()
+    assert [(t.task_id, t.state) for t in second.hello.tasks] == [("t-1", job_pb2.TASK_STATE_RUNNING)]
+    cell.controller.apply(Command.STOP)  # the task ends while the welcome is held back
+    await asyncio.wait_for(task.done.wait(), TIMEOUT_S)
+    await second.welcome()
+
+    final = await second.update("t-1", *FINAL)
+    assert (final.state, final.error.reason) == (job_pb2.TASK_STATE_FAILED, "stopped")
+
+
+async def test_a_cancel_with_an_older_epoch_does_not_end_the_running_task(
+        scripted_orchestrator: ScriptedOrchestrator, start_cell: Any) -> None:
+    await start_cell("noop-1", address=scripted_orchestrator.address, wait_execute=False)
+    session = await scripted_orchestrator.accept()
+    await session.welcome()
+    await session.send(assign=noop("t-1", 2, duration_s=0.5))
+    await session.update("t-1", job_pb2.TASK_STATE_RUNNING)
+    await session.send(cancel=cell_pb.Cancel(task_id="t-1", epoch=1, reason="an older assignment"))
+
+    final = await session.update("t-1", *FINAL)
+    assert final.state == job_pb2.TASK_STATE_SUCCEEDED
+
+
+async def test_every_welcomed_session_resets_the_reconnect_backoff_however_it_broke(
+        scripted_orchestrator: ScriptedOrchestrator, start_cell: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="cellwright.cells.controller")
+    await start_cell("noop-1", address=scripted_orchestrator.address, wait_execute=False)
+    for _ in range(5):  # each stream is welcomed, then breaks as an orchestrator restart does
+        session = await scripted_orchestrator.accept()
+        await session.welcome()
+        session.end(grpc.StatusCode.UNAVAILABLE)
+    await scripted_orchestrator.accept()  # and the cell still comes back
+
+    delays = [r.args[0] for r in caplog.records if r.msg == "reconnecting in %.1f s"]
+    assert len(delays) >= 5
+    assert all(d <= BACKOFF_START_S * 1.5 for d in delays), delays
