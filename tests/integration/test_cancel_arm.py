@@ -1,4 +1,5 @@
-"""Cancelling a job reaches the skill running on a simulated arm, and the arm stops."""
+"""Cancelling a job reaches the skill running on a simulated arm, the arm stops, and the
+next job on that cell moves it again."""
 
 from __future__ import annotations
 
@@ -15,15 +16,19 @@ from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
 
 
-async def test_cancel_reaches_a_running_pick_and_the_arm_stops(channel: grpc.aio.Channel, start_cell,
-                                                               job_in_state) -> None:
+async def test_cancel_stops_the_arm_in_a_running_pick_and_the_next_job_moves_it_again(
+        channel: grpc.aio.Channel, start_cell, job_in_state) -> None:
     # Real-time pacing gives the cancel a window of seconds while the arm moves.
     cell = await start_cell("arm-1", skills=("pick_place", "move_to"), world="arm_cell", realtime=True)
     jobs = job_grpc.JobServiceStub(channel)
-    params = struct_pb2.Struct()
-    params.update({"part": "blue_cube", "to": "outfeed_b"})
-    job = (await jobs.SubmitJob(job_svc.SubmitJobRequest(
-        request_id=str(uuid.uuid4()), workflow="pick-place", params=params))).job
+
+    async def pick_place(part: str, to: str) -> job_pb2.Job:
+        params = struct_pb2.Struct()
+        params.update({"part": part, "to": to})
+        return (await jobs.SubmitJob(job_svc.SubmitJobRequest(
+            request_id=str(uuid.uuid4()), workflow="pick-place", params=params))).job
+
+    job = await pick_place("blue_cube", "outfeed_b")
 
     with StateSubscriber(cell.controller.state_endpoint, robot_topic("arm-1", "")) as stream:
         def speed() -> float:
@@ -47,3 +52,8 @@ async def test_cancel_reaches_a_running_pick_and_the_arm_stops(channel: grpc.aio
     assert task.state == job_pb2.TASK_STATE_CANCELLED
     assert task.error.reason == "stopped"
     assert still < 0.02, f"arm still moving at {still:.3f} rad/s after the cancel"
+
+    # The cancel's stop holds until the cell releases it for the next task.
+    after = await job_in_state((await pick_place("red_cube", "outfeed_a")).id,
+                               job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, timeout_s=120)
+    assert after.state == job_pb2.JOB_STATE_SUCCEEDED, after.tasks[0].error
