@@ -36,10 +36,11 @@ def jobs(channel: grpc.aio.Channel) -> job_grpc.JobServiceStub:
     return job_grpc.JobServiceStub(channel)
 
 
-async def submit(jobs: job_grpc.JobServiceStub, workflow: str = "noop") -> job_pb2.Job:
+async def submit(jobs: job_grpc.JobServiceStub, workflow: str = "noop", *, priority: int = 0
+                 ) -> job_pb2.Job:
     response = await jobs.SubmitJob(job_svc.SubmitJobRequest(
-        request_id=str(uuid.uuid4()), workflow=workflow, params=struct_pb2.Struct()),
-        timeout=TIMEOUT_S)
+        request_id=str(uuid.uuid4()), workflow=workflow, params=struct_pb2.Struct(),
+        priority=priority), timeout=TIMEOUT_S)
     return response.job
 
 
@@ -98,12 +99,16 @@ class ScriptedCell:
         async with self.writing:
             await self.call.write(cell_pb.ConnectRequest(**message))
 
-    async def drop(self) -> None:
-        """Lose the stream, as a crash or a network failure would."""
+    async def stop_beating(self) -> None:
+        """Send no more heartbeats (they would restate Execute); the stream stays open."""
         if self.beats is not None:
             self.beats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.beats
+
+    async def drop(self) -> None:
+        """Lose the stream, as a crash or a network failure would."""
+        await self.stop_beating()
         if self.call is not None:
             self.call.cancel()
         await self.channel.close()
@@ -200,18 +205,22 @@ async def test_command_to_a_disconnected_cell_is_unavailable(cells, start_cell):
     assert error.code() == grpc.StatusCode.UNAVAILABLE
 
 
-async def test_held_cell_gets_no_task_until_unhold(cells, jobs, start_cell, cell_in_state,
-                                                   job_in_state):
+async def test_held_cell_gets_no_task_until_unhold(cells, jobs, start_cell, scripted_cell,
+                                                   cell_in_state, job_in_state):
     await start_cell("noop-1")
     await command(cells, "noop-1", packml_pb2.PACKML_COMMAND_HOLD)
     await cell_in_state("noop-1", packml_pb2.PACKML_STATE_HELD)
     job = await submit(jobs)
-    await asyncio.sleep(0.5)  # several dispatch rounds (the watchdog wakes it every 0.1 s)
+    marker = await submit(jobs, priority=1000)
+    other = scripted_cell("cell-2")
+    await other.connect()  # a dispatch round with both jobs READY and two cells connected
+    assign = (await other.next("assign")).assign
+    assert assign.task_id == marker.tasks[0].id  # the more urgent job; the held cell took none
     waiting = (await jobs.GetJob(job_svc.GetJobRequest(job_id=job.id), timeout=TIMEOUT_S)).job
-    assert waiting.state == job_pb2.JOB_STATE_QUEUED
-    assert waiting.tasks[0].epoch == 0
+    assert (waiting.state, waiting.tasks[0].epoch) == (job_pb2.JOB_STATE_QUEUED, 0)
     await command(cells, "noop-1", packml_pb2.PACKML_COMMAND_UNHOLD)
-    await job_in_state(job.id, job_pb2.JOB_STATE_SUCCEEDED)
+    done = await job_in_state(job.id, job_pb2.JOB_STATE_SUCCEEDED)
+    assert (done.tasks[0].cell_id, done.tasks[0].epoch) == ("noop-1", 1)
 
 
 async def test_estop_all_cells_aborts_them_and_clear_reset_start_brings_work_back(
@@ -420,7 +429,11 @@ async def test_a_cell_that_says_it_is_busy_gets_no_task_until_it_says_it_is_free
     cell.busy = True  # e.g. still stopping a task the orchestrator cancelled
     await cell.connect()
     job = await submit(jobs)
-    await asyncio.sleep(0.5)  # several dispatch rounds (the watchdog wakes it every 0.1 s)
+    marker = await submit(jobs, priority=1000)
+    other = scripted_cell("cell-2")
+    await other.connect()  # a dispatch round with both jobs READY and two cells connected
+    assign = (await other.next("assign")).assign
+    assert assign.task_id == marker.tasks[0].id  # the more urgent job; the busy cell took none
     waiting = (await jobs.GetJob(job_svc.GetJobRequest(job_id=job.id), timeout=TIMEOUT_S)).job
     assert (waiting.state, waiting.tasks[0].epoch) == (job_pb2.JOB_STATE_QUEUED, 0)
     cell.busy = False
@@ -536,9 +549,14 @@ async def test_a_heartbeat_with_nan_stats_ends_the_stream_naming_the_field(chann
 async def test_a_command_result_nobody_asked_for_changes_nothing(cells, scripted_cell):
     cell = scripted_cell("cell-1")
     await cell.connect()
+    await cell.stop_beating()  # a heartbeat would restate Execute and hide a change
     await cell.send(command_result=cell_pb.CommandResult(command_id="made-up", ok=True,
                                                          packml_state=packml_pb2.PACKML_STATE_ABORTED))
-    await cell.send(heartbeat=cell_pb.Heartbeat(packml_state=EXECUTE))  # ordered after it
-    await asyncio.sleep(0.2)
+    # The orchestrator handles a stream's messages in order: the ack of this (stale) update
+    # comes after the command result was dealt with, and proves the stream is still open.
+    await cell.send(task_update=cell_pb.TaskUpdate(task_id="job-none/none", epoch=1,
+                                                   state=job_pb2.TASK_STATE_SUCCEEDED))
+    ack = (await cell.next("ack")).ack
+    assert ack.task_id == "job-none/none"
     seen = (await cells.GetCell(cell_pb.GetCellRequest(cell_id="cell-1"), timeout=TIMEOUT_S)).cell
     assert seen.connected and seen.packml_state == EXECUTE
