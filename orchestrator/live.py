@@ -185,10 +185,8 @@ class Orchestrator:
             beat = message.heartbeat
             check_packml_state(beat.packml_state, "heartbeat.packml_state")
             check_stats(beat.stats)
-            if beat.packml_state != session.packml_state or beat.busy != session.busy:
+            if session.apply_heartbeat(beat):
                 self.wake()
-            session.packml_state, session.busy = beat.packml_state, beat.busy
-            session.stats = beat.stats  # a reference, not CopyFrom: that grew a long-lived arena
         elif kind == "task_update":
             report = convert.task_report(message.task_update)
             ack, orders = await self.db.write(self.engine.report, session.cell_id,

@@ -39,6 +39,13 @@ class CellSession:
         self.last_seen = time.monotonic()
         self.last_seen_unix = time.time()
 
+    def apply_heartbeat(self, beat: cell_pb.Heartbeat) -> bool:
+        """Take a (checked) heartbeat's state; returns whether PackML state or busy changed."""
+        changed = beat.packml_state != self.packml_state or beat.busy != self.busy
+        self.packml_state, self.busy = beat.packml_state, beat.busy
+        self.stats = beat.stats  # a reference: CopyFrom into a long-lived message grew its arena
+        return changed
+
     def send(self, message: cell_pb.ConnectResponse) -> None:
         self.outbox.put_nowait(message)
 
