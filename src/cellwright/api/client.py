@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import grpc
@@ -17,6 +19,8 @@ from cellwright.v1 import job_service_pb2_grpc as job_grpc
 
 FINAL_JOB_STATES = frozenset({job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED,
                               job_pb2.JOB_STATE_CANCELLED})
+RECONNECT_BACKOFF_S = (0.1, 2.0)
+"""First and longest wait between reconnection attempts of a resuming watch."""
 
 
 class Client:
@@ -25,9 +29,18 @@ class Client:
     def __init__(self, address: str, timeout_s: float = 10.0) -> None:
         self.address = address
         self.timeout_s = timeout_s
-        self.channel = grpc.insecure_channel(address)
+        first_ms, longest_ms = (int(s * 1000) for s in RECONNECT_BACKOFF_S)
+        self.channel = grpc.insecure_channel(address, options=[
+            ("grpc.initial_reconnect_backoff_ms", first_ms),
+            ("grpc.max_reconnect_backoff_ms", longest_ms)])
         self.jobs = job_grpc.JobServiceStub(self.channel)
         self.cells = cell_grpc.CellServiceStub(self.channel)
+        self._reached = threading.Event()  # the channel has been connected at least once
+        self.channel.subscribe(self._on_connectivity)
+
+    def _on_connectivity(self, state: grpc.ChannelConnectivity) -> None:
+        if state is grpc.ChannelConnectivity.READY:
+            self._reached.set()
 
     def __enter__(self) -> Client:
         return self
@@ -45,11 +58,12 @@ class Client:
     def submit(self, workflow: str, params: dict[str, Any] | None = None, *,
                request_id: str | None = None, priority: int = 0,
                labels: dict[str, str] | None = None) -> job_pb2.Job:
-        """Submit a job; a fresh UUID is the idempotency key unless one is given."""
+        """Submit a job; a fresh UUID is the idempotency key when `request_id` is None."""
         struct = struct_pb2.Struct()
         struct.update(params or {})
         response: job_svc.SubmitJobResponse = self.jobs.SubmitJob(job_svc.SubmitJobRequest(
-            request_id=request_id or str(uuid.uuid4()), workflow=workflow, params=struct,
+            request_id=str(uuid.uuid4()) if request_id is None else request_id,
+            workflow=workflow, params=struct,
             priority=priority, labels=labels or {}), timeout=self.timeout_s)
         return response.job
 
@@ -69,24 +83,63 @@ class Client:
             if not token:
                 return
 
-    def watch(self, after_seq: int = 0, job_id: str = "", timeout_s: float | None = None
+    def watch(self, after_seq: int = 0, job_id: str = "", timeout_s: float | None = None, *,
+              resume: bool = False, on_lost: Callable[[grpc.RpcError], None] | None = None
               ) -> Generator[job_pb2.JobEvent, None, None]:
         """Job events from `after_seq` on, live, until the iterator is closed or `timeout_s`
-        passes (then it simply ends)."""
-        stream = self.jobs.WatchJobs(job_svc.WatchJobsRequest(after_seq=after_seq, job_id=job_id),
-                                     timeout=timeout_s)
-        try:
-            for response in stream:
-                yield response.event
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise
-        finally:
-            stream.cancel()
+        passes (then it simply ends).
+
+        With `resume`, a connection lost (UNAVAILABLE) after the channel has been connected
+        is not an error: the watch reconnects with a capped backoff (RECONNECT_BACKOFF_S) and
+        asks for the events after the last one it yielded, so none is yielded twice or
+        missed. `on_lost(error)` is called when the connection is lost, and not again until
+        events flow once more. `timeout_s` bounds the whole watch, reconnections included.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        first_wait, longest_wait = RECONNECT_BACKOFF_S
+        wait, lost = first_wait, False
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            stream = self.jobs.WatchJobs(
+                job_svc.WatchJobsRequest(after_seq=after_seq, job_id=job_id),
+                timeout=left, wait_for_ready=lost or None)
+            try:
+                for response in stream:
+                    wait, lost = first_wait, False
+                    after_seq = response.event.seq
+                    yield response.event
+                return
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    return
+                if not (resume and exc.code() == grpc.StatusCode.UNAVAILABLE and self._reached.is_set()):
+                    raise
+                if not lost and on_lost is not None:
+                    on_lost(exc)
+                lost = True
+            finally:
+                stream.cancel()
+            time.sleep(wait if left is None else min(wait, left))
+            wait = min(2 * wait, longest_wait)
 
     def cancel(self, job_id: str, reason: str = "") -> job_pb2.Job:
         response: job_svc.CancelJobResponse = self.jobs.CancelJob(
             job_svc.CancelJobRequest(job_id=job_id, reason=reason), timeout=self.timeout_s)
+        return response.job
+
+    def retry_task(self, job_id: str, task_id: str, reason: str) -> job_pb2.Job:
+        """Run an UNKNOWN task of a HELD job again; `task_id` is its id or its step id."""
+        response: job_svc.RetryTaskResponse = self.jobs.RetryTask(
+            job_svc.RetryTaskRequest(job_id=job_id, task_id=task_id, reason=reason),
+            timeout=self.timeout_s)
+        return response.job
+
+    def resume_job(self, job_id: str, reason: str) -> job_pb2.Job:
+        """Confirm that every UNKNOWN task of a HELD job was done, so the job goes on."""
+        response: job_svc.ResumeJobResponse = self.jobs.ResumeJob(
+            job_svc.ResumeJobRequest(job_id=job_id, reason=reason), timeout=self.timeout_s)
         return response.job
 
     def list_cells(self) -> list[cell_pb.Cell]:
