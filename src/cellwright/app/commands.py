@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 import yaml
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
 
 from cellwright.api.client import FINAL_JOB_STATES, Client
 from cellwright.v1 import job_pb2, packml_pb2
 
 ADDRESS_HELP = "orchestrator host:port (default %(default)s)"
+PARAM_HELP = ("job parameter (repeatable). VALUE is a number if it reads as one (3, -3, 0.5, 1e2, 1E-3), "
+              "a boolean if it is true or false, a list or map in YAML flow style ([a, 2], {x: 1}; the same "
+              "rules inside), and text otherwise; quote it to force text: -p 'code=\"007\"'")
 
 
 def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubParsersAction  # type: ignore[type-arg]
@@ -32,11 +40,13 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     submit = action(actions, "submit", "submit a job")
     submit.add_argument("workflow", help="workflow name, optionally name@version")
     submit.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="job parameter; VALUE is read as YAML (3, true, red_cube) (repeatable)")
-    submit.add_argument("--request-id", help="idempotency key (default: a new UUID)")
+                        type=_pair(_param_value), help=PARAM_HELP)
+    submit.add_argument("--request-id", type=_given("a unique key per job, e.g. a UUID, or leave "
+                                                    "--request-id out to get a new UUID"),
+                        help="idempotency key (default: a new UUID)")
     submit.add_argument("--priority", type=int, default=0, help="0..1000, higher runs first (default 0)")
-    submit.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
-                        help="a label to find the job by later (repeatable)")
+    submit.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", type=_pair(str),
+                        help="a label to find the job by later; VALUE is always text (repeatable)")
     submit.add_argument("--wait", action="store_true", help="watch the job until it ends")
     submit.add_argument("--timeout", type=float, metavar="S",
                         help="with --wait: give up waiting after this many seconds (exit 1)")
@@ -57,6 +67,16 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     cancel.add_argument("job_id")
     cancel.add_argument("--reason", default="", help="told to the cell and kept in the logs")
     cancel.set_defaults(func=job_cancel)
+    reason = _given("what the operator checked or did, e.g. --reason 'part found in outfeed_b'")
+    retry = action(actions, "retry", "HELD job: run its UNKNOWN task again, on any capable cell")
+    retry.add_argument("job_id")
+    retry.add_argument("step", help="the UNKNOWN task: its step id (e.g. transfer) or task id")
+    retry.add_argument("--reason", required=True, type=reason, help="why (kept on the task); required")
+    retry.set_defaults(func=job_retry)
+    resume = action(actions, "resume", "HELD job: confirm its UNKNOWN tasks were done, so it goes on")
+    resume.add_argument("job_id")
+    resume.add_argument("--reason", required=True, type=reason, help="why (kept on the tasks); required")
+    resume.set_defaults(func=job_resume)
 
     action(cell_actions, "list", "list cells").set_defaults(func=cell_list)
     get_cell = action(cell_actions, "get", "print a cell as JSON")
@@ -69,22 +89,104 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     command.set_defaults(func=cell_command)
 
 
-def _pairs(items: list[str], what: str, parse: Any) -> dict[str, Any]:
-    result = {}
-    for item in items:
+_NUMBER = r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+_BOOLEAN = r"true|True|TRUE|false|False|FALSE"
+
+
+def _scalar(text: str) -> Any:
+    """A plain -p value: an int, a float, a bool, or the text itself (see PARAM_HELP)."""
+    if re.fullmatch(r"[-+]?[0-9]+", text):
+        return int(text)
+    if re.fullmatch(_NUMBER, text):
+        return float(text)
+    if re.fullmatch(_BOOLEAN, text):
+        return text.lower() == "true"
+    return text
+
+
+class _FlowLoader(yaml.SafeLoader):
+    """YAML for -p lists and maps, its plain scalars read by `_scalar` (no YAML 1.1 rules)."""
+
+
+_FlowLoader.yaml_implicit_resolvers = {}
+_FlowLoader.add_implicit_resolver("!cellwright-scalar", re.compile(f"^(?:{_NUMBER}|{_BOOLEAN})$"),
+                                  list("-+.0123456789tTfF"))
+_FlowLoader.add_constructor("!cellwright-scalar", lambda loader, node: _scalar(node.value))
+
+
+def _param_value(text: str) -> Any:
+    """A -p VALUE: YAML flow syntax if it opens with [ { " or ', else `_scalar`."""
+    if text[:1] not in ("[", "{", '"', "'"):
+        return _scalar(text)
+    try:
+        value = yaml.load(text, Loader=_FlowLoader)  # a SafeLoader: plain data only
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or exc
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YAML flow value: {problem}") from exc
+    try:
+        struct_pb2.Struct().update({"value": value})
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON data: map keys must be text, "
+                                         "and YAML tags (!!) are not accepted") from exc
+    return value
+
+
+def _pair(parse: Callable[[str], Any]) -> Callable[[str], tuple[str, Any]]:
+    """An argparse type for KEY=VALUE, VALUE read by `parse`."""
+    def pair(item: str) -> tuple[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"error: {what} {item!r} must be KEY=VALUE")
-        result[key] = parse(value)
-    return result
+            raise argparse.ArgumentTypeError(f"{item!r} must be KEY=VALUE")
+        return key, parse(value)
+    return pair
+
+
+def _given(what: str) -> Callable[[str], str]:
+    """An argparse type refusing an empty (or blank) text, telling what to give instead."""
+    def given(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"must not be empty: give {what}")
+        return text
+    return given
+
+
+def _name(enum: EnumDescriptor, number: int) -> str:
+    """An enum value's name without its type's prefix: SUCCEEDED, EXECUTE (the CLI's one form)."""
+    value = enum.values_by_number.get(number)
+    if value is None:
+        return str(number)
+    return value.name.removeprefix(enum.values_by_number[0].name.removesuffix("UNSPECIFIED"))
 
 
 def _state(job: job_pb2.Job) -> str:
-    return job_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_")
+    return _name(job_pb2.JobState.DESCRIPTOR, job.state)
 
 
-def _json(message: Any) -> str:
-    return json_format.MessageToJson(message, preserving_proto_field_name=True)
+def _tidy(field: FieldDescriptor, value: Any) -> Any:
+    """MessageToDict's `value` of `field`, with enum numbers turned into `_name`s."""
+    kind = field.message_type
+    if kind is not None and kind.GetOptions().map_entry:
+        return {k: _tidy(kind.fields_by_name["value"], v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tidy(field, v) for v in value]
+    if field.enum_type is not None:
+        return _name(field.enum_type, value)
+    if kind is not None and not kind.full_name.startswith("google.protobuf."):
+        return _tidy_message(kind, value)
+    return value
+
+
+def _tidy_message(kind: Descriptor | Any, data: dict[str, Any]) -> dict[str, Any]:  # Any: upb's Descriptor
+    return {k: _tidy(kind.fields_by_name[k], v) for k, v in data.items()}
+
+
+def to_json(message: Message) -> str:
+    """A message as the CLI prints it: every field under its .proto name, enum values as
+    `_name`s, 64-bit integers as numbers, times as RFC 3339 text."""
+    data = json_format.MessageToDict(message, always_print_fields_with_no_presence=True,
+                                     preserving_proto_field_name=True, use_integers_for_enums=True,
+                                     unquote_int64_if_possible=True)
+    return json.dumps(_tidy_message(message.DESCRIPTOR, data), indent=2)
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -97,8 +199,7 @@ def describe_event(event: job_pb2.JobEvent) -> str:
     line = f"#{event.seq:<5} {job.id} {job.workflow:<11} {_state(job):<9}"
     task = next((t for t in job.tasks if t.id == event.task_id), None)
     if task is not None:
-        state = job_pb2.TaskState.Name(task.state).removeprefix("TASK_STATE_")
-        line += f"  {task.step_id}: {state}"
+        line += f"  {task.step_id}: {_name(job_pb2.TaskState.DESCRIPTOR, task.state)}"
         if task.cell_id:
             line += f" on {task.cell_id} (epoch {task.epoch})"
         if task.HasField("error") and task.error.reason:
@@ -106,16 +207,23 @@ def describe_event(event: job_pb2.JobEvent) -> str:
     return line
 
 
+def _watch(client: Client, args: argparse.Namespace, **options: Any) -> Any:
+    """Client.watch, resuming after a lost connection with one note on stderr."""
+    def note(error: grpc.RpcError) -> None:
+        print(f"note: lost the orchestrator at {args.orchestrator} ({error.code().name}); "
+              "reconnecting, then resuming after the last event shown", file=sys.stderr, flush=True)
+    return client.watch(resume=True, on_lost=note, **options)
+
+
 def job_submit(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        job = client.submit(args.workflow, _pairs(args.param, "param", yaml.safe_load),
-                            request_id=args.request_id, priority=args.priority,
-                            labels=_pairs(args.label, "label", str))
-        print(f"{job.id} {_state(job)}")
+        job = client.submit(args.workflow, dict(args.param), request_id=args.request_id,
+                            priority=args.priority, labels=dict(args.label))
+        print(f"{job.id} {_state(job)}", flush=True)
         if not args.wait:
             return 0
-        for event in client.watch(job_id=job.id, timeout_s=args.timeout):
-            print(describe_event(event))
+        for event in _watch(client, args, job_id=job.id, timeout_s=args.timeout):
+            print(describe_event(event), flush=True)
             if event.job.state in FINAL_JOB_STATES:
                 return 0 if event.job.state == job_pb2.JOB_STATE_SUCCEEDED else 1
     print(f"error: {job.id} still not ended after --timeout {args.timeout:g} s", file=sys.stderr)
@@ -124,7 +232,7 @@ def job_submit(args: argparse.Namespace) -> int:
 
 def job_get(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        print(_json(client.get(args.job_id)))
+        print(to_json(client.get(args.job_id)))
     return 0
 
 
@@ -140,7 +248,7 @@ def job_list(args: argparse.Namespace) -> int:
 
 def job_watch(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        for event in client.watch(after_seq=args.after, job_id=args.job):
+        for event in _watch(client, args, after_seq=args.after, job_id=args.job):
             print(describe_event(event), flush=True)
     return 0
 
@@ -153,20 +261,38 @@ def job_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def job_retry(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = client.retry_task(args.job_id, args.step, args.reason)
+    task = next(t for t in job.tasks if args.step in (t.id, t.step_id))
+    print(f"{job.id} {_state(job)}; {task.step_id}: {_name(job_pb2.TaskState.DESCRIPTOR, task.state)} "
+          f"(epoch {task.epoch})")
+    return 0
+
+
+def job_resume(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = client.resume_job(args.job_id, args.reason)
+    print(f"{job.id} {_state(job)}")
+    return 0
+
+
 def cell_list(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        print(f"{'cell':<12} {'connected':<9} {'packml':<12} {'busy':<5} {'skills':<40} state stream")
+        print(f"{'cell':<12} {'state':<28} {'busy':<5} {'skills':<40} state stream")
         for cell in client.list_cells():
-            state = packml_pb2.PackmlState.Name(cell.packml_state).removeprefix("PACKML_STATE_")
+            state = _name(packml_pb2.PackmlState.DESCRIPTOR, cell.packml_state)
+            if not cell.connected:  # what it said last, not what it is now
+                state = f"disconnected (last {state})"
+            busy = str(cell.busy) if cell.connected else "-"
             skills = ",".join(s.name for s in cell.skills)
-            print(f"{cell.id:<12} {cell.connected!s:<9} {state:<12} {cell.busy!s:<5} "
-                  f"{skills:<40} {cell.state_endpoint}")
+            print(f"{cell.id:<12} {state:<28} {busy:<5} {skills:<40} {cell.state_endpoint}")
     return 0
 
 
 def cell_get(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        print(_json(client.get_cell(args.cell_id)))
+        print(to_json(client.get_cell(args.cell_id)))
     return 0
 
 
@@ -176,7 +302,7 @@ def cell_command(args: argparse.Namespace) -> int:
     with _client(args) as client:
         results = client.command("" if everyone else args.cell_id, value, all_cells=everyone)
     for result in results:
-        state = packml_pb2.PackmlState.Name(result.packml_state).removeprefix("PACKML_STATE_")
+        state = _name(packml_pb2.PackmlState.DESCRIPTOR, result.packml_state)
         print(f"{result.cell_id}: {'ok' if result.ok else 'not done'}, now {state}"
               + (f" ({result.error})" if result.error else ""))
     return 0 if all(r.ok for r in results) else 1
