@@ -1,0 +1,347 @@
+"""The `cellwright` command against a real orchestrator on loopback and real noop cells.
+
+One-shot commands run `cellwright.app.cli.main` in a thread (the orchestrator lives in the
+test's event loop); commands that follow events (`job watch`, `job submit --wait`) run as
+`python -m cellwright` subprocesses, so a test can read their lines as they come and stop
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from cellwright import __version__
+from cellwright.app.cli import main
+from cellwright.app.commands import describe_event
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
+from cellwright.v1 import job_pb2, packml_pb2
+from cellwright.v1 import job_service_pb2 as job_svc
+from cellwright.v1 import job_service_pb2_grpc as job_grpc
+
+TIMEOUT_S = 30.0
+EXECUTE = packml_pb2.PACKML_STATE_EXECUTE
+
+TYPED_WORKFLOW = """\
+name: typed
+version: 1
+params:
+  count: {type: integer}
+  ratio: {type: number}
+  small: {type: number}
+  half: {type: number}
+  flag: {type: boolean}
+  word: {type: string}
+  code: {type: string}
+  items: {type: array}
+  where: {type: object}
+steps:
+  - id: only
+    skill: noop
+"""
+
+
+@dataclass
+class Ran:
+    """What one `cellwright ...` run did."""
+
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., Awaitable[Ran]]
+Spawn = Callable[..., Awaitable[asyncio.subprocess.Process]]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], orchestrator: Any) -> Cli:
+    """`await cli("job", "get", JOB)`: run the command against `orchestrator` in a thread."""
+    async def run(*args: str, address: str = orchestrator.address) -> Ran:
+        def call() -> int:
+            try:
+                return main([*args, "--orchestrator", address])
+            except SystemExit as exc:  # argparse: bad usage
+                return exc.code if isinstance(exc.code, int) else 1
+        code = await asyncio.wait_for(asyncio.to_thread(call), TIMEOUT_S)
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+    return run
+
+
+@pytest.fixture
+async def spawn(orchestrator: Any) -> AsyncIterator[Spawn]:
+    """`await spawn("job", "watch")`: `python -m cellwright ...` against `orchestrator`;
+    every process still running after the test is killed."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start(*args: str) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cellwright", *args, "--orchestrator", orchestrator.address,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.returncode is None:
+            process.kill()
+        await process.communicate()
+
+
+async def line_of(stream: asyncio.StreamReader | None) -> str:
+    """The next line of a subprocess's output; fails if the process ended instead."""
+    assert stream is not None
+    line = await asyncio.wait_for(stream.readline(), TIMEOUT_S)
+    assert line, "the command ended"
+    return line.decode().rstrip("\n")
+
+
+async def lines_until(process: asyncio.subprocess.Process, done: Callable[[str], bool]) -> list[str]:
+    """Lines of stdout up to and including the first for which `done` is true."""
+    lines = [await line_of(process.stdout)]
+    while not done(lines[-1]):
+        lines.append(await line_of(process.stdout))
+    return lines
+
+
+def ended(job_id: str) -> Callable[[str], bool]:
+    """For `lines_until`: the event line that shows `job_id` SUCCEEDED."""
+    return lambda line: line.split()[1:4] == [job_id, "noop", "SUCCEEDED"]
+
+
+async def events(address: str, last_seq: int, job_id: str = "") -> list[job_pb2.JobEvent]:
+    """Every event the orchestrator has stored up to `last_seq`, replayed from the start."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        stream = job_grpc.JobServiceStub(channel).WatchJobs(job_svc.WatchJobsRequest(job_id=job_id))
+        found: list[job_pb2.JobEvent] = []
+        async for response in stream:
+            found.append(response.event)
+            if response.event.seq >= last_seq:
+                stream.cancel()
+                return found
+    raise AssertionError("the event stream ended")
+
+
+def seq_of(line: str) -> int:
+    return int(line.split()[0].removeprefix("#"))
+
+
+async def restart(orchestrator: Any, start_orchestrator: Any, **settings: Any) -> Any:
+    """Stop the orchestrator and start it again on the same database and port."""
+    await orchestrator.stop()
+    return await start_orchestrator(orchestrator.db_path, address=orchestrator.address, **settings)
+
+
+async def held_job(cli: Cli, address: str, job_in_state: Any) -> str:
+    """A noop job whose cell vanished mid-task: HELD, its task UNKNOWN. Returns its id.
+
+    The cell is one Connect stream driven here (a real cell would finish the noop first)."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        session = cell_grpc.CellServiceStub(channel).Connect()
+        await session.write(cell_pb.ConnectRequest(hello=cell_pb.Hello(
+            cell_id="gone-1", boot_id=uuid.uuid4().hex, packml_state=EXECUTE,
+            skills=[cell_pb.Skill(name="noop")])))
+        job_id = (await cli("job", "submit", "noop")).out.split()[0]
+
+        async def assignment() -> cell_pb.Assign:
+            while not (message := await session.read()).HasField("assign"):
+                pass
+            return message.assign
+
+        assign = await asyncio.wait_for(assignment(), TIMEOUT_S)
+        await session.write(cell_pb.ConnectRequest(task_update=cell_pb.TaskUpdate(
+            task_id=assign.task_id, epoch=assign.epoch, state=job_pb2.TASK_STATE_RUNNING)))
+        session.cancel()  # the cell is gone; its lease runs out
+    await job_in_state(job_id, job_pb2.JOB_STATE_HELD)
+    return job_id
+
+
+async def get(cli: Cli, job_id: str) -> dict[str, Any]:
+    ran = await cli("job", "get", job_id)
+    assert ran.code == 0, ran.err
+    parsed: dict[str, Any] = json.loads(ran.out)
+    return parsed
+
+
+# --- job submit: parameters and request ids ---------------------------------------------
+
+async def test_param_values_are_numbers_booleans_lists_maps_or_text_and_labels_stay_text(
+        start_orchestrator, tmp_path: Path, cli: Cli) -> None:
+    (tmp_path / "typed.yaml").write_text(TYPED_WORKFLOW)
+    typed = await start_orchestrator(workflow_dirs=(tmp_path,))
+    ran = await cli("job", "submit", "typed", "-p", "count=-3", "-p", "ratio=1e2", "-p", "small=1E-3",
+                    "-p", "half=0.5", "-p", "flag=true", "-p", "word=yes", "-p", 'code="007"',
+                    "-p", "items=[1e2, a, false]", "-p", "where={x: 0.5, y: [on]}",
+                    "--label", "batch=42", "--label", "rush=true", address=typed.address)
+    assert ran.code == 0, ran.err
+    job = (await cli("job", "get", ran.out.split()[0], address=typed.address)).out
+    assert json.loads(job)["params"] == {
+        "count": -3, "ratio": 100, "small": 0.001, "half": 0.5, "flag": True, "word": "yes",
+        "code": "007", "items": [100, "a", False], "where": {"x": 0.5, "y": ["on"]}}
+    assert json.loads(job)["labels"] == {"batch": "42", "rush": "true"}
+
+
+async def test_a_param_that_is_not_key_equals_value_or_not_flow_yaml_is_bad_usage(cli: Cli) -> None:
+    missing = await cli("job", "submit", "noop", "-p", "duration_s")
+    assert missing.code == 2
+    assert "'duration_s' must be KEY=VALUE" in missing.err
+    broken = await cli("job", "submit", "noop", "-p", "items=[1, 2")
+    assert broken.code == 2
+    assert "'[1, 2' is not a YAML flow value" in broken.err
+
+
+async def test_an_empty_request_id_is_refused_as_bad_usage_and_nothing_is_submitted(cli: Cli) -> None:
+    ran = await cli("job", "submit", "noop", "--request-id", "")
+    assert ran.code == 2
+    assert "--request-id: must not be empty: give a unique key per job" in ran.err
+    listed = await cli("job", "list")
+    assert listed.out.splitlines()[1:] == []
+
+
+# --- job retry / job resume -----------------------------------------------------------
+
+async def test_job_resume_confirms_the_unknown_task_done_and_the_job_succeeds(
+        cli: Cli, orchestrator, job_in_state) -> None:
+    job_id = await held_job(cli, orchestrator.address, job_in_state)
+    ran = await cli("job", "resume", job_id, "--reason", "part found in the outfeed")
+    assert (ran.code, ran.out) == (0, f"{job_id} SUCCEEDED\n"), ran.err
+    task = (await get(cli, job_id))["tasks"][0]
+    assert task["state"] == "SUCCEEDED"
+    assert "part found in the outfeed" in task["operator_note"]
+
+
+async def test_job_retry_runs_the_unknown_task_again_under_a_new_epoch_on_another_cell(
+        cli: Cli, orchestrator, start_cell, job_in_state) -> None:
+    job_id = await held_job(cli, orchestrator.address, job_in_state)
+    ran = await cli("job", "retry", job_id, "noop", "--reason", "cell restarted, part still in infeed")
+    assert ran.code == 0, ran.err
+    assert ran.out.startswith(job_id)
+    assert ran.out.endswith("; noop: READY (epoch 2)\n")
+    task = (await get(cli, job_id))["tasks"][0]
+    assert (task["state"], task["epoch"]) == ("READY", 2)
+    assert "cell restarted, part still in infeed" in task["operator_note"]
+
+    await start_cell("noop-1")
+    done = (await job_in_state(job_id, job_pb2.JOB_STATE_SUCCEEDED)).tasks[0]
+    assert (done.cell_id, done.epoch, done.attempt) == ("noop-1", 3, 2)
+
+
+async def test_job_retry_of_a_job_that_is_not_held_is_a_server_error(cli: Cli) -> None:
+    job_id = (await cli("job", "submit", "noop")).out.split()[0]  # no cell: stays QUEUED
+    ran = await cli("job", "retry", job_id, "noop", "--reason", "why not")
+    assert ran.code == 1
+    assert ran.err.startswith("error: FAILED_PRECONDITION: ")
+
+
+async def test_job_retry_and_resume_need_a_reason(cli: Cli) -> None:
+    for args in (("retry", "job-1", "noop"), ("resume", "job-1")):
+        assert (await cli("job", *args)).code == 2
+        empty = await cli("job", *args, "--reason", " ")
+        assert empty.code == 2
+        assert "--reason: must not be empty: give what the operator checked or did" in empty.err
+
+
+# --- job watch / job submit --wait across an orchestrator restart ------------------------
+
+async def test_job_watch_resumes_after_an_orchestrator_restart_with_every_event_once(
+        orchestrator, start_orchestrator, start_cell, cli: Cli, spawn: Spawn) -> None:
+    await start_cell("noop-1")
+    watch = await spawn("job", "watch")
+    first = (await cli("job", "submit", "noop")).out.split()[0]
+    shown = await lines_until(watch, ended(first))
+
+    again = await restart(orchestrator, start_orchestrator)
+    note = await line_of(watch.stderr)
+    assert note.startswith(f"note: lost the orchestrator at {orchestrator.address} (UNAVAILABLE)")
+    second = (await cli("job", "submit", "noop")).out.split()[0]  # for noop-1, once it is back
+    shown += await lines_until(watch, ended(second))
+
+    watch.terminate()
+    _, rest = await watch.communicate()
+    assert "note:" not in rest.decode()  # one note only
+    stored = await events(again.address, seq_of(shown[-1]))
+    assert shown == [describe_event(e) for e in stored]  # each event once, none lost
+
+
+async def test_job_submit_wait_follows_its_job_through_an_orchestrator_restart(
+        orchestrator, start_orchestrator, start_cell, cli: Cli, spawn: Spawn) -> None:
+    await start_cell("noop-1")
+    submit = await spawn("job", "submit", "noop", "-p", "duration_s=60", "--wait")
+    job_id = (await line_of(submit.stdout)).split()[0]
+    shown = await lines_until(submit, lambda line: "noop: RUNNING" in line)
+
+    again = await restart(orchestrator, start_orchestrator, lease_ttl_s=TIMEOUT_S)
+    assert (await line_of(submit.stderr)).startswith("note: lost the orchestrator")
+    assert (await cli("job", "cancel", job_id)).code == 0
+    out, rest = await asyncio.wait_for(submit.communicate(), TIMEOUT_S)
+    shown += out.decode().splitlines()
+
+    assert submit.returncode == 1  # the job ended, but not SUCCEEDED
+    assert "note:" not in rest.decode()
+    assert "CANCELLED" in shown[-1]
+    stored = await events(again.address, seq_of(shown[-1]), job_id)
+    assert shown == [describe_event(e) for e in stored]
+
+
+async def test_job_watch_after_a_seq_beyond_the_newest_event_is_a_one_line_error(
+        spawn: Spawn) -> None:
+    watch = await spawn("job", "watch", "--after", "99")
+    out, err = await asyncio.wait_for(watch.communicate(), TIMEOUT_S)
+    assert watch.returncode == 1
+    assert out == b""
+    assert err.decode().startswith("error: OUT_OF_RANGE: ")
+    assert len(err.decode().splitlines()) == 1
+
+
+# --- output conventions ---------------------------------------------------------------
+
+async def test_json_output_has_short_enum_names_and_64_bit_integers_as_numbers(
+        cli: Cli, start_cell) -> None:
+    await start_cell("noop-1")
+    job_id = (await cli("job", "submit", "noop", "--wait")).out.split()[0]
+    job = await get(cli, job_id)
+    listed = (await cli("job", "list")).out.splitlines()[1].split()
+    assert job["state"] == listed[2] == "SUCCEEDED"
+    task = job["tasks"][0]
+    assert (task["state"], task["epoch"], task["attempt"]) == ("SUCCEEDED", 1, 1)
+    cell = json.loads((await cli("cell", "get", "noop-1")).out)
+    assert (cell["packml_state"], cell["connected"], cell["busy"]) == ("EXECUTE", True, False)
+
+
+async def test_cell_list_marks_a_disconnected_cell_with_its_last_state(
+        cli: Cli, start_cell, cells: cell_grpc.CellServiceStub) -> None:
+    gone = await start_cell("noop-1")
+    await start_cell("noop-2")
+    await gone.stop()
+
+    async def disconnected() -> None:
+        while (await cells.GetCell(cell_pb.GetCellRequest(cell_id="noop-1"))).cell.connected:
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(disconnected(), TIMEOUT_S)
+    rows = {line.split()[0]: line for line in (await cli("cell", "list")).out.splitlines()[1:]}
+    assert rows["noop-1"].split()[1:4] == ["disconnected", "(last", "EXECUTE)"]
+    assert rows["noop-2"].split()[1:4] == ["EXECUTE", "False", "noop"]
+
+
+@pytest.fixture
+def cells(channel: grpc.aio.Channel) -> cell_grpc.CellServiceStub:
+    return cell_grpc.CellServiceStub(channel)
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"cellwright {__version__}\n"
