@@ -103,6 +103,33 @@ async def test_watch_jobs_resumes_after_a_seq_without_repeating_or_losing_events
     assert resumed[-1].job.id == job.id
 
 
+async def test_watch_jobs_after_a_seq_beyond_the_newest_event_is_out_of_range(jobs):
+    job = await submit(jobs)  # no cell: its submission is the newest event
+    [submitted] = await collect_events(jobs, until=lambda e: e.job.id == job.id)
+    call = jobs.WatchJobs(job_svc.WatchJobsRequest(after_seq=submitted.seq + 1), timeout=TIMEOUT_S)
+    error = await rpc_error(call.read())
+    assert error.code() == grpc.StatusCode.OUT_OF_RANGE
+    assert f"after_seq {submitted.seq + 1}" in error.details()
+
+
+async def test_watch_jobs_on_a_store_without_events_after_seq_1_is_out_of_range(jobs):
+    call = jobs.WatchJobs(job_svc.WatchJobsRequest(after_seq=1), timeout=TIMEOUT_S)
+    error = await rpc_error(call.read())
+    assert error.code() == grpc.StatusCode.OUT_OF_RANGE
+
+
+async def test_watch_jobs_after_the_newest_seq_waits_for_the_next_event(jobs):
+    first = await submit(jobs)  # no cell: its submission is the newest event
+    [newest] = await collect_events(jobs, until=lambda e: e.job.id == first.id)
+    call = jobs.WatchJobs(job_svc.WatchJobsRequest(after_seq=newest.seq), timeout=TIMEOUT_S)
+    try:
+        second = await submit(jobs)
+        response = await call.read()
+        assert (response.event.seq, response.event.job.id) == (newest.seq + 1, second.id)
+    finally:
+        call.cancel()
+
+
 async def test_watch_jobs_of_unknown_job_is_not_found(jobs):
     call = jobs.WatchJobs(job_svc.WatchJobsRequest(job_id="job-nope"))
     error = await rpc_error(call.read())
