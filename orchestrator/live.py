@@ -53,6 +53,7 @@ class Orchestrator:
         self._changed = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.closed = False
         for cell_id in engine.in_flight_cells():  # after a restart: wait a lease for them
             self.sessions[cell_id] = CellSession(cell_pb.Hello(cell_id=cell_id), connected=False)
 
@@ -62,6 +63,9 @@ class Orchestrator:
         self.wake()
 
     async def stop(self) -> None:
+        """Stop the loops, end every cell session and wake every watcher to end."""
+        self.closed = True
+        self.notify(0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -96,10 +96,11 @@ async def _serve(address: str, orchestrator: Orchestrator, health_servicer: heal
         orchestrator.start()
         if ready is not None:
             ready(port)
-        await server.wait_for_termination()
-    finally:
-        await server.stop(grace=1.0)  # first, so cells cannot reconnect while we close
-        await orchestrator.stop()
+        await asyncio.Event().wait()  # until cancelled (cancelling grpc's wait_for_termination
+    finally:                          # would make the server's stop() give up at once)
+        stopping = asyncio.ensure_future(server.stop(grace=1.0))  # refuses new calls at once
+        await orchestrator.stop()  # ends cell sessions and watches, so the grace is not waited out
+        await stopping
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[int], None], seq: int) -> None:

@@ -25,6 +25,7 @@ from cellwright.orchestrator.errors import (
     InvalidArgument,
     OrchestratorError,
     OutOfRange,
+    Unavailable,
 )
 from cellwright.orchestrator.live import Orchestrator
 from cellwright.orchestrator.malformed import Malformed
@@ -167,7 +168,7 @@ class JobServicer(job_grpc.JobServiceServicer):
                                  f"{newest}; resume with a seq this orchestrator gave you, or 0 "
                                  "for everything")
             seq = request.after_seq
-            while True:
+            while not self.o.closed:
                 changed = self.o.changed()
                 events = await self.db.read(self.engine.events_after, seq, request.job_id, WATCH_BATCH)
                 for seq, when, task_id, snapshot in events:
@@ -176,6 +177,7 @@ class JobServicer(job_grpc.JobServiceServicer):
                     yield job_svc.WatchJobsResponse(event=event)
                 if not events:
                     await changed.wait()
+            raise Unavailable(f"the orchestrator is shutting down; resume with after_seq={seq}")
         except Exception as exc:
             await _abort(context, exc)
 
