@@ -28,6 +28,8 @@ TIMEOUT_S = 30.0
 EXECUTE = packml_pb2.PACKML_STATE_EXECUTE
 SKILLS = ("noop", "pick_place", "move_to")
 JobWaiter = Callable[..., Awaitable[job_pb2.Job]]
+Jobs = job_grpc.JobServiceStub
+Cells = cell_grpc.CellServiceStub
 
 
 class ScriptedCell:
@@ -65,7 +67,8 @@ class ScriptedCell:
                 message = await self.call.read()
                 assert message is not grpc.aio.EOF, "the orchestrator ended the stream"
                 if message.WhichOneof("msg") == kind:
-                    return message
+                    answer: cell_pb.ConnectResponse = message
+                    return answer
         return await asyncio.wait_for(read(), TIMEOUT_S)
 
     async def send(self, **message: Any) -> None:
@@ -118,8 +121,9 @@ async def submit(jobs: job_grpc.JobServiceStub, workflow: str = "noop",
                  params: dict[str, Any] | None = None) -> job_pb2.Job:
     struct = struct_pb2.Struct()
     struct.update(params or {})
-    return (await jobs.SubmitJob(job_svc.SubmitJobRequest(
-        request_id=str(uuid.uuid4()), workflow=workflow, params=struct), timeout=TIMEOUT_S)).job
+    response: job_svc.SubmitJobResponse = await jobs.SubmitJob(job_svc.SubmitJobRequest(
+        request_id=str(uuid.uuid4()), workflow=workflow, params=struct), timeout=TIMEOUT_S)
+    return response.job
 
 
 async def rpc_error(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
@@ -161,7 +165,7 @@ async def held_by_a_restart(jobs: job_grpc.JobServiceStub, cells: cell_grpc.Cell
 
 
 async def test_retry_task_runs_the_unknown_task_again_to_succeeded_on_a_cell(
-        jobs, cells, scripted_cell, job_in_state):
+        jobs: Jobs, cells: Cells, scripted_cell: Make, job_in_state: JobWaiter) -> None:
     job, assign, cell = await held_by_a_restart(jobs, cells, scripted_cell, job_in_state)
     retried = (await jobs.RetryTask(job_svc.RetryTaskRequest(
         job_id=job.id, task_id="noop", reason="tray checked: part not moved"), timeout=TIMEOUT_S)).job
@@ -181,7 +185,7 @@ async def test_retry_task_runs_the_unknown_task_again_to_succeeded_on_a_cell(
 
 
 async def test_a_retried_task_fences_off_its_old_holder_that_comes_back_late(
-        jobs, scripted_cell, job_in_state):
+        jobs: Jobs, scripted_cell: Make, job_in_state: JobWaiter) -> None:
     """The same process returns after its lease ended, still running the task under the old
     epoch: it is told to cancel, and its late result changes nothing."""
     old = scripted_cell("cell-1", "boot-a")
@@ -215,7 +219,7 @@ async def test_a_retried_task_fences_off_its_old_holder_that_comes_back_late(
 
 
 async def test_resume_job_marks_the_unknown_task_succeeded_and_the_job_goes_on(
-        jobs, cells, scripted_cell, job_in_state):
+        jobs: Jobs, cells: Cells, scripted_cell: Make, job_in_state: JobWaiter) -> None:
     job, assign, cell = await held_by_a_restart(
         jobs, cells, scripted_cell, job_in_state, "kitting", {"first": "red_cube",
                                                               "second": "blue_cube"})
@@ -236,7 +240,7 @@ async def test_resume_job_marks_the_unknown_task_succeeded_and_the_job_goes_on(
 
 
 async def test_a_late_report_from_the_old_holder_of_a_resumed_task_changes_nothing(
-        jobs, scripted_cell, job_in_state):
+        jobs: Jobs, scripted_cell: Make, job_in_state: JobWaiter) -> None:
     old = scripted_cell("cell-1", "boot-a")
     await old.connect()
     job = await submit(jobs)
@@ -261,7 +265,8 @@ async def test_a_late_report_from_the_old_holder_of_a_resumed_task_changes_nothi
 
 @pytest.mark.parametrize("reason", ["", "  "])
 async def test_retry_and_resume_without_a_reason_are_invalid_argument(
-        jobs, cells, scripted_cell, job_in_state, reason):
+        jobs: Jobs, cells: Cells, scripted_cell: Make, job_in_state: JobWaiter,
+        reason: str) -> None:
     job, _, _ = await held_by_a_restart(jobs, cells, scripted_cell, job_in_state)
     for call in (jobs.RetryTask(job_svc.RetryTaskRequest(job_id=job.id, task_id="noop",
                                                          reason=reason), timeout=TIMEOUT_S),
@@ -274,7 +279,8 @@ async def test_retry_and_resume_without_a_reason_are_invalid_argument(
     assert (still.state, still.tasks[0].state) == (job_pb2.JOB_STATE_HELD, job_pb2.TASK_STATE_UNKNOWN)
 
 
-async def test_retry_and_resume_of_a_job_that_is_not_held_are_failed_precondition(jobs):
+async def test_retry_and_resume_of_a_job_that_is_not_held_are_failed_precondition(
+        jobs: Jobs) -> None:
     job = await submit(jobs)  # no cell: QUEUED, its task READY
     error = await rpc_error(jobs.RetryTask(job_svc.RetryTaskRequest(
         job_id=job.id, task_id="noop", reason="checked"), timeout=TIMEOUT_S))
@@ -287,7 +293,7 @@ async def test_retry_and_resume_of_a_job_that_is_not_held_are_failed_preconditio
 
 
 async def test_retry_of_an_unknown_step_or_without_a_task_is_refused_naming_it(
-        jobs, cells, scripted_cell, job_in_state):
+        jobs: Jobs, cells: Cells, scripted_cell: Make, job_in_state: JobWaiter) -> None:
     job, _, _ = await held_by_a_restart(jobs, cells, scripted_cell, job_in_state)
     error = await rpc_error(jobs.RetryTask(job_svc.RetryTaskRequest(
         job_id=job.id, task_id="nope", reason="checked"), timeout=TIMEOUT_S))
@@ -300,7 +306,7 @@ async def test_retry_of_an_unknown_step_or_without_a_task_is_refused_naming_it(
 
 
 async def test_a_task_whose_cell_returns_running_it_is_back_without_the_cell_lost_error(
-        jobs, scripted_cell, job_in_state):
+        jobs: Jobs, scripted_cell: Make, job_in_state: JobWaiter) -> None:
     cell = scripted_cell("cell-1", "boot-a")
     await cell.connect()
     job = await submit(jobs)
@@ -322,7 +328,8 @@ async def test_a_task_whose_cell_returns_running_it_is_back_without_the_cell_los
 
 
 async def test_a_job_going_held_logs_a_warning_telling_the_operator_what_to_do(
-        jobs, cells, scripted_cell, job_in_state, caplog):
+        jobs: Jobs, cells: Cells, scripted_cell: Make, job_in_state: JobWaiter,
+        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="cellwright.orchestrator.engine")
     job, _, _ = await held_by_a_restart(jobs, cells, scripted_cell, job_in_state)
     warnings = [r for r in caplog.records if r.name == "cellwright.orchestrator.engine"
@@ -335,7 +342,7 @@ async def test_a_job_going_held_logs_a_warning_telling_the_operator_what_to_do(
 @pytest.mark.xfail(strict=True, reason="orchestrator bug: RetryTask checks only the task state, so "
                    "the UNKNOWN task of a job cancelled while HELD becomes READY and is dispatched")
 async def test_retry_of_a_task_of_a_job_cancelled_while_held_is_failed_precondition(
-        jobs, cells, scripted_cell, job_in_state):
+        jobs: Jobs, cells: Cells, scripted_cell: Make, job_in_state: JobWaiter) -> None:
     job, _, _ = await held_by_a_restart(jobs, cells, scripted_cell, job_in_state)
     cancelled = (await jobs.CancelJob(job_svc.CancelJobRequest(job_id=job.id, reason="scrap it"),
                                       timeout=TIMEOUT_S)).job
