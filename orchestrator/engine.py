@@ -192,6 +192,9 @@ class Engine:
             raise FailedPrecondition(
                 f"task {task.id} is {task.state.value}; only a task whose outcome is unknown "
                 "(UNKNOWN, in a HELD job) can be retried")
+        if job.state is not JobState.HELD:  # e.g. cancelled meanwhile: its tasks stay ended
+            raise FailedPrecondition(f"job {job_id} is {job.state.value}; only a task of a HELD "
+                                     "job can be retried")
         with self.store.transaction():
             self.store.update_task(
                 task.id, expect_states=[TaskState.UNKNOWN], expect_epoch=task.epoch,
