@@ -339,8 +339,6 @@ async def test_a_job_going_held_logs_a_warning_telling_the_operator_what_to_do(
     assert f"cellwright job resume {job.id}" in warnings[0].getMessage()
 
 
-@pytest.mark.xfail(strict=True, reason="orchestrator bug: RetryTask checks only the task state, so "
-                   "the UNKNOWN task of a job cancelled while HELD becomes READY and is dispatched")
 async def test_retry_of_a_task_of_a_job_cancelled_while_held_is_failed_precondition(
         jobs: Jobs, cells: Cells, scripted_cell: Make, job_in_state: JobWaiter) -> None:
     job, _, _ = await held_by_a_restart(jobs, cells, scripted_cell, job_in_state)

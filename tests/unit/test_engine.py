@@ -599,8 +599,6 @@ def test_retry_of_a_task_that_is_not_unknown_is_failed_precondition(h):
     assert h.job(job.id).tasks[0].state is TaskState.UNKNOWN
 
 
-@pytest.mark.xfail(strict=True, reason="orchestrator bug: Engine.retry_task checks only the task "
-                   "state, so an UNKNOWN task of a CANCELLED job becomes READY and is dispatched")
 def test_retry_of_an_unknown_task_of_a_job_that_ended_is_failed_precondition(h):
     """CancelJob ends a HELD job and leaves its UNKNOWN task as it is: retrying it must not
     make a task of an ended job READY (the dispatcher would run it)."""
