@@ -97,7 +97,8 @@ class JobServicer(job_grpc.JobServiceServicer):
     @_status
     async def SubmitJob(self, request: job_svc.SubmitJobRequest,
                         context: grpc.aio.ServicerContext) -> job_svc.SubmitJobResponse:
-        job, created = await self.db.write(self.engine.submit, convert.submission(request))
+        job, created = await self.db.write(self.engine.submit, convert.submission(request),
+                                           new_work=True)
         if created:
             self.o.warn_unserved(job)
             self.o.wake()
