@@ -1,4 +1,4 @@
-"""Cellwright: orchestrates industrial robot cells and humanoid robots.
+"""Cellwright: orchestrates industrial robot cells (simulated today; real drivers and humanoid cells to come).
 
 Layers, lowest first: `cellwright.v1` (generated gRPC/protobuf) and `cellwright.api`
 (schema, structs, state-stream codec, client); `cellwright.robots`;

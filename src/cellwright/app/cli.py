@@ -14,7 +14,7 @@ from cellwright.orchestrator import cli as orchestrator_cli
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="cellwright", description="Orchestrate robot cells: jobs over gRPC, cells in "
-        "PyBullet simulation or on real drivers, state over ZeroMQ.")
+        "PyBullet simulation (real drivers to come), state over ZeroMQ.")
     root.add_argument("--version", action="version", version=f"cellwright {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
     demo.add_parser(sub)
