@@ -57,7 +57,7 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
         for name in ["", *SERVICE_NAMES]:
             await health_servicer.set(name, status)
 
-    db = StoreThreads(on_writable)
+    db = StoreThreads(store.run_group, on_writable)
     engine = Engine(store, workflows, encode_job=convert.encode_job, reader=reader,
                     on_event=lambda seq: _call_soon(loop, orchestrator.notify, seq))
     orchestrator = Orchestrator(engine, db, heartbeat_interval_s=heartbeat_interval_s,

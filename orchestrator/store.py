@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -60,7 +61,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     duration_s REAL NOT NULL DEFAULT 0,
     assigned_at REAL NOT NULL DEFAULT 0,
     finished_at REAL NOT NULL DEFAULT 0,
-    operator_note TEXT NOT NULL DEFAULT ''
+    operator_note TEXT NOT NULL DEFAULT '',
+    rank_priority INTEGER NOT NULL DEFAULT 0,
+    rank_deadline REAL NOT NULL DEFAULT 1e300,
+    rank_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tasks_job ON tasks(job_id);
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
@@ -74,6 +78,14 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
 CREATE TABLE IF NOT EXISTS probes (id INTEGER PRIMARY KEY CHECK (id = 1), time REAL NOT NULL);
 """
+# The order READY tasks are dispatched in, copied from their job at submission (priority
+# and deadline never change): an index walk finds the most urgent ones without sorting
+# every READY task, however long the queue (after `_migrate`: 0.1 files lack the columns).
+RANK_INDEXES = """
+CREATE INDEX IF NOT EXISTS tasks_ready ON tasks(state, rank_priority, rank_deadline, rank_seq, ordinal);
+CREATE INDEX IF NOT EXISTS tasks_late ON tasks(state, rank_deadline);
+"""
+NO_DEADLINE = 1e300
 BUSY_TIMEOUT_S = 5.0
 
 
@@ -184,12 +196,13 @@ class Store(_Queries):
             raise StoreInUse(f"database {self.path} is in use by another orchestrator; "
                              "stop it first or give this one its own --db") from None
         self._db = _connect(self.path, busy_timeout_s)
+        self._after_commit: list[Callable[[], None]] = []
+        self._savepoints = itertools.count()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
         self._migrate()
-        self._after_commit: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self._db.close()
@@ -200,6 +213,16 @@ class Store(_Queries):
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(tasks)")}
         if "operator_note" not in columns:
             self._db.execute("ALTER TABLE tasks ADD COLUMN operator_note TEXT NOT NULL DEFAULT ''")
+        if "rank_seq" not in columns:
+            with self.transaction():
+                self._db.execute("ALTER TABLE tasks ADD COLUMN rank_priority INTEGER NOT NULL DEFAULT 0")
+                self._db.execute("ALTER TABLE tasks ADD COLUMN rank_deadline REAL NOT NULL DEFAULT 1e300")
+                self._db.execute("ALTER TABLE tasks ADD COLUMN rank_seq INTEGER NOT NULL DEFAULT 0")
+                self._db.execute(
+                    "UPDATE tasks SET (rank_priority, rank_deadline, rank_seq) = (SELECT -j.priority,"
+                    " CASE WHEN j.deadline > 0 THEN j.deadline ELSE ? END, j.seq FROM jobs j"
+                    " WHERE j.id = tasks.job_id)", (NO_DEADLINE,))
+        self._db.executescript(RANK_INDEXES)
 
     def reader(self) -> StoreReader:
         """A read-only connection of its own to the same file."""
@@ -212,13 +235,16 @@ class Store(_Queries):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic, durable change; nested use joins the outer transaction.
+        """One atomic, durable change.
 
         If anything fails, COMMIT included, the transaction is rolled back and the error
-        raised; the callbacks given to `after_commit` run only once COMMIT succeeded.
+        raised; the callbacks given to `after_commit` run only once COMMIT succeeded. Used
+        inside another transaction it is a savepoint: a failure undoes only its own part
+        (and drops its callbacks), and nothing is durable before the outermost COMMIT.
         """
         if self._db.in_transaction:
-            yield
+            with self._savepoint():
+                yield
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -233,6 +259,38 @@ class Store(_Queries):
         for callback in callbacks:
             callback()
 
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        name = f"nested_{next(self._savepoints)}"
+        mark = len(self._after_commit)
+        self._db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            del self._after_commit[mark:]
+            if self._db.in_transaction:  # SQLite may have rolled everything back itself
+                self._db.execute(f"ROLLBACK TO {name}")
+                self._db.execute(f"RELEASE {name}")
+            raise
+        self._db.execute(f"RELEASE {name}")
+
+    def run_group(self, calls: Sequence[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+        """Run `calls` in one transaction, one COMMIT (one fsync) for all of them, each in
+        a savepoint of its own. Returns (ok, result or exception) per call: a call that
+        raises undoes only its own writes. A failure of the whole (BEGIN, COMMIT, or SQLite
+        rolling the transaction back by itself) is raised, and nothing of it is durable."""
+        outcomes: list[tuple[bool, Any]] = []
+        with self.transaction():
+            for call in calls:
+                try:
+                    with self.transaction():
+                        outcomes.append((True, call()))
+                except Exception as exc:
+                    if not self._db.in_transaction:
+                        raise
+                    outcomes.append((False, exc))
+        return outcomes
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` once the current transaction has committed (never if it fails)."""
         if not self._db.in_transaction:
@@ -246,18 +304,19 @@ class Store(_Queries):
 
     # --- jobs ----------------------------------------------------------------------
     def insert_job(self, job: Job, body_hash: str) -> None:
-        self._db.execute(
+        cursor = self._db.execute(
             "INSERT INTO jobs (id, request_id, body_hash, workflow, workflow_version, params,"
             " priority, deadline, labels, state, created_at, updated_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (job.id, job.request_id, body_hash, job.workflow, job.workflow_version,
              json.dumps(job.params), job.priority, job.deadline, json.dumps(job.labels),
              job.state.value, job.created_at, job.updated_at))
+        rank = (-job.priority, job.deadline if job.deadline > 0 else NO_DEADLINE, cursor.lastrowid)
         self._db.executemany(
-            "INSERT INTO tasks (id, job_id, ordinal, step_id, skill, params, needs, retries, state)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO tasks (id, job_id, ordinal, step_id, skill, params, needs, retries, state,"
+            " rank_priority, rank_deadline, rank_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [(t.id, job.id, i, t.step_id, t.skill, json.dumps(t.params), json.dumps(t.needs),
-              t.retries, t.state.value) for i, t in enumerate(job.tasks)])
+              t.retries, t.state.value, *rank) for i, t in enumerate(job.tasks)])
 
     def find_request(self, request_id: str) -> tuple[str, str] | None:
         """(job id, body hash) of an earlier submission with this idempotency key."""
@@ -293,8 +352,7 @@ class Store(_Queries):
             " AND p.cell_id != '' ORDER BY p.assigned_at DESC LIMIT 1) AS last_cell"
             " FROM tasks t JOIN jobs j ON j.id = t.job_id"
             f" WHERE t.state = 'READY' AND t.skill IN ({','.join('?' * len(skills))})"
-            " ORDER BY j.priority DESC,"
-            " CASE WHEN j.deadline > 0 THEN j.deadline ELSE 1e300 END, j.seq, t.ordinal"
+            " ORDER BY t.rank_priority, t.rank_deadline, t.rank_seq, t.ordinal"
             " LIMIT ?", (*skills, limit)).fetchall()
         return [ReadyTask(self._task(r), r["j_priority"], r["j_deadline"], r["j_created"],
                           r["last_cell"] or "") for r in rows]
@@ -303,9 +361,9 @@ class Store(_Queries):
         """(job id, READY task id) of unfinished jobs past their deadline with a task not
         yet dispatched, one row per job."""
         rows = self._db.execute(
-            "SELECT j.id, MIN(t.id) FROM jobs j JOIN tasks t ON t.job_id = j.id"
-            " WHERE j.deadline > 0 AND j.deadline < ? AND t.state = 'READY'"
-            " AND j.state IN ('QUEUED', 'RUNNING', 'HELD') GROUP BY j.id", (now,))
+            "SELECT t.job_id, MIN(t.id) FROM tasks t JOIN jobs j ON j.id = t.job_id"
+            " WHERE t.state = 'READY' AND t.rank_deadline < ?"
+            " AND j.state IN ('QUEUED', 'RUNNING', 'HELD') GROUP BY t.job_id", (now,))
         return [(r[0], r[1]) for r in rows]
 
     def tasks_on_cell(self, cell_id: str, states: Sequence[TaskState]) -> list[Task]:
