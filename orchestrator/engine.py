@@ -24,7 +24,7 @@ from typing import Any
 from cellwright.api.schema import quote
 from cellwright.orchestrator import scheduler
 from cellwright.orchestrator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from cellwright.orchestrator.model import Job, JobState, Task, TaskError, TaskState
+from cellwright.orchestrator.model import Job, JobState, StoredEvent, Task, TaskError, TaskState
 from cellwright.orchestrator.store import Store, StoreReader
 from cellwright.orchestrator.workflows import WorkflowRegistry
 
@@ -100,7 +100,7 @@ class Engine:
     """Submits, dispatches, advances and cancels jobs; reconciles cells' reports."""
 
     def __init__(self, store: Store, workflows: WorkflowRegistry, *,
-                 encode_job: Callable[[Job], bytes], on_event: Callable[[int], None],
+                 encode_job: Callable[[Job], bytes], on_event: Callable[[StoredEvent], None],
                  clock: Callable[[], float] = time.time, reader: StoreReader | None = None) -> None:
         self.store = store
         self.reader = reader or store
@@ -165,8 +165,8 @@ class Engine:
         return self.reader.list_jobs(states=states, workflow=workflow, labels=labels,
                                      after_seq=after_seq, limit=limit)
 
-    def events_after(self, seq: int, job_id: str, limit: int) -> list[tuple[int, float, str, bytes]]:
-        """(seq, time, task_id, encoded job) of events after `seq`, oldest first."""
+    def events_after(self, seq: int, job_id: str, limit: int) -> list[StoredEvent]:
+        """Events after `seq` (of one job if `job_id`), oldest first."""
         return self.reader.events_after(seq, job_id, limit)
 
     def newest_seq(self) -> int:
@@ -396,9 +396,10 @@ class Engine:
         return _found(self.store.get_job(_job_id(job_id)), job_id)
 
     def _record(self, job_id: str, task_id: str) -> None:
-        job = self._job(job_id)
-        seq = self.store.append_event(self._clock(), job_id, task_id, self._encode(job))
-        self.store.after_commit(lambda: self._on_event(seq))
+        now, snapshot = self._clock(), self._encode(self._job(job_id))
+        event = StoredEvent(self.store.append_event(now, job_id, task_id, snapshot), now, job_id,
+                            task_id, snapshot)
+        self.store.after_commit(lambda: self._on_event(event))
 
     def _fail_job(self, job_id: str, task_id: str, error: TaskError) -> list[CancelOrder]:
         """Fail a job now: queued tasks are cancelled, running ones are sent a cancel."""

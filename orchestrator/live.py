@@ -18,7 +18,7 @@ from cellwright.orchestrator import convert
 from cellwright.orchestrator.cell_checks import check_packml_state, check_stats
 from cellwright.orchestrator.engine import CancelOrder, Engine, TaskReport
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from cellwright.orchestrator.model import Job
+from cellwright.orchestrator.model import Job, StoredEvent
 from cellwright.orchestrator.sessions import CellSession
 from cellwright.orchestrator.storethreads import StoreThreads
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT_S = 5.0
 DISPATCH_RETRY_S = 1.0
+RECENT_EVENTS = 4096  # committed job events kept in memory for live watchers
 
 
 class Orchestrator:
@@ -53,6 +54,7 @@ class Orchestrator:
         self._changed = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._recent: list[StoredEvent] = []  # consecutive seqs, oldest first
         self.closed = False
         for cell_id in engine.in_flight_cells():  # after a restart: wait a lease for them
             self.sessions[cell_id] = CellSession(cell_pb.Hello(cell_id=cell_id), connected=False)
@@ -65,7 +67,7 @@ class Orchestrator:
     async def stop(self) -> None:
         """Stop the loops, end every cell session and wake every watcher to end."""
         self.closed = True
-        self.notify(0)
+        self._wake_watchers()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -73,8 +75,23 @@ class Orchestrator:
             session.close()
 
     # --- events --------------------------------------------------------------------
-    def notify(self, _seq: int) -> None:
-        """A job event was committed (call on the event loop)."""
+    def notify(self, event: StoredEvent) -> None:
+        """A job event was committed (call on the event loop, in commit order)."""
+        if self._recent and event.seq != self._recent[-1].seq + 1:
+            self._recent.clear()  # never serve a gap from memory: watchers read the store
+        self._recent.append(event)
+        if len(self._recent) > 2 * RECENT_EVENTS:
+            del self._recent[:RECENT_EVENTS]
+        self._wake_watchers()
+
+    def recent_after(self, seq: int) -> list[StoredEvent] | None:
+        """The committed events after `seq` from memory, or None if memory does not reach
+        back to `seq` (then read the store)."""
+        if not self._recent or self._recent[0].seq > seq + 1:
+            return None
+        return self._recent[max(0, seq + 1 - self._recent[0].seq):]
+
+    def _wake_watchers(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class JobState(enum.Enum):
@@ -100,3 +100,15 @@ class ReadyTask:
     deadline: float
     job_created_at: float
     last_cell: str = ""  # cell that ran the job's latest assigned step, if any
+
+
+class StoredEvent(NamedTuple):
+    """A committed change of a job, as the event log keeps it: its seq, the commit's wall
+    time, the job, the task that changed ("" for the job itself) and the job after the
+    change (an encoded `cellwright.v1.Job`)."""
+
+    seq: int
+    time: float
+    job_id: str
+    task_id: str
+    snapshot: bytes

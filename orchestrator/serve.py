@@ -15,6 +15,7 @@ from cellwright.orchestrator import convert
 from cellwright.orchestrator.engine import Engine
 from cellwright.orchestrator.live import Orchestrator
 from cellwright.orchestrator.malformed import add_servicer
+from cellwright.orchestrator.model import StoredEvent
 from cellwright.orchestrator.server import CellServicer, JobServicer
 from cellwright.orchestrator.store import BUSY_TIMEOUT_S, Store
 from cellwright.orchestrator.storethreads import StoreThreads
@@ -59,7 +60,7 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
 
     db = StoreThreads(store.run_group, on_writable)
     engine = Engine(store, workflows, encode_job=convert.encode_job, reader=reader,
-                    on_event=lambda seq: _call_soon(loop, orchestrator.notify, seq))
+                    on_event=lambda event: _call_soon(loop, orchestrator.notify, event))
     orchestrator = Orchestrator(engine, db, heartbeat_interval_s=heartbeat_interval_s,
                                 lease_ttl_s=lease_ttl_s, forget_after_s=forget_after_s)
     try:
@@ -103,6 +104,7 @@ async def _serve(address: str, orchestrator: Orchestrator, health_servicer: heal
         await stopping
 
 
-def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[int], None], seq: int) -> None:
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[StoredEvent], None],
+               event: StoredEvent) -> None:
     """Hand a committed event from the writer thread to the event loop."""
-    loop.call_soon_threadsafe(fn, seq)
+    loop.call_soon_threadsafe(fn, event)

@@ -171,10 +171,17 @@ class JobServicer(job_grpc.JobServiceServicer):
             seq = request.after_seq
             while not self.o.closed:
                 changed = self.o.changed()
-                events = await self.db.read(self.engine.events_after, seq, request.job_id, WATCH_BATCH)
-                for seq, when, task_id, snapshot in events:
-                    event = job_pb2.JobEvent(seq=seq, task_id=task_id, time=convert.timestamp(when))
-                    event.job.ParseFromString(snapshot)
+                events = self.o.recent_after(seq)
+                if events is None:  # far behind: from the store, a batch at a time
+                    events = await self.db.read(self.engine.events_after, seq, request.job_id,
+                                                WATCH_BATCH)
+                for stored in events:
+                    seq = stored.seq
+                    if request.job_id and stored.job_id != request.job_id:
+                        continue
+                    event = job_pb2.JobEvent(seq=stored.seq, task_id=stored.task_id,
+                                             time=convert.timestamp(stored.time))
+                    event.job.ParseFromString(stored.snapshot)
                     yield job_svc.WatchJobsResponse(event=event)
                 if not events:
                     await changed.wait()

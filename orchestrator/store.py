@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cellwright.orchestrator.model import Job, JobState, ReadyTask, Task, TaskError, TaskState
+from cellwright.orchestrator.model import Job, JobState, ReadyTask, StoredEvent, Task, TaskError, TaskState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -133,17 +133,17 @@ class _Queries:
         row = self._db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return None if row is None else self._task(row)
 
-    def events_after(self, seq: int, job_id: str, limit: int) -> list[tuple[int, float, str, bytes]]:
-        """(seq, time, task_id, snapshot) of events after `seq`, oldest first."""
+    def events_after(self, seq: int, job_id: str, limit: int) -> list[StoredEvent]:
+        """Events after `seq` (of one job if `job_id`), oldest first."""
         if job_id:
             rows = self._db.execute(
-                "SELECT seq, time, task_id, snapshot FROM events WHERE job_id = ? AND seq > ?"
-                " ORDER BY seq LIMIT ?", (job_id, seq, limit))
+                "SELECT seq, time, job_id, task_id, snapshot FROM events WHERE job_id = ?"
+                " AND seq > ? ORDER BY seq LIMIT ?", (job_id, seq, limit))
         else:
             rows = self._db.execute(
-                "SELECT seq, time, task_id, snapshot FROM events WHERE seq > ? ORDER BY seq"
-                " LIMIT ?", (seq, limit))
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
+                "SELECT seq, time, job_id, task_id, snapshot FROM events WHERE seq > ?"
+                " ORDER BY seq LIMIT ?", (seq, limit))
+        return [StoredEvent(*r) for r in rows]
 
     def in_flight_tasks(self) -> list[Task]:
         rows = self._db.execute("SELECT * FROM tasks WHERE state IN ('ASSIGNED', 'RUNNING')")

@@ -46,7 +46,7 @@ class Harness:
         self.store = Store(path)
         self.engine = Engine(self.store, WorkflowRegistry([workflow_dir]),
                              encode_job=lambda job: job.state.value.encode(),
-                             on_event=self.seqs.append, clock=self.clock)
+                             on_event=lambda event: self.seqs.append(event.seq), clock=self.clock)
 
     def submit(self, workflow: str = "noop", params: dict[str, object] | None = None,
                **fields: object) -> Job:
