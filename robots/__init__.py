@@ -1,5 +1,22 @@
-"""Robots: the one shared contract (`Robot`) and its implementations."""
+"""Robots as components: kind interfaces, goals, the control loop, the registry.
 
+    Component                    lifecycle, stop/e-stop hooks, read/update/write hooks
+    ├── Arm                      joints, named frames          (robots.arm)
+    ├── Gripper                  width, force, holding         (robots.gripper)
+    ├── Base                     fixed, planar or legged       (robots.base)
+    └── IO                       digital and analog points     (robots.io)
+    Robot                        a named set of components     (robots.robot)
+    PartLocator                  how skills find parts         (robots.parts)
+    ControlLoop                  read/update/write at a fixed rate (robots.loop)
+    ROBOTS, register()           model ids to factories        (robots.registry)
+
+Implementations: `robots.sim` (PyBullet), `robots.mock` (ideal followers, no physics).
+"""
+
+from cellwright.api.geometry import FloatArray, Pose
+from cellwright.robots.arm import Arm, ArmInfo, ArmState, JointLimits
+from cellwright.robots.base import Base, BaseInfo, BaseState
+from cellwright.robots.component import Component, ComponentInfo, Lifecycle
 from cellwright.robots.errors import (
     CollisionDetected,
     EStopActive,
@@ -10,21 +27,19 @@ from cellwright.robots.errors import (
     RobotError,
     Unreachable,
 )
-from cellwright.robots.interface import JointLimits, Lifecycle, Pose, Robot, RobotInfo, RobotState
+from cellwright.robots.goal import Goal
+from cellwright.robots.gripper import Gripper, GripperInfo, GripperState
+from cellwright.robots.io import IO, IOInfo, IOPoint, IOState
+from cellwright.robots.loop import ControlLoop
+from cellwright.robots.parts import PartLocator, PartSighting
+from cellwright.robots.registry import ROBOTS, build_robot, register
+from cellwright.robots.robot import BuildContext, Robot, RobotModel
 
 __all__ = [
-    "CollisionDetected",
-    "EStopActive",
-    "JointLimits",
-    "Lifecycle",
-    "LimitViolation",
-    "MotionStopped",
-    "MotionTimeout",
-    "NotActive",
-    "Pose",
-    "Robot",
-    "RobotError",
-    "RobotInfo",
-    "RobotState",
-    "Unreachable",
+    "IO", "ROBOTS", "Arm", "ArmInfo", "ArmState", "Base", "BaseInfo", "BaseState", "BuildContext",
+    "CollisionDetected", "Component", "ComponentInfo", "ControlLoop", "EStopActive", "FloatArray",
+    "Goal", "Gripper", "GripperInfo", "GripperState", "IOInfo", "IOPoint", "IOState",
+    "JointLimits", "Lifecycle", "LimitViolation", "MotionStopped", "MotionTimeout", "NotActive",
+    "PartLocator", "PartSighting", "Pose", "Robot", "RobotError", "RobotModel", "Unreachable",
+    "build_robot", "register",
 ]

@@ -1,0 +1,30 @@
+"""The robot models this package ships, registered without importing their drivers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cellwright.robots.models import franka_panda
+from cellwright.robots.robot import BuildContext, Robot, RobotModel
+
+
+def _pybullet_panda(context: BuildContext, config: Mapping[str, Any]) -> Robot:
+    from cellwright.robots.sim.panda import build
+
+    return build(context, config)
+
+
+def _mock_panda(context: BuildContext, config: Mapping[str, Any]) -> Robot:
+    from cellwright.robots.mock.panda import build
+
+    return build(context, config)
+
+
+MODELS = (
+    RobotModel("pybullet.panda", franka_panda.MODEL, "pybullet", _pybullet_panda,
+               franka_panda.CONFIG_SCHEMA,
+               "Franka Panda arm and hand in a PyBullet world: physics, contacts, grasps by friction"),
+    RobotModel("mock.panda", franka_panda.MODEL, "mock", _mock_panda, franka_panda.CONFIG_SCHEMA,
+               "Franka Panda as ideal followers: no physics; grasps snap parts of a kinematic scene"),
+)

@@ -1,0 +1,250 @@
+"""The base of every component: identity, lifecycle, stop hooks and control-loop hooks.
+
+A component is one part of a robot with one kind of job (`arm`, `gripper`, `base`, `io`).
+Kind interfaces (`Arm`, `Gripper`, ...) subclass `Component` and put the checks every
+implementation inherits in their public methods; implementations (`pybullet`, `mock`,
+real drivers) fill in the `_`-prefixed hooks.
+
+Threads:
+    - `read()`, `update()`, `write()` and the lifecycle run on the control loop's thread
+      (the only thread that may touch a simulator or a driver's session);
+    - motion methods may be called from any thread: they check, start a `Goal` and return;
+    - `stop()`, `estop()`, `state()` and `info()` are safe from any thread and never wait
+      behind queued work: `_on_stop()` / `_on_estop()` are where a driver pushes the stop to
+      hardware at once.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from cellwright.robots.errors import EStopActive, LimitViolation, MotionStopped, NotActive
+from cellwright.robots.goal import Goal
+
+
+class Lifecycle(enum.Enum):
+    """Lifecycle states after ros2_control's hardware components: motion only in ACTIVE."""
+
+    UNCONFIGURED = "unconfigured"
+    INACTIVE = "inactive"
+    ACTIVE = "active"
+    ERROR = "error"
+    FINALIZED = "finalized"
+
+
+@dataclass(frozen=True)
+class ComponentInfo:
+    """What a component is. `name` is qualified by its robot: `panda/arm`, `g1/left_arm`."""
+
+    name: str
+    kind: str
+    model: str
+    driver: str
+
+
+class Component:
+    """A component of a robot. Constructors do no I/O: `configure()` and `activate()` do.
+
+    Args:
+        name: qualified name, `<robot>/<component>` (e.g. `panda/gripper`).
+        model: the robot model (`franka_panda`).
+        driver: the implementation (`pybullet`, `mock`, `opcua`, `modbus`).
+    """
+
+    kind: ClassVar[str] = "component"
+
+    def __init__(self, name: str, model: str, driver: str) -> None:
+        self.name, self.model, self.driver = name, model, driver
+        self._lifecycle = Lifecycle.UNCONFIGURED
+        self._error = ""
+        self._stopped = threading.Event()
+        self._estopped = threading.Event()
+        self._goal: Goal[Any] | None = None
+        self.wake: Callable[[], None] = lambda: None
+        """Set by the control loop that runs this component: wakes a lockstep loop that
+        waits for work. Called after a goal starts and after a stop."""
+
+    # --- lifecycle (control loop thread) --------------------------------------------
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self._lifecycle
+
+    @property
+    def error_reason(self) -> str:
+        """Why the component is in ERROR ("" otherwise)."""
+        return self._error
+
+    def configure(self) -> None:
+        """Load or connect (UNCONFIGURED or ERROR -> INACTIVE); no motion yet."""
+        if self._lifecycle is Lifecycle.FINALIZED:
+            raise NotActive(f"{self.name} is finalized; build a new one")
+        if self._lifecycle in (Lifecycle.UNCONFIGURED, Lifecycle.ERROR):
+            self._configure()
+            self._lifecycle, self._error = Lifecycle.INACTIVE, ""
+
+    def activate(self) -> None:
+        """Allow motion (configures first if needed). Calling it when ACTIVE does nothing."""
+        if self._lifecycle is Lifecycle.ACTIVE:
+            return
+        self.configure()
+        self._activate()
+        self._lifecycle = Lifecycle.ACTIVE
+
+    def deactivate(self) -> None:
+        """Stop the motion and refuse new motion (ACTIVE -> INACTIVE)."""
+        if self._lifecycle is Lifecycle.ACTIVE:
+            self._end_goal()
+            self._deactivate()
+            self._lifecycle = Lifecycle.INACTIVE
+
+    def fail(self, reason: str) -> None:
+        """Enter ERROR (a lost driver, a fault): the motion ends, new motion is refused until
+        `activate()` configures it again."""
+        if self._lifecycle is Lifecycle.FINALIZED:
+            return
+        self._end_goal()
+        self._on_stop()
+        self._lifecycle, self._error = Lifecycle.ERROR, reason
+
+    def shutdown(self) -> None:
+        """Release everything (-> FINALIZED); the component cannot be used again."""
+        if self._lifecycle is not Lifecycle.FINALIZED:
+            self.deactivate()
+            self._shutdown()
+            self._lifecycle = Lifecycle.FINALIZED
+
+    # --- stop and e-stop (any thread, never waits) ------------------------------------
+    def stop(self) -> None:
+        """Halt the current motion the component's own way (an arm holds position) and refuse
+        motion with MotionStopped until `resume()`."""
+        self._stopped.set()
+        self._end_goal()
+        self._on_stop()
+        self.wake()
+
+    def estop(self) -> None:
+        """Emergency stop: halt now and refuse motion until `reset_estop()`."""
+        self._estopped.set()
+        self._stopped.set()
+        self._end_goal()
+        self._on_estop()
+        self.wake()
+
+    def resume(self) -> None:
+        """Allow motion again after `stop()` (an e-stop also needs `reset_estop()`)."""
+        if not self._estopped.is_set():
+            self._stopped.clear()
+
+    def reset_estop(self) -> None:
+        """Clear the e-stop (PackML Clear); motion still waits for `resume()`."""
+        self._estopped.clear()
+
+    @property
+    def estopped(self) -> bool:
+        return self._estopped.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """True from stop() or estop() until resume()."""
+        return self._stopped.is_set()
+
+    # --- control loop hooks (control loop thread) -------------------------------------
+    def read(self, now_s: float) -> None:
+        """Read the hardware (or simulator) into the cached state."""
+
+    def update(self, now_s: float, dt_s: float) -> None:
+        """Advance the active goal by one tick and decide the commands."""
+
+    def write(self) -> None:
+        """Send the commands to the hardware (or simulator)."""
+
+    def busy(self) -> bool:
+        """True while something moves or settles: a lockstep loop keeps stepping for it."""
+        return self._goal is not None and not self._goal.done()
+
+    def info(self) -> ComponentInfo:
+        """What this component is (kinds return a richer subclass)."""
+        return ComponentInfo(self.name, self.kind, self.model, self.driver)
+
+    # --- helpers for kinds and implementations ---------------------------------------
+    def _begin(self, goal: Goal[Any]) -> Goal[Any]:
+        """Check that motion is allowed, preempt the previous goal, and make `goal` active."""
+        self._check_can_move()
+        previous, self._goal = self._goal, goal
+        if previous is not None and not previous.done():
+            previous.fail(MotionStopped(f"{previous.what}: preempted by {goal.what}"))
+        self.wake()
+        return goal
+
+    def _check_can_move(self) -> None:
+        if self._lifecycle is not Lifecycle.ACTIVE:
+            why = f" ({self._error})" if self._error else ""
+            raise NotActive(f"{self.name} is {self._lifecycle.value}{why}; activate() it first")
+        if self._estopped.is_set():
+            raise EStopActive(f"{self.name} is e-stopped; reset the e-stop (PackML Clear) first")
+        if self._stopped.is_set():
+            raise MotionStopped(f"{self.name} was stopped; resume() it before moving again")
+
+    @property
+    def goal(self) -> Goal[Any] | None:
+        """The goal in progress, if any."""
+        goal = self._goal
+        return goal if goal is not None and not goal.done() else None
+
+    def _end_goal(self) -> None:
+        """Mark the active goal cancelled; the loop halts it (implementations decide how)."""
+        goal = self._goal
+        if goal is not None:
+            goal.cancel()
+
+    # --- hooks for implementations ---------------------------------------------------
+    def _configure(self) -> None:
+        """Load models, open connections."""
+
+    def _activate(self) -> None:
+        """Enable motion (e.g. servo on)."""
+
+    def _deactivate(self) -> None:
+        """Disable motion (e.g. servo off)."""
+
+    def _shutdown(self) -> None:
+        """Release connections and private resources."""
+
+    def _on_stop(self) -> None:
+        """Push a stop to the hardware now (any thread; must not block)."""
+
+    def _on_estop(self) -> None:
+        """Push an emergency stop to the hardware now (any thread; must not block)."""
+        self._on_stop()
+
+
+def check_finite(what: str, values: Any) -> None:
+    """Raise LimitViolation unless every value is a finite number."""
+    array = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise LimitViolation(f"{what} must be finite numbers, got {values}")
+
+
+def check_range(what: str, value: float, low: float, high: float, unit: str) -> float:
+    """Return `value` as a float, or raise LimitViolation if it is not finite or not in
+    [low, high]; targets are refused, never clamped."""
+    number = float(value)
+    if not np.isfinite(number):
+        raise LimitViolation(f"{what} is {number}; give a finite value in [{low}, {high}] {unit}")
+    if not low <= number <= high:
+        raise LimitViolation(f"{what} {number:.4f} {unit} is outside [{low:.4f}, {high:.4f}] {unit}")
+    return number
+
+
+def check_speed_and_timeout(speed: float, timeout_s: float) -> None:
+    """Speed is a fraction of the limits in (0, 1]; a timeout is finite and > 0."""
+    if not (np.isfinite(speed) and 0.0 < speed <= 1.0):
+        raise LimitViolation(f"speed must be in (0, 1], got {speed}")
+    if not (np.isfinite(timeout_s) and timeout_s > 0):
+        raise LimitViolation(f"timeout_s must be a finite number > 0, got {timeout_s}")

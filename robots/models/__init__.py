@@ -1,0 +1,1 @@
+"""What robot models are, whatever drives them: joints, limits, frames, strokes."""

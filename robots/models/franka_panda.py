@@ -1,0 +1,41 @@
+"""The Franka Emika Panda with its hand: facts shared by every driver of it.
+
+Joint position and velocity limits come from the URDF (`pybullet_data/franka_panda`), the
+acceleration limits and the hand's stroke and force from Franka's datasheet.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pybullet_data
+
+MODEL = "franka_panda"
+URDF_PATH = os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
+ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
+FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
+TOOL_FRAME = "panda_grasptarget"
+"""The grasp point between the fingertips: the arm's default frame."""
+FLANGE_FRAME = "panda_link8"
+READY_POSE = (0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785)
+MAX_ACCELERATION = np.array([15.0, 7.5, 10.0, 12.5, 15.0, 20.0, 20.0])
+"""rad/s^2, per joint; the URDF has none."""
+GRIPPER_STROKE_M = 0.08
+"""The hand opens to 80 mm between the fingers."""
+GRIPPER_MAX_FORCE_N = 70.0
+"""Continuous grasp force of the Franka Hand."""
+
+CONFIG_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "mount": {"type": "string",
+                  "description": "the layout mount the robot stands on (default: its name)"},
+        "initial_joints": {"type": "array",
+                           "description": "arm joint positions at activation, rad (default: "
+                                          "the ready pose)"},
+        "configurations": {"type": "object",
+                           "description": "named joint configurations, rad; `home` defaults "
+                                          "to the ready pose"},
+    },
+}
