@@ -46,20 +46,45 @@ function decode(types, frames) {
   return { topic, seq, simTimeS: Number(simTimeNs) / 1e9, wallTimeNs, message };
 }
 
+const f3 = (x) => x.toFixed(3);
+const xyz = (pose) => {
+  const p = (pose && pose.positionM) || { x: 0, y: 0, z: 0 };
+  return `(${f3(p.x)}, ${f3(p.y)}, ${f3(p.z)})`;
+};
+
+// A RobotState line: every chain with its joints and default tool frame, every gripper, a
+// floating base, IO values. A 0.1 publisher (no chains) is shown from its single-arm fields.
+function formatRobot(o) {
+  const parts = [];
+  if (o.chains.length) {
+    for (const chain of o.chains) {
+      const q = chain.positionRad.map(f3).join(", ");
+      // Each chain's default tool frame is its first frame, named "<chain>/<frame>".
+      const tool = o.frames.find((f) => f.name.startsWith(`${chain.name}/`));
+      parts.push(`${chain.name} q=[${q}]` + (tool ? ` tool=${xyz(tool.pose)}` : ""));
+    }
+    for (const g of o.grippers) parts.push(`${g.name}=${f3(g.widthM)}m${g.holding ? " holding" : ""}`);
+  } else { // deprecated single-chain fields (3..9), from a 0.1 publisher
+    parts.push(`q=[${o.positionRad.map(f3).join(", ")}] tool=${xyz(o.toolPose)}` +
+      ` gripper=${f3(o.gripperWidthM)}m${o.gripperHolding ? " holding" : ""}`);
+  }
+  if (o.floatingBase) parts.push(`base=${xyz(o.basePose)}`);
+  if (o.io.length) {
+    parts.push(`io={${o.io.map((v) => `${v.name}: ${v.value === "analog" ? f3(v.analog) : v.digital}`).join(", ")}}`);
+  }
+  if (o.estopped) parts.push("ESTOP");
+  return parts.join(" ");
+}
+
 function format(types, m) {
   const head = `${m.topic} #${m.seq} t=${m.simTimeS.toFixed(3)}s`;
   if (Buffer.isBuffer(m.message)) return `${head} <${m.message.length} bytes>`;
   const o = (m.message.$type === types.robot ? types.robot : types.state).toObject(m.message, {
     enums: String,
     defaults: true,
+    oneofs: true, // IOValue.value names the set field: "digital" or "analog"
   });
-  if (m.message.$type === types.robot) {
-    const q = o.positionRad.map((x) => x.toFixed(3)).join(", ");
-    const p = (o.toolPose && o.toolPose.positionM) || { x: 0, y: 0, z: 0 };
-    return `${head} q=[${q}] tool=(${p.x.toFixed(3)}, ${p.y.toFixed(3)}, ${p.z.toFixed(3)})` +
-      ` gripper=${o.gripperWidthM.toFixed(3)}m${o.gripperHolding ? " holding" : ""}` +
-      `${o.estopped ? " ESTOP" : ""}`;
-  }
+  if (m.message.$type === types.robot) return `${head} ${formatRobot(o)}`;
   const name = o.packmlState.replace("PACKML_STATE_", "");
   const state = name.charAt(0) + name.slice(1).toLowerCase(); // EXECUTE -> Execute
   return `${head} ${state} clock=${o.clockS.toFixed(3)}s${o.busy ? ` busy task=${o.taskId}` : ""}`;
@@ -100,7 +125,11 @@ async function main() {
   sock.close();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+module.exports = { loadTypes, decode, format };
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -33,19 +33,35 @@ SYNC_ATTEMPTS = 1000
 
 
 def robot_state() -> state_pb2.RobotState:
+    """A single-arm robot's state as a cell publishes it: chain `arm`, its tool frame and
+    gripper, and the deprecated single-chain fields mirroring them (for 0.1 readers)."""
+    joints = [f"joint_{i}" for i in range(1, 8)]
+    position = [0.1 * i for i in range(7)]
     state = state_pb2.RobotState(
         cell_id="c1",
         robot="arm",
-        joint_names=[f"joint_{i}" for i in range(1, 8)],
-        position_rad=[0.1 * i for i in range(7)],
+        chains=[
+            state_pb2.JointChain(
+                name="arm", joint_names=joints, position_rad=position,
+                velocity_rad_s=[0.0] * 7, effort_nm=[1.5] * 7,
+            )
+        ],
+        grippers=[state_pb2.GripperState(name="gripper", width_m=0.08, holding=True)],
+        stamp_s=1.25,
+        registry_id="mock.panda",
+        driver="mock",
+        joint_names=joints,
+        position_rad=position,
         velocity_rad_s=[0.0] * 7,
         effort_nm=[1.5] * 7,
         gripper_width_m=0.08,
         gripper_holding=True,
     )
-    state.tool_pose.position_m.x = 0.4
-    state.tool_pose.position_m.z = 0.3
-    state.tool_pose.orientation.w = 1.0
+    tool = state.frames.add(name="arm/tool0").pose
+    tool.position_m.x = 0.4
+    tool.position_m.z = 0.3
+    tool.orientation.w = 1.0
+    state.tool_pose.CopyFrom(tool)
     return state
 
 

@@ -52,6 +52,8 @@ Global___Skill: _TypeAlias = Skill  # noqa: Y015
 
 @_typing.final
 class Joint(_message.Message):
+    """One joint of an arm, with its limits."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -79,6 +81,105 @@ class Joint(_message.Message):
 Global___Joint: _TypeAlias = Joint  # noqa: Y015
 
 @_typing.final
+class IOPoint(_message.Message):
+    """One point of an IO component."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    LOW_FIELD_NUMBER: _builtins.int
+    HIGH_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The point's name within its component, e.g. "part_present"."""
+    direction: _builtins.str
+    """"in" (a sensor) or "out" (a command)."""
+    type: _builtins.str
+    """"digital" (bool) or "analog" (a number in [low, high] unit)."""
+    low: _builtins.float
+    high: _builtins.float
+    unit: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        direction: _builtins.str = ...,
+        type: _builtins.str = ...,
+        low: _builtins.float = ...,
+        high: _builtins.float = ...,
+        unit: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["direction", b"direction", "high", b"high", "low", b"low", "name", b"name", "type", b"type", "unit", b"unit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IOPoint: _TypeAlias = IOPoint  # noqa: Y015
+
+@_typing.final
+class Component(_message.Message):
+    """One component of a robot. Only the fields of its kind are set."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    JOINTS_FIELD_NUMBER: _builtins.int
+    FRAMES_FIELD_NUMBER: _builtins.int
+    STROKE_M_FIELD_NUMBER: _builtins.int
+    MAX_FORCE_N_FIELD_NUMBER: _builtins.int
+    TOOL_FRAME_FIELD_NUMBER: _builtins.int
+    MOBILITY_FIELD_NUMBER: _builtins.int
+    IO_POINTS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Qualified by its robot: "<robot>/<local name>", e.g. "panda/arm", "g1/left_arm"."""
+    kind: _builtins.str
+    """"arm", "gripper", "base" or "io"."""
+    stroke_m: _builtins.float
+    """gripper: the widest opening, metres."""
+    max_force_n: _builtins.float
+    """gripper: the grip force limit, newtons."""
+    tool_frame: _builtins.str
+    """gripper: the arm frame between the fingers, if it is on an arm ("" otherwise)."""
+    mobility: _builtins.str
+    """base: "fixed", "planar" or "legged"."""
+    @_builtins.property
+    def joints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Joint]:
+        """arm: the joints of the chain, in state order (RobotState.chains[].joint_names)."""
+
+    @_builtins.property
+    def frames(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """arm: the named frames, unqualified; the first is the default tool frame."""
+
+    @_builtins.property
+    def io_points(self) -> _containers.RepeatedCompositeFieldContainer[Global___IOPoint]:
+        """io: the points."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        joints: _abc.Iterable[Global___Joint] | None = ...,
+        frames: _abc.Iterable[_builtins.str] | None = ...,
+        stroke_m: _builtins.float = ...,
+        max_force_n: _builtins.float = ...,
+        tool_frame: _builtins.str = ...,
+        mobility: _builtins.str = ...,
+        io_points: _abc.Iterable[Global___IOPoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["frames", b"frames", "io_points", b"io_points", "joints", b"joints", "kind", b"kind", "max_force_n", b"max_force_n", "mobility", b"mobility", "name", b"name", "stroke_m", b"stroke_m", "tool_frame", b"tool_frame"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Component: _TypeAlias = Component  # noqa: Y015
+
+@_typing.final
 class Robot(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -86,14 +187,35 @@ class Robot(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     JOINTS_FIELD_NUMBER: _builtins.int
     CAPABILITIES_FIELD_NUMBER: _builtins.int
+    REGISTRY_ID_FIELD_NUMBER: _builtins.int
+    DRIVER_FIELD_NUMBER: _builtins.int
+    MOUNT_FIELD_NUMBER: _builtins.int
+    COMPONENTS_FIELD_NUMBER: _builtins.int
+    APPROXIMATIONS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     model: _builtins.str
     """e.g. "franka_panda"."""
+    registry_id: _builtins.str
+    """The model's registry id, "<driver>.<model short name>", e.g. "pybullet.panda"."""
+    driver: _builtins.str
+    """The implementation: "pybullet", "mock", "opcua", "modbus"."""
+    mount: _builtins.str
+    """The layout mount the robot stands on."""
     @_builtins.property
-    def joints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Joint]: ...
+    def joints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Joint]:
+        """deprecated: the first arm's joints; read components."""
+
     @_builtins.property
     def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """e.g. "arm", "gripper", "humanoid"."""
+        """The set of component kinds, sorted, e.g. ["arm", "gripper"]."""
+
+    @_builtins.property
+    def components(self) -> _containers.RepeatedCompositeFieldContainer[Global___Component]:
+        """Every component, in the robot's declaration order."""
+
+    @_builtins.property
+    def approximations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What this implementation approximates, in plain words; empty for a real driver."""
 
     def __init__(
         self,
@@ -102,10 +224,15 @@ class Robot(_message.Message):
         model: _builtins.str = ...,
         joints: _abc.Iterable[Global___Joint] | None = ...,
         capabilities: _abc.Iterable[_builtins.str] | None = ...,
+        registry_id: _builtins.str = ...,
+        driver: _builtins.str = ...,
+        mount: _builtins.str = ...,
+        components: _abc.Iterable[Global___Component] | None = ...,
+        approximations: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "joints", b"joints", "model", b"model", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approximations", b"approximations", "capabilities", b"capabilities", "components", b"components", "driver", b"driver", "joints", b"joints", "model", b"model", "mount", b"mount", "name", b"name", "registry_id", b"registry_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

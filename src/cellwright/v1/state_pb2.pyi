@@ -101,8 +101,139 @@ class Pose(_message.Message):
 Global___Pose: _TypeAlias = Pose  # noqa: Y015
 
 @_typing.final
+class JointChain(_message.Message):
+    """One arm of a robot: its joint chain, arrays in `joint_names` order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    JOINT_NAMES_FIELD_NUMBER: _builtins.int
+    POSITION_RAD_FIELD_NUMBER: _builtins.int
+    VELOCITY_RAD_S_FIELD_NUMBER: _builtins.int
+    EFFORT_NM_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The arm component's local name in its robot, e.g. "arm", "left_arm" (the qualified
+    component name is "<robot>/<name>", as in the Hello's Robot.components).
+    """
+    @_builtins.property
+    def joint_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def position_rad(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def velocity_rad_s(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def effort_nm(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        joint_names: _abc.Iterable[_builtins.str] | None = ...,
+        position_rad: _abc.Iterable[_builtins.float] | None = ...,
+        velocity_rad_s: _abc.Iterable[_builtins.float] | None = ...,
+        effort_nm: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effort_nm", b"effort_nm", "joint_names", b"joint_names", "name", b"name", "position_rad", b"position_rad", "velocity_rad_s", b"velocity_rad_s"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JointChain: _TypeAlias = JointChain  # noqa: Y015
+
+@_typing.final
+class Frame(_message.Message):
+    """A named frame of an arm and its world pose."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    POSE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Qualified by its chain: "<chain name>/<frame>", e.g. "arm/panda_grasptarget". The
+    first frame of each chain is that arm's default tool frame.
+    """
+    @_builtins.property
+    def pose(self) -> Global___Pose: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        pose: Global___Pose | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pose", b"pose"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "pose", b"pose"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Frame: _TypeAlias = Frame  # noqa: Y015
+
+@_typing.final
+class GripperState(_message.Message):
+    """One gripper of a robot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    WIDTH_M_FIELD_NUMBER: _builtins.int
+    HOLDING_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The gripper component's local name, e.g. "gripper", "left_hand"."""
+    width_m: _builtins.float
+    """Opening between the fingers, metres (0 = closed)."""
+    holding: _builtins.bool
+    """True when something is held between the fingers."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        width_m: _builtins.float = ...,
+        holding: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holding", b"holding", "name", b"name", "width_m", b"width_m"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GripperState: _TypeAlias = GripperState  # noqa: Y015
+
+@_typing.final
+class IOValue(_message.Message):
+    """The latest value of one IO point."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DIGITAL_FIELD_NUMBER: _builtins.int
+    ANALOG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"<io component local name>/<point>", e.g. "io/part_present"."""
+    digital: _builtins.bool
+    analog: _builtins.float
+    """In the point's own unit (the Hello's Robot.components[].io_points[].unit)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        digital: _builtins.bool = ...,
+        analog: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["analog", b"analog", "digital", b"digital", "value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analog", b"analog", "digital", b"digital", "name", b"name", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_value: _TypeAlias = _typing.Literal["digital", "analog"]  # noqa: Y015
+    _WhichOneofArgType_value: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_value) -> _WhichOneofReturnType_value | None: ...
+
+Global___IOValue: _TypeAlias = IOValue  # noqa: Y015
+
+@_typing.final
 class RobotState(_message.Message):
-    """Topic "cell/<cell_id>/robot/<robot_name>"."""
+    """Topic "cell/<cell_id>/robot/<robot_name>". A robot is a named set of components: any
+    number of arms (chains), grippers, IO components and at most one base.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -116,21 +247,81 @@ class RobotState(_message.Message):
     GRIPPER_WIDTH_M_FIELD_NUMBER: _builtins.int
     GRIPPER_HOLDING_FIELD_NUMBER: _builtins.int
     ESTOPPED_FIELD_NUMBER: _builtins.int
+    CHAINS_FIELD_NUMBER: _builtins.int
+    FRAMES_FIELD_NUMBER: _builtins.int
+    GRIPPERS_FIELD_NUMBER: _builtins.int
+    BASE_POSE_FIELD_NUMBER: _builtins.int
+    FLOATING_BASE_FIELD_NUMBER: _builtins.int
+    IO_FIELD_NUMBER: _builtins.int
+    STAMP_S_FIELD_NUMBER: _builtins.int
+    REGISTRY_ID_FIELD_NUMBER: _builtins.int
+    DRIVER_FIELD_NUMBER: _builtins.int
+    APPROXIMATIONS_FIELD_NUMBER: _builtins.int
     cell_id: _builtins.str
     robot: _builtins.str
+    """The robot's name in its cell (the topic's <robot_name>)."""
     gripper_width_m: _builtins.float
+    """deprecated: first gripper (grippers[0]); read grippers."""
     gripper_holding: _builtins.bool
+    """deprecated: first gripper (grippers[0]); read grippers."""
     estopped: _builtins.bool
+    """True while any component of the robot is e-stopped."""
+    floating_base: _builtins.bool
+    """True for a planar or legged base, whose pose moves; false for a fixed base or none."""
+    stamp_s: _builtins.float
+    """The control loop's clock when the state was read, seconds (simulation time in
+    simulation): the oldest read among the components.
+    """
+    registry_id: _builtins.str
+    """The robot model's registry id, e.g. "pybullet.panda"."""
+    driver: _builtins.str
+    """The implementation: "pybullet", "mock", "opcua", ..."""
     @_builtins.property
-    def joint_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def joint_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """deprecated: first arm chain (chains[0]); read chains. Empty when the robot has no arm."""
+
     @_builtins.property
-    def position_rad(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    def position_rad(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """deprecated: first arm chain; read chains."""
+
     @_builtins.property
-    def velocity_rad_s(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    def velocity_rad_s(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """deprecated: first arm chain; read chains."""
+
     @_builtins.property
-    def effort_nm(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    def effort_nm(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """deprecated: first arm chain; read chains."""
+
     @_builtins.property
-    def tool_pose(self) -> Global___Pose: ...
+    def tool_pose(self) -> Global___Pose:
+        """deprecated: the first arm's default tool frame (the first of its frames); read frames."""
+
+    @_builtins.property
+    def chains(self) -> _containers.RepeatedCompositeFieldContainer[Global___JointChain]:
+        """Every arm, in the robot's component order."""
+
+    @_builtins.property
+    def frames(self) -> _containers.RepeatedCompositeFieldContainer[Global___Frame]:
+        """Every named frame of every arm, chain by chain, each chain's default tool frame first."""
+
+    @_builtins.property
+    def grippers(self) -> _containers.RepeatedCompositeFieldContainer[Global___GripperState]:
+        """Every gripper, in the robot's component order."""
+
+    @_builtins.property
+    def base_pose(self) -> Global___Pose:
+        """The base's world pose. With floating_base it is the pose of a moving (planar or
+        legged) base; otherwise it is where a fixed base stands. Unset without a base component.
+        """
+
+    @_builtins.property
+    def io(self) -> _containers.RepeatedCompositeFieldContainer[Global___IOValue]:
+        """Every point of every IO component."""
+
+    @_builtins.property
+    def approximations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What this implementation approximates, in plain words; empty for a real driver."""
+
     def __init__(
         self,
         *,
@@ -144,10 +335,20 @@ class RobotState(_message.Message):
         gripper_width_m: _builtins.float = ...,
         gripper_holding: _builtins.bool = ...,
         estopped: _builtins.bool = ...,
+        chains: _abc.Iterable[Global___JointChain] | None = ...,
+        frames: _abc.Iterable[Global___Frame] | None = ...,
+        grippers: _abc.Iterable[Global___GripperState] | None = ...,
+        base_pose: Global___Pose | None = ...,
+        floating_base: _builtins.bool = ...,
+        io: _abc.Iterable[Global___IOValue] | None = ...,
+        stamp_s: _builtins.float = ...,
+        registry_id: _builtins.str = ...,
+        driver: _builtins.str = ...,
+        approximations: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["tool_pose", b"tool_pose"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["base_pose", b"base_pose", "tool_pose", b"tool_pose"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cell_id", b"cell_id", "effort_nm", b"effort_nm", "estopped", b"estopped", "gripper_holding", b"gripper_holding", "gripper_width_m", b"gripper_width_m", "joint_names", b"joint_names", "position_rad", b"position_rad", "robot", b"robot", "tool_pose", b"tool_pose", "velocity_rad_s", b"velocity_rad_s"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approximations", b"approximations", "base_pose", b"base_pose", "cell_id", b"cell_id", "chains", b"chains", "driver", b"driver", "effort_nm", b"effort_nm", "estopped", b"estopped", "floating_base", b"floating_base", "frames", b"frames", "gripper_holding", b"gripper_holding", "gripper_width_m", b"gripper_width_m", "grippers", b"grippers", "io", b"io", "joint_names", b"joint_names", "position_rad", b"position_rad", "registry_id", b"registry_id", "robot", b"robot", "stamp_s", b"stamp_s", "tool_pose", b"tool_pose", "velocity_rad_s", b"velocity_rad_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
