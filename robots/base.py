@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cellwright.api.geometry import Pose
 from cellwright.robots.component import Component, ComponentInfo, check_finite, check_speed_and_timeout
 from cellwright.robots.errors import LimitViolation
-from cellwright.api.geometry import Pose
 from cellwright.robots.goal import Goal
 
 MOBILITIES = ("fixed", "planar", "legged")

@@ -66,6 +66,8 @@ class Component:
         self._stopped = threading.Event()
         self._estopped = threading.Event()
         self._goal: Goal[Any] | None = None
+        self._pending: Goal[Any] | None = None
+        self._goal_lock = threading.Lock()  # guards _pending between callers and the loop
         self.wake: Callable[[], None] = lambda: None
         """Set by the control loop that runs this component: wakes a lockstep loop that
         waits for work. Called after a goal starts and after a stop."""
@@ -165,7 +167,8 @@ class Component:
         """Send the commands to the hardware (or simulator)."""
 
     def busy(self) -> bool:
-        """True while something moves or settles: a lockstep loop keeps stepping for it."""
+        """True while something moves or settles: a lockstep loop keeps stepping for it
+        (a queued goal counts too; the loop checks `has_pending_goal` itself)."""
         return self._goal is not None and not self._goal.done()
 
     def info(self) -> ComponentInfo:
@@ -174,13 +177,34 @@ class Component:
 
     # --- helpers for kinds and implementations ---------------------------------------
     def _begin(self, goal: Goal[Any]) -> Goal[Any]:
-        """Check that motion is allowed, preempt the previous goal, and make `goal` active."""
+        """Check that motion is allowed and queue `goal`; the loop makes it the active goal
+        at the start of its next tick (`admit()`), so a goal started from another thread
+        always begins on a tick boundary, and runs repeat tick for tick."""
         self._check_can_move()
-        previous, self._goal = self._goal, goal
-        if previous is not None and not previous.done():
+        with self._goal_lock:
+            previous, self._pending = self._pending, goal
+        if previous is not None:
             previous.fail(MotionStopped(f"{previous.what}: preempted by {goal.what}"))
         self.wake()
         return goal
+
+    def admit(self) -> None:
+        """Make the queued goal the active one, preempting the previous (loop thread, at the
+        start of a tick)."""
+        with self._goal_lock:
+            goal, self._pending = self._pending, None
+        if goal is None:
+            return
+        previous, self._goal = self._goal, goal
+        if previous is not None and not previous.done():
+            previous.fail(MotionStopped(f"{previous.what}: preempted by {goal.what}"))
+        if goal.cancel_requested:
+            goal.stopped()
+
+    @property
+    def has_pending_goal(self) -> bool:
+        """A goal was started and waits for the next tick."""
+        return self._pending is not None
 
     def _check_can_move(self) -> None:
         if self._lifecycle is not Lifecycle.ACTIVE:
@@ -198,7 +222,13 @@ class Component:
         return goal if goal is not None and not goal.done() else None
 
     def _end_goal(self) -> None:
-        """Mark the active goal cancelled; the loop halts it (implementations decide how)."""
+        """Cancel the queued goal and mark the active one cancelled; the loop halts it
+        (implementations decide how)."""
+        with self._goal_lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+            pending.stopped()
         goal = self._goal
         if goal is not None:
             goal.cancel()

@@ -42,6 +42,10 @@ class Goal(Generic[T]):
         """True once the goal ended (succeeded or failed)."""
         return self._done.is_set()
 
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait (wall time) until the goal ends; True if it has."""
+        return self._done.wait(timeout_s)
+
     def cancel(self) -> None:
         """Ask the component to end the goal; it holds and fails with MotionStopped."""
         with self._lock:

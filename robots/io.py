@@ -76,6 +76,7 @@ class IO(Component):
             checked = check_range(f"{self.name}: {name}", value, point.low, point.high, point.unit)
         self._check_can_move()
         self._write_point(name, checked)
+        self.wake()
 
     def _write_point(self, name: str, value: Value) -> None:
         raise NotImplementedError

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -106,13 +107,20 @@ class ControlLoop:
     def components(self) -> tuple[Component, ...]:
         return tuple(self._components)
 
-    def add_listener(self, fn: Callable[[float], None], period_s: float) -> None:
+    def add_listener(self, fn: Callable[[float], None], period_s: float, *,
+                     when_idle: bool = True) -> None:
         """Call `fn(now_s)` on the loop thread every `period_s` of the loop's clock while it
-        ticks, and every `period_s` of wall time while it stands idle (so a state stream
-        keeps flowing with the clock stopped)."""
+        ticks and, if `when_idle`, every `period_s` of wall time while it stands idle (so a
+        state stream keeps flowing with the clock stopped; a recorder of ticks says False)."""
         if not period_s > 0:
             raise ValueError(f"period_s must be > 0, got {period_s}")
-        self._listeners.append(_Listener(fn, period_s, self.now_s(), time.monotonic()))
+        self._listeners.append(_Listener(fn, period_s, self.now_s(),
+                                         time.monotonic() if when_idle else math.inf))
+
+    def remove_listener(self, fn: Callable[[float], None]) -> None:
+        """Stop calling `fn` (takes effect between ticks)."""
+        self.call(lambda: self._listeners.__setitem__(
+            slice(None), [lst for lst in self._listeners if lst.fn != fn]))
 
     def sleep(self, duration_s: float) -> Goal[None]:
         """A goal that ends when the loop's clock has advanced `duration_s` (a wait on
@@ -181,6 +189,8 @@ class ControlLoop:
     def tick(self) -> None:
         """One tick: step, read, listeners, update, write (the loop thread calls this; tests
         without a thread may too)."""
+        for component in self._components:
+            component.admit()
         if self.world is not None:
             self.world.step()
         self.ticks += 1
@@ -190,7 +200,8 @@ class ControlLoop:
         for listener in self._listeners:
             if now + 1e-9 >= listener.next_s:
                 listener.next_s = now + listener.period_s
-                listener.next_wall = time.monotonic() + listener.period_s
+                if listener.next_wall != math.inf:
+                    listener.next_wall = time.monotonic() + listener.period_s
                 listener.fn(now)
         for component in self._components:
             component.update(now, self.dt)
@@ -234,12 +245,13 @@ class ControlLoop:
                 future.cancel()
 
     def _has_work(self) -> bool:
-        return bool(self._timers) or any(c.busy() for c in self._components)
+        return bool(self._timers) or any(c.busy() or c.has_pending_goal for c in self._components)
 
     def _idle(self) -> None:
         """Nothing to advance: wait for work, serving listeners on wall time meanwhile."""
         wall = time.monotonic()
-        deadline = min((lst.next_wall for lst in self._listeners), default=wall + 1.0)
+        deadline = min((lst.next_wall for lst in self._listeners), default=math.inf)
+        deadline = min(deadline, wall + 1.0)
         if not self.lockstep and self._timers:  # realtime with no components: timers only
             deadline = min(deadline, wall + max(0.0, min(t for t, _ in self._timers) - self.now_s()))
         with self._wake:
@@ -273,7 +285,7 @@ class ControlLoop:
         with self._wake:
             waiters, self._settle_waiters = self._settle_waiters, []
         for components, future in waiters:
-            if any(c.busy() for c in components):
+            if any(c.busy() or c.has_pending_goal for c in components):
                 with self._wake:
                     self._settle_waiters.append((components, future))
             elif not future.done():

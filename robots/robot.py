@@ -6,10 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from cellwright.robots.component import Component
 from cellwright.api.geometry import Pose
+from cellwright.robots.component import Component
 
 C = TypeVar("C", bound=Component)
+ORIGIN = Pose((0.0, 0.0, 0.0))
 
 
 @dataclass
@@ -46,7 +47,7 @@ class BuildContext:
     """
 
     robot_name: str
-    mount: Pose = Pose((0.0, 0.0, 0.0))
+    mount: Pose = ORIGIN
     world: Any = None
     seed: int = 0
 

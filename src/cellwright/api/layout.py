@@ -114,7 +114,8 @@ class Layout:
 
     def reachable_by(self, mounts: set[str]) -> set[str]:
         """Names of stations, locations and zones that robots on `mounts` reach."""
-        places = [*self.stations.values(), *self.locations.values(), *self.zones.values()]
+        places: list[Station | Location | Zone] = [
+            *self.stations.values(), *self.locations.values(), *self.zones.values()]
         return {p.name for p in places if mounts & set(p.reach)}
 
 
@@ -177,12 +178,14 @@ def parse_layout(data: Any, source: str) -> Layout:
         zones[name] = Zone(fields.vec3(entry, "center", where, err),
                            fields.vec3(entry, "size", where, err), name, inside,
                            reach(entry, where))
-    for kind, places in (("stations", stations), ("locations", locations), ("zones", zones)):
-        for place in places.values():
-            for mount in place.reach:  # type: ignore[attr-defined]
-                if mount not in mounts:
-                    raise err(f"{source}: {kind}.{place.name}.reach: {mount!r} is not a mount; "  # type: ignore[attr-defined]
-                              f"mounts: {sorted(mounts)}")
+    named: list[tuple[str, Station | Location | Zone]] = [
+        *(("stations", v) for v in stations.values()), *(("locations", v) for v in locations.values()),
+        *(("zones", v) for v in zones.values())]
+    for kind, place in named:
+        for mount in place.reach:
+            if mount not in mounts:
+                raise err(f"{source}: {kind}.{place.name}.reach: {mount!r} is not a mount; "
+                          f"mounts: {sorted(mounts)}")
     return Layout(str(doc.get("name", Path(source).stem)), mounts, stations, locations, zones, source)
 
 
