@@ -1,49 +1,80 @@
 """The world file format: YAML parsed into frozen dataclasses, checked with clear errors.
 
-A world file has these top-level keys (all but `name` optional)::
+A world file describes a simulated scene: physics, scenery, parts and cameras. Where
+things are in the line (robot mounts, stations, locations, zones) is the line layout's
+business (`cellwright.api.layout`, docs/layout.md); the world file refers to its layout.
+Robots are not in the world: cell configs name them and the layout mount they stand on.
 
-    name: arm_cell
+Top-level keys (all optional; a key not listed here is an error)::
+
+    name: arm_cell                   # default: the file's stem
+    description: one line
+    layout: arm_cell.layout.yaml     # the line layout, relative to this file; without it
+                                     # the world has the empty layout (no stations)
     physics: {dt: 0.0041667, gravity: [0, 0, -9.81], solver_iterations: 100}
     spawn_jitter: {position_m: 0.003, yaw_deg: 8}    # seeded noise on part spawn poses
     objects:        # static scenery: kind urdf (pybullet_data or relative path), box, tray
+      - {name: floor, kind: urdf, urdf: plane.urdf}
       - {name: table, kind: box, size: [x, y, z], position: [x, y, z], orientation_rpy: [r, p, y],
          color: [r, g, b, a], friction: 0.8}
       - {name: infeed, kind: tray, size: [x, y, floor_z], wall_height: 0.03, wall_thickness: 0.01,
-         position: [...]}
-      - {name: floor, kind: urdf, urdf: plane.urdf}
+         at: infeed}                  # stands on the layout station `infeed` (see below)
     part_types:     # movable parts, box-shaped: size (m), mass (kg), color, friction
       red_cube: {size: [0.04, 0.04, 0.04], mass: 0.05, color: [0.8, 0.1, 0.1, 1], friction: 1.0}
     parts:          # spawned parts: type, position (centre), yaw_deg
       - {type: red_cube, position: [x, y, z], yaw_deg: 0}
-    regions:        # axis-aligned boxes parts can be found in or placed into
-      infeed: {center: [x, y, z], size: [x, y, z]}
-    locations:      # named tool poses, or joint-space configurations for the robots
-      home: {joints: [q1, ..., q7]}
-      outfeed_a: {position: [x, y, z], orientation_rpy: [3.14159, 0, 0]}
     cameras:
       overview: {eye: [x, y, z], target: [x, y, z], up: [0, 0, 1], fov_deg: 50}
-    robots:         # kind is a robots.sim registry id; other keys go to the constructor
-      - {name: arm, kind: pybullet.panda, base: {position: [...], orientation_rpy: [...]},
-         initial_joints: [...]}
+
+Object keys: `name` (default `object<i>`), `kind` (required), `urdf` (kind urdf), `size`
+(box, tray: for a tray, x, y and the floor plate's height), `position` (default origin),
+`at`, `orientation_rpy` (rad), `color` (RGBA 0..1), `friction`, and for trays
+`wall_height`, `wall_thickness` (m; walls stand on the floor plate).
+
+`at: <station>` places a box or tray on a station of the layout: its x, y are the station
+centre's and its top (a box's top face, a tray's floor top: both `position.z + size.z / 2`)
+is the station's `surface_z`, so parts placed in it rest at `surface_z`. `at` excludes
+`position`, and allows only a yaw in `orientation_rpy`; urdf objects cannot use it.
+
+Units: metres, kilograms, radians, except keys ending `_deg`. Every error names the file
+and the key (`arm_cell.yaml: objects[2].size: expected a list of 3 numbers ...`).
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import pybullet as p
+from cellwright.api import fields
+from cellwright.api.geometry import quaternion_from_rpy
+from cellwright.api.layout import EMPTY, Layout, load_layout
+from cellwright.api.yamlfile import load_yaml
 
-from cellwright.robots.interface import Pose
+Vec3 = fields.Vec3
+Quat = fields.Quat
+Color = tuple[float, float, float, float]
 
-Vec3 = tuple[float, float, float]
-Quat = tuple[float, float, float, float]
+TOP_KEYS = {"name", "description", "layout", "physics", "spawn_jitter", "objects", "part_types",
+            "parts", "cameras"}
+MOVED_KEYS = {
+    "regions": "regions are stations of the line layout now (`stations`, with `surface_z`); "
+               "refer to the layout with `layout: <file>` (docs/layout.md)",
+    "locations": "tool-pose locations are in the line layout now (`locations`); joint-space "
+                 "ones like `home` come from the robot model (docs/layout.md)",
+    "robots": "robots are named by cell configs now, standing on the layout's `mounts` "
+              "(docs/layout.md)",
+}
+OBJECT_KEYS = {"name", "kind", "urdf", "size", "position", "at", "orientation_rpy", "color",
+               "friction", "wall_height", "wall_thickness"}
+OBJECT_KINDS = ("urdf", "box", "tray")
 
 
 class WorldConfigError(ValueError):
-    """A world file is malformed; the message names the offending key."""
+    """A world file is malformed; the message names the file and the offending key."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +86,7 @@ class PhysicsSpec:
 
 @dataclass(frozen=True)
 class ObjectSpec:
-    """A static object: `kind` is urdf, box or tray."""
+    """A static object: `kind` is urdf, box or tray; `at` the station it stands on, if any."""
 
     name: str
     kind: str
@@ -63,10 +94,11 @@ class ObjectSpec:
     orientation: Quat
     size: Vec3 = (0.0, 0.0, 0.0)
     urdf: str = ""
-    color: tuple[float, float, float, float] = (0.7, 0.7, 0.7, 1.0)
+    color: Color = (0.7, 0.7, 0.7, 1.0)
     friction: float = 0.8
     wall_height: float = 0.03
     wall_thickness: float = 0.01
+    at: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,7 +106,7 @@ class PartTypeSpec:
     name: str
     size: Vec3
     mass: float
-    color: tuple[float, float, float, float]
+    color: Color
     friction: float = 1.0
 
 
@@ -83,19 +115,6 @@ class PartSpec:
     type: str
     position: Vec3
     yaw_rad: float = 0.0
-
-
-@dataclass(frozen=True)
-class Region:
-    """An axis-aligned box in the world frame."""
-
-    name: str
-    center: Vec3
-    size: Vec3
-
-    def contains(self, position: tuple[float, ...]) -> bool:
-        """True if `position` lies inside the box."""
-        return all(abs(position[i] - self.center[i]) <= self.size[i] / 2 for i in range(3))
 
 
 @dataclass(frozen=True)
@@ -108,17 +127,6 @@ class CameraSpec:
 
 
 @dataclass(frozen=True)
-class RobotSpec:
-    """A robot: registry `kind`, base pose, and extra constructor arguments."""
-
-    name: str
-    kind: str
-    position: Vec3
-    orientation: Quat
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class SpawnJitter:
     position_m: float = 0.0
     yaw_rad: float = 0.0
@@ -126,164 +134,246 @@ class SpawnJitter:
 
 @dataclass(frozen=True)
 class WorldSpec:
+    """A checked world file. `layout` is the layout it refers to (EMPTY without one);
+    `source` the file it was read from."""
+
     name: str
+    layout: Layout
     physics: PhysicsSpec
     spawn_jitter: SpawnJitter
     objects: tuple[ObjectSpec, ...]
     part_types: Mapping[str, PartTypeSpec]
     parts: tuple[PartSpec, ...]
-    regions: Mapping[str, Region]
-    locations: Mapping[str, Pose]
-    joint_locations: Mapping[str, tuple[float, ...]]
     cameras: Mapping[str, CameraSpec]
-    robots: tuple[RobotSpec, ...]
+    source: str = ""
 
 
-def parse_world(data: Any, source: str) -> WorldSpec:
-    """Check and convert a loaded YAML document.
+@dataclass(frozen=True)
+class SpawnPose:
+    """Where a part is spawned: its id (`<type>-<n>`), type, centre and yaw."""
+
+    id: str
+    type: str
+    position: Vec3
+    yaw_rad: float
+
+
+def read_world(path: str | Path) -> WorldSpec:
+    """Read and check a world file and the layout it refers to (relative to the file).
+
+    Raises:
+        WorldConfigError: unreadable, not YAML, or invalid, naming the file and key.
+        LayoutError: the layout file is invalid (naming the layout file and key).
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise WorldConfigError(f"{source}: {exc.strerror}") from exc
+    try:
+        data = load_yaml(text, source)
+    except ValueError as exc:
+        raise WorldConfigError(str(exc)) from exc
+    layout = EMPTY
+    if isinstance(data, Mapping) and "layout" in data:
+        ref = data["layout"]
+        if not isinstance(ref, str) or not ref:
+            raise WorldConfigError(f"{source}: layout: expected a file name, got {ref!r}")
+        layout_path = Path(path).parent / ref
+        if not layout_path.is_file():
+            raise WorldConfigError(f"{source}: layout: no file {str(layout_path)!r} "
+                                   f"(the path is relative to the world file)")
+        layout = load_layout(layout_path)
+    return parse_world(data, source, layout)
+
+
+def parse_world(data: Any, source: str, layout: Layout = EMPTY) -> WorldSpec:
+    """Check and convert a parsed YAML document; `layout` is the one its `layout` key names.
 
     Raises:
         WorldConfigError: naming the file and key that is wrong.
     """
-    doc = _mapping(data, source)
-    physics = _mapping(doc.get("physics", {}), f"{source}: physics")
-    jitter = _mapping(doc.get("spawn_jitter", {}), f"{source}: spawn_jitter")
-    part_types = {name: _part_type(name, _mapping(v, f"{source}: part_types.{name}"), source)
-                  for name, v in _mapping(doc.get("part_types", {}), source).items()}
-    parts = tuple(_part(i, _mapping(v, f"{source}: parts[{i}]"), part_types, source)
-                  for i, v in enumerate(_list(doc.get("parts", []), f"{source}: parts")))
-    locations: dict[str, Pose] = {}
-    joint_locations: dict[str, tuple[float, ...]] = {}
-    for name, value in _mapping(doc.get("locations", {}), f"{source}: locations").items():
-        where = f"{source}: locations.{name}"
-        entry = _mapping(value, where)
-        if "joints" in entry:
-            joint_locations[name] = tuple(_floats(entry["joints"], None, f"{where}.joints"))
-        else:
-            locations[name] = Pose(_vec3(entry, "position", where), _orientation(entry, where))
+    err = WorldConfigError
+    doc = fields.mapping(data, source, err)
+    for key, moved in MOVED_KEYS.items():
+        if key in doc:
+            raise err(f"{source}: {key}: no longer a world key: {moved}")
+    extra = sorted(str(k) for k in set(doc) - TOP_KEYS)
+    if extra:  # fields.only_keys would write `file.key`
+        raise err(f"{source}: {extra[0]}: unknown key; allowed: {sorted(TOP_KEYS)}")
+    physics = fields.mapping(doc.get("physics", {}), f"{source}: physics", err)
+    fields.only_keys(physics, {"dt", "gravity", "solver_iterations"}, f"{source}: physics", err)
+    jitter = fields.mapping(doc.get("spawn_jitter", {}), f"{source}: spawn_jitter", err)
+    fields.only_keys(jitter, {"position_m", "yaw_deg"}, f"{source}: spawn_jitter", err)
+    part_types = {str(name): _part_type(str(name), value, source)
+                  for name, value in _section(doc, "part_types", source).items()}
+    parts = tuple(_part(i, v, part_types, source)
+                  for i, v in enumerate(fields.items(doc.get("parts", []), f"{source}: parts", err)))
+    objects = tuple(_object(i, v, layout, source)
+                    for i, v in enumerate(fields.items(doc.get("objects", []),
+                                                       f"{source}: objects", err)))
+    cameras = {str(name): _camera(str(name), value, source)
+               for name, value in _section(doc, "cameras", source).items()}
+    solver = physics.get("solver_iterations", 100)
+    if isinstance(solver, bool) or not isinstance(solver, int) or solver < 1:
+        raise err(f"{source}: physics.solver_iterations: expected a positive integer, "
+                  f"got {solver!r}")
     return WorldSpec(
-        name=str(doc.get("name", source)),
-        physics=PhysicsSpec(dt=float(physics.get("dt", 1.0 / 240.0)),
-                            gravity=_vec3(physics, "gravity", source, (0.0, 0.0, -9.81)),
-                            solver_iterations=int(physics.get("solver_iterations", 100))),
-        spawn_jitter=SpawnJitter(float(jitter.get("position_m", 0.0)),
-                                 math.radians(float(jitter.get("yaw_deg", 0.0)))),
-        objects=tuple(_object(i, _mapping(v, f"{source}: objects[{i}]"), source)
-                      for i, v in enumerate(_list(doc.get("objects", []), f"{source}: objects"))),
-        part_types=part_types,
-        parts=parts,
-        regions={name: Region(name, _vec3(r, "center", f"{source}: regions.{name}"),
-                              _vec3(r, "size", f"{source}: regions.{name}"))
-                 for name, r in ((n, _mapping(v, f"{source}: regions.{n}")) for n, v in
-                                 _mapping(doc.get("regions", {}), source).items())},
-        locations=locations,
-        joint_locations=joint_locations,
-        cameras={name: CameraSpec(name, _vec3(c, "eye", f"{source}: cameras.{name}"),
-                                  _vec3(c, "target", f"{source}: cameras.{name}"),
-                                  _vec3(c, "up", f"{source}: cameras.{name}", (0.0, 0.0, 1.0)),
-                                  float(c.get("fov_deg", 50.0)))
-                 for name, c in ((n, _mapping(v, f"{source}: cameras.{n}")) for n, v in
-                                 _mapping(doc.get("cameras", {}), source).items())},
-        robots=tuple(_robot(i, _mapping(v, f"{source}: robots[{i}]"), source)
-                     for i, v in enumerate(_list(doc.get("robots", []), f"{source}: robots"))),
-    )
+        name=str(doc.get("name", Path(source).stem)),
+        layout=layout,
+        physics=PhysicsSpec(
+            dt=_number(physics, "dt", f"{source}: physics", 1.0 / 240.0, positive=True),
+            gravity=fields.vec3(physics, "gravity", f"{source}: physics", err, (0.0, 0.0, -9.81)),
+            solver_iterations=solver),
+        spawn_jitter=SpawnJitter(
+            _number(jitter, "position_m", f"{source}: spawn_jitter", 0.0, minimum=0.0),
+            math.radians(_number(jitter, "yaw_deg", f"{source}: spawn_jitter", 0.0, minimum=0.0))),
+        objects=objects, part_types=part_types, parts=parts, cameras=cameras, source=source)
 
 
-def _object(index: int, entry: Mapping[str, Any], source: str) -> ObjectSpec:
+def spawn_poses(spec: WorldSpec, seed: int) -> list[SpawnPose]:
+    """The parts' spawn poses with the seeded jitter: equal seeds give equal poses.
+
+    Part ids are `<type>-<n>`, numbered per type in file order.
+    """
+    rng = random.Random(seed)
+    jitter = spec.spawn_jitter
+    counts: dict[str, int] = {}
+    poses = []
+    for spawn in spec.parts:
+        counts[spawn.type] = counts.get(spawn.type, 0) + 1
+        x, y, z = spawn.position
+        position = (x + rng.uniform(-1, 1) * jitter.position_m,
+                    y + rng.uniform(-1, 1) * jitter.position_m, z)
+        yaw = spawn.yaw_rad + rng.uniform(-1, 1) * jitter.yaw_rad
+        poses.append(SpawnPose(f"{spawn.type}-{counts[spawn.type]}", spawn.type, position, yaw))
+    return poses
+
+
+def _section(doc: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
+    return fields.mapping(doc.get(key, {}), f"{source}: {key}", WorldConfigError)
+
+
+def _object(index: int, value: Any, layout: Layout, source: str) -> ObjectSpec:
+    err = WorldConfigError
     where = f"{source}: objects[{index}]"
-    kind = _required(entry, "kind", where)
-    if kind not in ("urdf", "box", "tray"):
-        raise WorldConfigError(f"{where}.kind: {kind!r} is not one of urdf, box, tray")
+    entry = fields.mapping(value, where, err)
+    fields.only_keys(entry, OBJECT_KEYS, where, err)
+    kind = fields.required(entry, "kind", where, err)
+    if kind not in OBJECT_KINDS:
+        raise err(f"{where}.kind: {kind!r} is not one of {', '.join(OBJECT_KINDS)}")
+    urdf = ""
     if kind == "urdf":
-        _required(entry, "urdf", where)
+        urdf = fields.required(entry, "urdf", where, err)
+        if not isinstance(urdf, str) or not urdf:
+            raise err(f"{where}.urdf: expected a file name, got {urdf!r}")
+        size = fields.vec3(entry, "size", where, err, (0.0, 0.0, 0.0))
     else:
-        _vec3(entry, "size", where)
+        if "urdf" in entry:
+            raise err(f"{where}.urdf: only for kind urdf")
+        size = fields.vec3(entry, "size", where, err)
+        if min(size) <= 0:
+            raise err(f"{where}.size: expected positive sizes (m), got {list(size)}")
+    if kind != "tray":
+        for key in ("wall_height", "wall_thickness"):
+            if key in entry:
+                raise err(f"{where}.{key}: only for kind tray")
+    rpy = fields.vec3(entry, "orientation_rpy", where, err, (0.0, 0.0, 0.0))
+    position = fields.vec3(entry, "position", where, err, (0.0, 0.0, 0.0))
+    at = ""
+    if "at" in entry:
+        at = _station_position_check(entry, kind, rpy, where)
+        try:
+            station = layout.station(at)
+        except KeyError:
+            raise err(f"{where}.at: {at!r} is not a station of the layout "
+                      f"{layout.source or layout.name}; "
+                      f"stations: {sorted(layout.stations)}") from None
+        position = (station.center[0], station.center[1], station.surface_z - size[2] / 2)
     return ObjectSpec(
-        name=str(entry.get("name", f"object{index}")), kind=kind,
-        position=_vec3(entry, "position", where, (0.0, 0.0, 0.0)),
-        orientation=_orientation(entry, where),
-        size=_vec3(entry, "size", where, (0.0, 0.0, 0.0)), urdf=str(entry.get("urdf", "")),
+        name=str(entry.get("name", f"object{index}")), kind=kind, position=position,
+        orientation=quaternion_from_rpy(*rpy), size=size, urdf=urdf,
         color=_color(entry, where, (0.7, 0.7, 0.7, 1.0)),
-        friction=float(entry.get("friction", 0.8)),
-        wall_height=float(entry.get("wall_height", 0.03)),
-        wall_thickness=float(entry.get("wall_thickness", 0.01)))
+        friction=_number(entry, "friction", where, 0.8, minimum=0.0),
+        wall_height=_number(entry, "wall_height", where, 0.03, positive=True),
+        wall_thickness=_number(entry, "wall_thickness", where, 0.01, positive=True), at=at)
 
 
-def _part_type(name: str, entry: Mapping[str, Any], source: str) -> PartTypeSpec:
+def _station_position_check(entry: Mapping[str, Any], kind: str, rpy: Vec3, where: str) -> str:
+    """Check the keys that go with `at` and return the station name."""
+    err = WorldConfigError
+    at = entry["at"]
+    if not isinstance(at, str) or not at:
+        raise err(f"{where}.at: expected a station name, got {at!r}")
+    if kind == "urdf":
+        raise err(f"{where}.at: only boxes and trays can stand on a station (a URDF's top is "
+                  f"unknown); give `position`")
+    if "position" in entry:
+        raise err(f"{where}.position: give either `at` or `position`, not both")
+    if rpy[0] != 0.0 or rpy[1] != 0.0:
+        raise err(f"{where}.orientation_rpy: with `at`, only the yaw may be non-zero, "
+                  f"got {list(rpy)}")
+    return at
+
+
+def _part_type(name: str, value: Any, source: str) -> PartTypeSpec:
+    err = WorldConfigError
     where = f"{source}: part_types.{name}"
-    mass = float(_required(entry, "mass", where))
-    if mass <= 0:
-        raise WorldConfigError(f"{where}.mass: must be positive, got {mass}")
-    return PartTypeSpec(name, _vec3(entry, "size", where), mass,
+    entry = fields.mapping(value, where, err)
+    fields.only_keys(entry, {"size", "mass", "color", "friction"}, where, err)
+    fields.required(entry, "mass", where, err)
+    size = fields.vec3(entry, "size", where, err)
+    if min(size) <= 0:
+        raise err(f"{where}.size: expected positive sizes (m), got {list(size)}")
+    return PartTypeSpec(name, size, _number(entry, "mass", where, 0.0, positive=True),
                         _color(entry, where, (0.5, 0.5, 0.5, 1.0)),
-                        float(entry.get("friction", 1.0)))
+                        _number(entry, "friction", where, 1.0, minimum=0.0))
 
 
-def _part(index: int, entry: Mapping[str, Any], types: Mapping[str, PartTypeSpec],
-          source: str) -> PartSpec:
+def _part(index: int, value: Any, types: Mapping[str, PartTypeSpec], source: str) -> PartSpec:
+    err = WorldConfigError
     where = f"{source}: parts[{index}]"
-    part_type = str(_required(entry, "type", where))
+    entry = fields.mapping(value, where, err)
+    fields.only_keys(entry, {"type", "position", "yaw_deg"}, where, err)
+    part_type = str(fields.required(entry, "type", where, err))
     if part_type not in types:
-        raise WorldConfigError(f"{where}.type: {part_type!r} is not in part_types {sorted(types)}")
-    return PartSpec(part_type, _vec3(entry, "position", where),
-                    math.radians(float(entry.get("yaw_deg", 0.0))))
+        raise err(f"{where}.type: {part_type!r} is not in part_types {sorted(types)}")
+    return PartSpec(part_type, fields.vec3(entry, "position", where, err),
+                    math.radians(_number(entry, "yaw_deg", where, 0.0)))
 
 
-def _robot(index: int, entry: Mapping[str, Any], source: str) -> RobotSpec:
-    where = f"{source}: robots[{index}]"
-    base = _mapping(entry.get("base", {}), f"{where}.base")
-    options = {k: v for k, v in entry.items() if k not in ("name", "kind", "base")}
-    return RobotSpec(str(_required(entry, "name", where)), str(_required(entry, "kind", where)),
-                     _vec3(base, "position", f"{where}.base", (0.0, 0.0, 0.0)),
-                     _orientation(base, f"{where}.base"), options)
+def _camera(name: str, value: Any, source: str) -> CameraSpec:
+    err = WorldConfigError
+    where = f"{source}: cameras.{name}"
+    entry = fields.mapping(value, where, err)
+    fields.only_keys(entry, {"eye", "target", "up", "fov_deg"}, where, err)
+    fov = _number(entry, "fov_deg", where, 50.0, positive=True)
+    if fov >= 180.0:
+        raise err(f"{where}.fov_deg: expected less than 180, got {fov}")
+    return CameraSpec(name, fields.vec3(entry, "eye", where, err),
+                      fields.vec3(entry, "target", where, err),
+                      fields.vec3(entry, "up", where, err, (0.0, 0.0, 1.0)), fov)
 
 
-def _orientation(entry: Mapping[str, Any], where: str) -> Quat:
-    roll, pitch, yaw = _vec3(entry, "orientation_rpy", where, (0.0, 0.0, 0.0))
-    x, y, z, w = p.getQuaternionFromEuler((roll, pitch, yaw))
-    return (float(x), float(y), float(z), float(w))
-
-
-def _color(entry: Mapping[str, Any], where: str,
-           default: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+def _color(entry: Mapping[str, Any], where: str, default: Color) -> Color:
     if "color" not in entry:
         return default
-    r, g, b, a = _floats(entry["color"], 4, f"{where}.color")
+    r, g, b, a = fields.floats(entry["color"], 4, f"{where}.color", WorldConfigError)
+    if not all(0.0 <= c <= 1.0 for c in (r, g, b, a)):
+        raise WorldConfigError(f"{where}.color: expected RGBA values in 0..1, got {entry['color']!r}")
     return (r, g, b, a)
 
 
-def _vec3(entry: Mapping[str, Any], key: str, where: str, default: Vec3 | None = None) -> Vec3:
+def _number(entry: Mapping[str, Any], key: str, where: str, default: float, *,
+            positive: bool = False, minimum: float | None = None) -> float:
+    """A finite number (`fields` has vectors only); `positive`: > 0; `minimum`: >= it."""
     if key not in entry:
-        if default is None:
-            raise WorldConfigError(f"{where}: missing {key!r}")
         return default
-    x, y, z = _floats(entry[key], 3, f"{where}.{key}")
-    return (x, y, z)
-
-
-def _floats(value: Any, length: int | None, where: str) -> list[float]:
-    if not isinstance(value, list) or (length is not None and len(value) != length):
-        raise WorldConfigError(
-            f"{where}: expected a list of {length or 'some'} numbers, got {value!r}")
-    try:
-        return [float(v) for v in value]
-    except (TypeError, ValueError):
-        raise WorldConfigError(f"{where}: expected numbers, got {value!r}") from None
-
-
-def _required(entry: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in entry:
-        raise WorldConfigError(f"{where}: missing {key!r}")
-    return entry[key]
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise WorldConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
-    return value
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise WorldConfigError(f"{where}: expected a list, got {type(value).__name__}")
-    return value
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise WorldConfigError(f"{where}.{key}: expected a number, got {value!r}")
+    if positive and value <= 0:
+        raise WorldConfigError(f"{where}.{key}: must be positive, got {value}")
+    if minimum is not None and value < minimum:
+        raise WorldConfigError(f"{where}.{key}: must be at least {minimum:g}, got {value}")
+    return float(value)

@@ -1,1 +1,2 @@
-"""Packaged world files (YAML); load them by name with `sim_worlds.load_world`."""
+"""Packaged world files (YAML) and the layouts they refer to; they are registered in
+`sim_worlds.registry.WORLDS`, so `load_world("arm_cell")` finds them by name."""
