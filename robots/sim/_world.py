@@ -1,16 +1,18 @@
 """What a simulated robot needs from the world it lives in (`sim_worlds.SimWorld` fits).
 
-Declared here as a protocol so that `robots` does not import `sim_worlds`.
+Declared here as a protocol so that `robots` does not import `sim_worlds`. The world is
+stepped by the control loop (`robots.loop.ControlLoop`), never by a robot, so stepping is
+not part of this protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
+@runtime_checkable
 class PhysicsWorld(Protocol):
-    """A PyBullet world stepped on a simulation clock, from one thread."""
+    """A PyBullet world on a simulation clock, touched from the control loop's thread."""
 
     @property
     def client(self) -> int:
@@ -24,14 +26,6 @@ class PhysicsWorld(Protocol):
 
     def now_s(self) -> float:
         """Simulation time, seconds."""
-        ...
-
-    def step(self, n: int = 1) -> None:
-        """Advance the physics `n` steps."""
-        ...
-
-    def add_step_listener(self, fn: Callable[[], None], every_n_steps: int = 1) -> None:
-        """Call `fn` after every `every_n_steps` steps."""
         ...
 
     def is_part(self, body_id: int) -> bool:
