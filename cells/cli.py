@@ -1,4 +1,4 @@
-"""`cellwright cell run`."""
+"""`cellwright cell run`: one cell, or several cells that share one world (a world host)."""
 
 from __future__ import annotations
 
@@ -16,21 +16,25 @@ from cellwright.cells.config import ConfigError, load_config
 
 def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:  # type: ignore[type-arg]
     """Add `cell run`; returns the `cell` actions for more subcommands."""
-    cell = sub.add_parser("cell", help="run a cell controller")
+    cell = sub.add_parser("cell", help="run cell controllers")
     actions = cell.add_subparsers(dest="action", required=True)
-    run = actions.add_parser("run", help="connect a cell to the orchestrator and take tasks")
-    run.add_argument("--config", type=Path, required=True, help="cell YAML file")
+    run = actions.add_parser(
+        "run", help="connect cells to the orchestrator and take tasks",
+        description="Run one cell, or several cells in one process sharing one world (give "
+                    "--config once per cell; they must name the same world).")
+    run.add_argument("--config", type=Path, required=True, action="append",
+                     help="cell YAML file (repeat for cells that share a world)")
     run.add_argument("--orchestrator", default="127.0.0.1:50051",
                      help="host:port of the orchestrator (default %(default)s)")
     run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
     run.add_argument("--snapshot", type=Path, help="write a PNG of the final scene on exit")
-    run.set_defaults(func=run_cell)
+    run.set_defaults(func=run_cells)
 
     return actions  # type: ignore[no-any-return]
 
 
-def run_cell(args: argparse.Namespace) -> int:
-    from cellwright.cells.controller import CellController  # imports PyBullet lazily
+def run_cells(args: argparse.Namespace) -> int:
+    from cellwright.cells.host import WorldHost  # imports robots lazily
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s cell %(levelname)s %(message)s")
     host, _, port = args.orchestrator.rpartition(":")
@@ -43,25 +47,31 @@ def run_cell(args: argparse.Namespace) -> int:
               "headless (PyBullet DIRECT)", file=sys.stderr)
         return 2
     try:
-        config = load_config(args.config)
-        if config.world:
-            from cellwright.sim_worlds.world import resolve_world_path
-            resolve_world_path(config.world)
-        controller = CellController(config, args.orchestrator, gui=args.gui, snapshot=args.snapshot)
-    except FileNotFoundError as exc:
-        print(f"error: {args.config}: world: {exc}", file=sys.stderr)
-        return 2
+        configs = [load_config(path) for path in args.config]
+        for config in configs:
+            if config.world:
+                from cellwright.sim_worlds.registry import resolve_world_path
+
+                try:
+                    resolve_world_path(config.world)
+                except (FileNotFoundError, KeyError) as exc:
+                    raise ConfigError(f"{config.source}: world: {exc.args[0]}") from None
+        world_host = WorldHost(configs, args.orchestrator, gui=args.gui, snapshot=args.snapshot)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
     async def main() -> None:
-        task = asyncio.create_task(controller.run())
+        task = asyncio.create_task(world_host.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:  # robots, mounts and locators are checked as the world loads
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0

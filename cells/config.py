@@ -2,25 +2,37 @@
 
     cell_id: arm-1                   # [A-Za-z0-9._-], unique per orchestrator
     tags: [arm, panda]
-    world: arm_cell                  # a sim_worlds name or YAML path; omit for no simulation
+    world: arm_cell                  # the world the cell lives in: a registered name or a
+                                     # YAML path; omit for a cell on real hardware
+    layout: line.layout.yaml         # the line layout; default: the one the world refers to
+    robots:                          # robot name -> registry id (one line switches sim/real)
+      panda: pybullet.panda          #   or {model: mock.panda, mount: panda, ...options}
+    parts: pybullet.ground_truth     # the PartLocator; default: the robots' driver's own
     skills: [move_to, pick, place, pick_place]   # default: every registered skill
+    seed: 0                          # seeds the world (part spawn jitter)
     state_endpoint: tcp://127.0.0.1:0            # ZeroMQ PUB bind address (0 = free port)
-    realtime: false                  # pace the simulation to wall time
+    clock: fast                      # lockstep | fast | realtime (robots.loop); default:
+                                     # fast with a world, realtime without one
+                                     # (0.1's `realtime: true|false` still reads as
+                                     # realtime|fast)
     auto_start: true                 # Reset + Start on launch, so the cell takes work
-    publish_hz: 120                  # robot state rate on the simulation clock (>= 100)
+    publish_hz: 120                  # robot state rate on the cell's clock (>= 100)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cellwright.api.schema import CELL_ID
 from cellwright.api.yamlfile import load_yaml
+from cellwright.robots.loop import CLOCKS
 
-KEYS = {"cell_id", "tags", "world", "skills", "state_endpoint", "realtime", "auto_start",
-        "publish_hz"}
+KEYS = {"cell_id", "tags", "world", "layout", "robots", "parts", "skills", "seed",
+        "state_endpoint", "clock", "realtime", "auto_start", "publish_hz"}
+PART_LOCATORS = ("pybullet.ground_truth", "mock.parts")
 
 
 class ConfigError(ValueError):
@@ -28,20 +40,81 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class RobotEntry:
+    """One robot of the cell: its registry id, the layout mount it stands on, and the
+    model's own options (checked by the model's config schema when the robot is built)."""
+
+    model: str
+    mount: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def driver(self) -> str:
+        return self.model.partition(".")[0]
+
+
+@dataclass(frozen=True)
 class CellConfig:
     cell_id: str
     tags: tuple[str, ...] = ()
     world: str | None = None
+    layout: str | None = None
+    robots: Mapping[str, RobotEntry] = field(default_factory=dict)
+    parts: str | None = None
     skills: tuple[str, ...] | None = None
+    seed: int = 0
     state_endpoint: str = "tcp://127.0.0.1:0"
-    realtime: bool = False
+    clock: str | None = None
     auto_start: bool = True
     publish_hz: float = 120.0
     source: str = field(default="<memory>", compare=False)
 
+    @property
+    def clock_mode(self) -> str:
+        """The control loop's clock: as configured, else fast with a world and realtime
+        without one (a real cell's clock is the wall clock)."""
+        if self.clock is not None:
+            return self.clock
+        return "fast" if self.world else "realtime"
+
+    @property
+    def part_locator(self) -> str | None:
+        """The PartLocator id: given, or the one of the robots' driver (None: no robots)."""
+        if self.parts is not None:
+            return self.parts
+        drivers = {entry.driver for entry in self.robots.values()}
+        if drivers == {"pybullet"}:
+            return "pybullet.ground_truth"
+        if drivers == {"mock"}:
+            return "mock.parts"
+        return None
+
+
+def robot_entries(value: Any, fail: Any) -> dict[str, RobotEntry]:
+    """Parse `robots:`; `fail(key, problem)` makes the error."""
+    if not isinstance(value, dict):
+        raise fail("robots", "expected a mapping of robot name to registry id, e.g. "
+                             "{panda: pybullet.panda}")
+    entries: dict[str, RobotEntry] = {}
+    for name, entry in value.items():
+        if not isinstance(name, str) or not CELL_ID.match(name) or "/" in name:
+            raise fail("robots", f"robot name {name!r} must match {CELL_ID.pattern}")
+        if isinstance(entry, str):
+            entry = {"model": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("model"), str):
+            raise fail(f"robots.{name}", "expected a registry id (pybullet.panda) or a mapping "
+                                         "with `model: <registry id>`")
+        mount = entry.get("mount", name)
+        if not isinstance(mount, str):
+            raise fail(f"robots.{name}.mount", "expected a mount name of the layout")
+        options = {k: v for k, v in entry.items() if k != "model"}
+        entries[name] = RobotEntry(entry["model"], mount, options)
+    return entries
+
 
 def parse_config(doc: Any, source: str) -> CellConfig:
-    """Validate a parsed YAML document into a CellConfig."""
+    """Validate a parsed YAML document into a CellConfig (robot options are checked by
+    their model's schema when the cell builds its robots)."""
     def fail(key: str, problem: str) -> ConfigError:
         return ConfigError(f"{source}: {key}: {problem}")
 
@@ -62,16 +135,33 @@ def parse_config(doc: Any, source: str) -> CellConfig:
     if not isinstance(publish_hz, (int, float)) or not 100 <= publish_hz <= 1000:
         raise fail("publish_hz", f"{publish_hz!r} must be a number in 100..1000 (Hz of the cell's clock)")
     for key in ("realtime", "auto_start"):
-        if not isinstance(doc.get(key, False), bool):
+        if key in doc and not isinstance(doc[key], bool):
             raise fail(key, "expected true or false")
-    world = doc.get("world")
-    if world is not None and not isinstance(world, str):
-        raise fail("world", "expected a world name or path")
+    seed = doc.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise fail("seed", f"{seed!r} must be an integer >= 0")
+    for key in ("world", "layout", "parts"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise fail(key, "expected a name or a path")
+    clock = doc.get("clock")
+    if clock is not None and clock not in CLOCKS:
+        raise fail("clock", f"{clock!r} is not one of {list(CLOCKS)}")
+    if "realtime" in doc:
+        if clock is not None:
+            raise fail("realtime", "give `clock:` only (realtime: true is clock: realtime)")
+        clock = "realtime" if doc["realtime"] else "fast"
+    robots = robot_entries(doc.get("robots", {}), fail)
+    if doc.get("world") and not robots:
+        raise fail("robots", "a cell in a world names its robots since 0.2 (worlds no longer "
+                             "hold them); add e.g. `robots: {panda: pybullet.panda}`")
+    if doc.get("parts") is not None and doc["parts"] not in PART_LOCATORS:
+        raise fail("parts", f"{doc['parts']!r} is not a part locator; known: {list(PART_LOCATORS)}")
     return CellConfig(
-        cell_id=cell_id, tags=tuple(tags), world=world,
-        skills=tuple(skills) if skills is not None else None,
+        cell_id=cell_id, tags=tuple(tags), world=doc.get("world"), layout=doc.get("layout"),
+        robots=robots, parts=doc.get("parts"),
+        skills=tuple(skills) if skills is not None else None, seed=seed,
         state_endpoint=str(doc.get("state_endpoint", "tcp://127.0.0.1:0")),
-        realtime=doc.get("realtime", False), auto_start=doc.get("auto_start", True),
+        clock=clock, auto_start=doc.get("auto_start", True),
         publish_hz=float(publish_hz), source=source)
 
 

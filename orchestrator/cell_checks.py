@@ -4,9 +4,11 @@ orchestrator serves to everyone else (ListCells, GetCell, scheduling)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+from cellwright.api.layout import EMPTY, Layout
 from cellwright.api.schema import CELL_ID, quote
-from cellwright.orchestrator.errors import InvalidArgument
+from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import packml_pb2
 
@@ -28,8 +30,10 @@ def check_stats(stats: cell_pb.CellStats) -> None:
             raise InvalidArgument(f"heartbeat.stats.{name}", f"{value} is not a duration >= 0")
 
 
-def check_hello(hello: cell_pb.Hello) -> None:
-    """Raise InvalidArgument naming the first thing wrong with a hello."""
+def check_hello(hello: cell_pb.Hello, layout: Layout = EMPTY) -> None:
+    """Raise InvalidArgument naming the first thing wrong with a hello; with a line layout,
+    FailedPrecondition if a robot stands on a mount the layout does not have (the cell's
+    configuration and the plant's layout disagree)."""
     if not CELL_ID.match(hello.cell_id):
         raise InvalidArgument("hello.cell_id", f"{quote(hello.cell_id)} must match {CELL_ID.pattern}")
     if not hello.boot_id:
@@ -43,8 +47,24 @@ def check_hello(hello: cell_pb.Hello) -> None:
         if not name or names.index(name) != i:
             raise InvalidArgument(f"hello.skills[{i}].name", f"{quote(name)} is empty or given twice")
     for r, robot in enumerate(hello.robots):
-        for j, joint in enumerate(robot.joints):
-            limits = (joint.lower_rad, joint.upper_rad, joint.max_velocity_rad_s)
-            if not all(math.isfinite(v) for v in limits) or joint.lower_rad > joint.upper_rad:
-                raise InvalidArgument(f"hello.robots[{r}].joints[{j}]", f"limits {limits} are not "
-                                      "finite with lower <= upper")
+        where = f"hello.robots[{r}]"
+        _check_joints(robot.joints, where)
+        for c, component in enumerate(robot.components):
+            _check_joints(component.joints, f"{where}.components[{c}]")
+            gripper = (component.stroke_m, component.max_force_n)
+            if not all(math.isfinite(v) and v >= 0 for v in gripper):
+                raise InvalidArgument(f"{where}.components[{c}]", f"gripper stroke and force "
+                                      f"{gripper} must be finite and >= 0")
+        if layout.mounts and robot.mount not in layout.mounts:
+            raise FailedPrecondition(
+                f"{where}.mount: robot {quote(robot.name)} of cell {quote(hello.cell_id)} stands "
+                f"on mount {quote(robot.mount)}, which layout {layout.name} does not have "
+                f"(mounts: {sorted(layout.mounts)}); fix the cell's config or the layout")
+
+
+def _check_joints(joints: Sequence[cell_pb.Joint], where: str) -> None:
+    for j, joint in enumerate(joints):
+        limits = (joint.lower_rad, joint.upper_rad, joint.max_velocity_rad_s)
+        if not all(math.isfinite(v) for v in limits) or joint.lower_rad > joint.upper_rad:
+            raise InvalidArgument(f"{where}.joints[{j}]", f"limits {limits} are not "
+                                  "finite with lower <= upper")

@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+from cellwright.api.layout import EMPTY, LayoutError, load_layout
 from cellwright.orchestrator.serve import serve
 from cellwright.orchestrator.store import BUSY_TIMEOUT_S, StoreInUse
 from cellwright.orchestrator.workflows import WorkflowError
@@ -36,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     run.add_argument("--busy-timeout", type=float, default=BUSY_TIMEOUT_S, metavar="S",
                      help="how long a write waits for another process's database lock before "
                           "the request fails with UNAVAILABLE (default %(default)s)")
+    run.add_argument("--layout", type=Path,
+                     help="the line layout (kind: Layout): cells must stand on its mounts, and "
+                          "`cell list` shows what each reaches")
     run.set_defaults(func=run_serve)
 
 
@@ -51,11 +55,17 @@ def run_serve(args: argparse.Namespace) -> int:
         # The first stdout line is machine-readable: the demo and tests wait for it.
         print(f"cellwright orchestrator listening on {host}:{port} db={args.db}", flush=True)
 
+    try:
+        layout = load_layout(args.layout) if args.layout is not None else EMPTY
+    except LayoutError as exc:
+        print(f"error: --layout: {exc}", file=sys.stderr)
+        return 2
+
     async def main() -> None:
         task = asyncio.create_task(serve(
             args.listen, args.db, args.workflows, heartbeat_interval_s=args.heartbeat_interval,
             lease_ttl_s=args.lease_ttl, forget_after_s=args.forget_cells_after,
-            busy_timeout_s=args.busy_timeout, ready=ready))
+            busy_timeout_s=args.busy_timeout, layout=layout, ready=ready))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)

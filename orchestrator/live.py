@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 
+from cellwright.api.layout import EMPTY, Layout
 from cellwright.api.schema import quote
 from cellwright.api.structs import to_struct
 from cellwright.orchestrator import convert
@@ -40,11 +41,14 @@ class Orchestrator:
         lease_ttl_s: a cell silent this long loses its session; a lease later, its
             in-flight tasks are lost (UNKNOWN, job HELD).
         forget_after_s: a cell gone this long (and holding nothing) leaves ListCells.
+        layout: the line layout; a cell whose robots stand on mounts it lacks is refused.
     """
 
     def __init__(self, engine: Engine, db: StoreThreads, *, heartbeat_interval_s: float = 1.0,
-                 lease_ttl_s: float = 5.0, forget_after_s: float = 600.0) -> None:
+                 lease_ttl_s: float = 5.0, forget_after_s: float = 600.0,
+                 layout: Layout = EMPTY) -> None:
         self.engine = engine
+        self.layout = layout
         self.db = db
         self.heartbeat_interval_s = heartbeat_interval_s
         self.lease_ttl_s = lease_ttl_s

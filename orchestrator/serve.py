@@ -11,6 +11,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cellwright.api.layout import EMPTY, Layout
 from cellwright.orchestrator import convert
 from cellwright.orchestrator.engine import Engine
 from cellwright.orchestrator.live import Orchestrator
@@ -36,7 +37,7 @@ SERVICE_NAMES = [job_svc.DESCRIPTOR.services_by_name["JobService"].full_name,
 async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
                 heartbeat_interval_s: float = 1.0, lease_ttl_s: float = 5.0,
                 forget_after_s: float = 600.0, busy_timeout_s: float = BUSY_TIMEOUT_S,
-                ready: Callable[[int], None] | None = None) -> None:
+                layout: Layout = EMPTY, ready: Callable[[int], None] | None = None) -> None:
     """Run the orchestrator until cancelled; `ready(port)` is called once it listens.
 
     gRPC health answers NOT_SERVING (for "" and every service) while the job database
@@ -62,7 +63,7 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
     engine = Engine(store, workflows, encode_job=convert.encode_job, reader=reader,
                     on_event=lambda event: _call_soon(loop, orchestrator.notify, event))
     orchestrator = Orchestrator(engine, db, heartbeat_interval_s=heartbeat_interval_s,
-                                lease_ttl_s=lease_ttl_s, forget_after_s=forget_after_s)
+                                lease_ttl_s=lease_ttl_s, forget_after_s=forget_after_s, layout=layout)
     try:
         await _serve(address, orchestrator, health_servicer, ready)
     finally:

@@ -210,7 +210,7 @@ class CellServicer(cell_grpc.CellServiceServicer):
                                 "hello: the first message of Connect must be a hello")
         hello = first.hello
         try:
-            check_hello(hello)
+            check_hello(hello, self.o.layout)
             reports = [convert.task_report(t, f"hello.tasks[{i}]") for i, t in enumerate(hello.tasks)]
             session = await self.o.open_session(hello, reports)
         except Exception as exc:
@@ -240,12 +240,12 @@ class CellServicer(cell_grpc.CellServiceServicer):
     async def ListCells(self, request: cell_pb.ListCellsRequest,
                         context: grpc.aio.ServicerContext) -> cell_pb.ListCellsResponse:
         return cell_pb.ListCellsResponse(
-            cells=[s.to_proto() for _, s in sorted(self.o.sessions.items())])
+            cells=[s.to_proto(self.o.layout) for _, s in sorted(self.o.sessions.items())])
 
     @_status
     async def GetCell(self, request: cell_pb.GetCellRequest,
                       context: grpc.aio.ServicerContext) -> cell_pb.GetCellResponse:
-        return cell_pb.GetCellResponse(cell=self.o.session(request.cell_id).to_proto())
+        return cell_pb.GetCellResponse(cell=self.o.session(request.cell_id).to_proto(self.o.layout))
 
     @_status
     async def CommandCell(self, request: cell_pb.CommandCellRequest,

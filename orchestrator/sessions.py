@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from cellwright.api.layout import EMPTY, Layout
 from cellwright.orchestrator.errors import Unavailable
 from cellwright.orchestrator.scheduler import CellOffer
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -69,11 +70,13 @@ class CellSession:
         return CellOffer(self.cell_id, self.hello.boot_id,
                          frozenset(s.name for s in self.hello.skills), frozenset(self.hello.tags))
 
-    def to_proto(self) -> cell_pb.Cell:
+    def to_proto(self, layout: Layout = EMPTY) -> cell_pb.Cell:
+        """The cell as ListCells shows it, with the places of `layout` its robots reach."""
+        reaches = layout.reachable_by({robot.mount for robot in self.hello.robots})
         cell = cell_pb.Cell(
             id=self.cell_id, connected=self.connected, skills=self.hello.skills,
             robots=self.hello.robots, tags=self.hello.tags,
             state_endpoint=self.hello.state_endpoint, packml_state=self.packml_state,  # type: ignore[arg-type]
-            busy=self.busy, task_id=self.task_id, stats=self.stats)
+            busy=self.busy, task_id=self.task_id, stats=self.stats, reaches=sorted(reaches))
         cell.last_seen_time.FromNanoseconds(int(self.last_seen_unix * 1e9))
         return cell

@@ -228,6 +228,8 @@ class Component:
             pending, self._pending = self._pending, None
         if pending is not None:
             pending.cancel()
+            if self._estopped.is_set():
+                pending.fail(EStopActive(f"{pending.what}: e-stopped before it began"))
             pending.stopped()
         goal = self._goal
         if goal is not None:

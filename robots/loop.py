@@ -8,13 +8,16 @@ One thread runs it (ros2_control's controller manager has the same shape). Every
     component.update(now)   active goals advance: trajectories, grasps, timers
     component.write()       commands go out
 
-Clocks:
+Clock modes (`CLOCKS`):
     lockstep: the clock is `ticks * dt` and advances only while there is work (a busy
         component, a timer); idle, it stands still, whatever the wall clock does. The same
         commands give the same ticks, so runs repeat exactly. As fast as the CPU allows.
-    realtime: ticks are paced to the wall clock; with a world the clock is `ticks * dt`,
-        without one it is wall seconds since start. A loop with neither components nor
-        timers sleeps until it has some.
+    fast: as fast as the CPU allows while there is work; idle, ticks are paced to the wall
+        clock, so idle time passes on the clock (utilisation means something) and a
+        world keeps settling. The clock is `ticks * dt`.
+    realtime: every tick is paced to the wall clock; with a world the clock is
+        `ticks * dt`, without one it is wall seconds since start.
+A fast or realtime loop with neither a world nor components sleeps until it has timers.
 
 Anything that must touch the world (PyBullet allows one thread) goes through `call()`,
 which runs between ticks on the loop thread.
@@ -37,6 +40,7 @@ from cellwright.robots.goal import Goal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CLOCKS = ("lockstep", "fast", "realtime")
 FALL_BEHIND_S = 0.5  # realtime: further behind than this, re-anchor instead of racing
 
 
@@ -63,17 +67,20 @@ class ControlLoop:
     Args:
         dt_s: seconds per tick (the world's dt when there is a world).
         world: what to step every tick; None for a loop of drivers only.
-        lockstep: see the module docstring; False means realtime.
+        clock: "lockstep", "fast" or "realtime" (see the module docstring).
         name: the thread's name.
     """
 
-    def __init__(self, dt_s: float, *, world: Stepper | None = None, lockstep: bool = True,
+    def __init__(self, dt_s: float, *, world: Stepper | None = None, clock: str = "lockstep",
                  name: str = "control-loop") -> None:
         if not dt_s > 0:
             raise ValueError(f"dt_s must be > 0, got {dt_s}")
+        if clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {CLOCKS}, got {clock!r}")
         self.dt = dt_s
         self.world = world
-        self.lockstep = lockstep
+        self.clock = clock
+        self.lockstep = clock == "lockstep"
         self.ticks = 0
         self._components: list[Component] = []
         self._listeners: list[_Listener] = []
@@ -90,7 +97,7 @@ class ControlLoop:
     # --- clock -----------------------------------------------------------------------
     def now_s(self) -> float:
         """The loop's clock (see the module docstring)."""
-        if self.lockstep or self.world is not None:
+        if self.clock != "realtime" or self.world is not None:
             return self.ticks * self.dt
         return time.monotonic() - self._t0
 
@@ -225,9 +232,12 @@ class ControlLoop:
                         except BaseException as exc:
                             future.set_exception(exc)
                 self._release_settled()
-                if self._has_work() or (not self.lockstep and (self._components or self.world)):
-                    if not self.lockstep:
+                work = self._has_work()
+                if work or (not self.lockstep and (self._components or self.world)):
+                    if self.clock == "realtime" or not work:
                         self._pace_to_wall()
+                    else:
+                        self._pace = (time.monotonic(), self.ticks)
                     self.tick()
                 else:
                     self._idle()
@@ -252,7 +262,7 @@ class ControlLoop:
         wall = time.monotonic()
         deadline = min((lst.next_wall for lst in self._listeners), default=math.inf)
         deadline = min(deadline, wall + 1.0)
-        if not self.lockstep and self._timers:  # realtime with no components: timers only
+        if not self.lockstep and self._timers:  # no world, no components: timers only
             deadline = min(deadline, wall + max(0.0, min(t for t, _ in self._timers) - self.now_s()))
         with self._wake:
             if self._running and not self._calls and not self._has_work():
@@ -262,7 +272,7 @@ class ControlLoop:
             if wall >= listener.next_wall:
                 listener.next_wall = wall + listener.period_s
                 listener.fn(now)
-        if not self.lockstep and self.world is None:
+        if not self.lockstep:
             self._end_timers(now)
 
     def _end_timers(self, now: float) -> None:

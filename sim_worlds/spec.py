@@ -198,9 +198,7 @@ def parse_world(data: Any, source: str, layout: Layout = EMPTY) -> WorldSpec:
     for key, moved in MOVED_KEYS.items():
         if key in doc:
             raise err(f"{source}: {key}: no longer a world key: {moved}")
-    extra = sorted(str(k) for k in set(doc) - TOP_KEYS)
-    if extra:  # fields.only_keys would write `file.key`
-        raise err(f"{source}: {extra[0]}: unknown key; allowed: {sorted(TOP_KEYS)}")
+    fields.only_keys(doc, TOP_KEYS, source, err, top=True)
     physics = fields.mapping(doc.get("physics", {}), f"{source}: physics", err)
     fields.only_keys(physics, {"dt", "gravity", "solver_iterations"}, f"{source}: physics", err)
     jitter = fields.mapping(doc.get("spawn_jitter", {}), f"{source}: spawn_jitter", err)

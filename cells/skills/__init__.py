@@ -1,24 +1,40 @@
-"""Skills of a cell and their registry (`SKILLS`, `get_skill`)."""
+"""Skills of a cell and their registry: `SKILLS` (entry-point group `cellwright.skills`),
+`register()`, `get_skill()`."""
 
+from cellwright.api.registry import Registry
+from cellwright.api.schema import check_schema
 from cellwright.cells.skills.base import Skill, SkillContext, SkillError
 from cellwright.cells.skills.handling import Pick, PickPlace, Place
 from cellwright.cells.skills.motion import MoveTo
 from cellwright.cells.skills.noop import Noop
 
-SKILLS: dict[str, Skill] = {skill.name: skill for skill in
-                            (MoveTo(), Pick(), Place(), PickPlace(), Noop())}
+
+def _check_skill(entry: object) -> None:
+    for attribute in ("name", "description", "params_schema", "run"):
+        if not hasattr(entry, attribute):
+            raise TypeError(f"a skill needs name, description, params_schema and run(); "
+                            f"{type(entry).__name__} has no {attribute}")
+    check_schema(entry.params_schema, f"skill {entry.name}: params_schema")  # type: ignore[attr-defined]
+
+
+SKILLS: Registry[Skill] = Registry("cellwright.skills", "skill", key=lambda s: s.name,
+                                   check=_check_skill)
+for _skill in (MoveTo(), Pick(), Place(), PickPlace(), Noop()):
+    SKILLS.register(_skill, origin="cellwright (built in)")
+
+
+def register(skill: Skill, *, replace: bool = False) -> Skill:
+    """Add a skill (an object with name, description, params_schema and run())."""
+    return SKILLS.register(skill, replace=replace)
 
 
 def get_skill(name: str) -> Skill:
     """The skill registered as `name`.
 
     Raises:
-        KeyError: unknown skill (the message lists the known ones).
+        RegistryError (a KeyError): unknown skill; the message lists the known ones.
     """
-    try:
-        return SKILLS[name]
-    except KeyError:
-        raise KeyError(f"unknown skill {name!r}; known skills: {sorted(SKILLS)}") from None
+    return SKILLS.get(name)
 
 
-__all__ = ["SKILLS", "Skill", "SkillContext", "SkillError", "get_skill"]
+__all__ = ["SKILLS", "Skill", "SkillContext", "SkillError", "get_skill", "register"]

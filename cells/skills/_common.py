@@ -3,74 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from cellwright.api.layout import Location, Station
 from cellwright.cells.skills.base import Params, SkillContext, SkillError
 from cellwright.robots import Pose, RobotError
-
-
-class PartPose(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def type(self) -> str: ...
-
-    @property
-    def pose(self) -> Pose: ...
-
-
-class RegionBox(Protocol):
-    @property
-    def center(self) -> tuple[float, float, float]: ...
-
-    @property
-    def size(self) -> tuple[float, float, float]: ...
-
-    def contains(self, position: tuple[float, ...]) -> bool: ...
-
-
-class CellWorld(Protocol):
-    """What the motion and handling skills need from the world (`sim_worlds.SimWorld` fits)."""
-
-    @property
-    def dt(self) -> float: ...
-
-    @property
-    def locations(self) -> Mapping[str, Pose]: ...
-
-    @property
-    def joint_locations(self) -> Mapping[str, tuple[float, ...]]: ...
-
-    @property
-    def regions(self) -> Mapping[str, RegionBox]: ...
-
-    def now_s(self) -> float: ...
-
-    def step(self, n: int = 1) -> None: ...
-
-    def part_types(self) -> list[str]: ...
-
-    def part_info(self, part_id: str) -> PartPose: ...
-
-    def parts_in(self, region: str) -> list[PartPose]: ...
-
-    def locate_part(self, part_type: str, region: str = "infeed") -> PartPose | None: ...
-
-    def nearest_part(self, position: tuple[float, float, float],
-                     max_distance_m: float) -> PartPose | None: ...
-
-
-def world_of(ctx: SkillContext) -> CellWorld:
-    """The context's world, or an `internal` error when the cell has none."""
-    if ctx.world is None:
-        raise SkillError("internal", "this skill needs a world model, and the cell has none")
-    world: CellWorld = ctx.world
-    return world
 
 
 def str_param(params: Params, key: str, default: str | None = None) -> str:
@@ -80,6 +21,22 @@ def str_param(params: Params, key: str, default: str | None = None) -> str:
         raise SkillError("invalid_params",
                          f"parameter {key!r} must be a non-empty string, got {value!r}")
     return value
+
+
+def station(ctx: SkillContext, name: str) -> Station:
+    """A station of the layout, or `invalid_params` listing the known ones."""
+    try:
+        return ctx.layout.station(name)
+    except KeyError as exc:
+        raise SkillError("invalid_params", str(exc.args[0])) from None
+
+
+def location(ctx: SkillContext, name: str) -> Location:
+    """A location of the layout, or `invalid_params` listing the known ones."""
+    try:
+        return ctx.layout.location(name)
+    except KeyError as exc:
+        raise SkillError("invalid_params", str(exc.args[0])) from None
 
 
 @contextmanager

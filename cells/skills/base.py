@@ -1,25 +1,32 @@
 """What a skill is, what it gets to work with, and how it fails.
 
 A skill is one named capability of a cell (`pick_place`, `move_to`, ...). It runs on the
-cell's robot thread, blocks until done, and either returns a JSON-able result dict or
-raises `SkillError` with a stable `reason` word.
+cell's skill thread, starts goals on the cell's components and waits for them, and either
+returns a JSON-able result dict or raises `SkillError` with a stable `reason` word. Skills
+see components and a `PartLocator`, never a simulator: the same skill runs on `pybullet.*`,
+`mock.*` and real drivers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from cellwright.robots import Robot, RobotError
+from cellwright.api.layout import EMPTY, Layout
+from cellwright.robots import Arm, Goal, Gripper, PartLocator, Robot, RobotError
 
 Params = Mapping[str, Any]
 Result = dict[str, Any]
+T = TypeVar("T")
+CANCEL_POLL_S = 0.02  # how often a waiting skill looks at its task's cancel flag (wall)
+HANG_GUARD_S = 3600.0  # wall-clock bound on one wait: a dead loop must not hang a task forever
 
 
 class SkillError(Exception):
-    """A skill failed. `reason` is one of: unreachable, grasp_failed, collision, timeout,
-    limit, stopped, estop, not_found, invalid_params, not_active, internal."""
+    """A skill failed. `reason` is one of: unreachable, grasp_failed, place_failed,
+    collision, timeout, limit, stopped, estop, not_found, invalid_params, not_active,
+    internal."""
 
     def __init__(self, reason: str, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
@@ -33,24 +40,27 @@ class SkillError(Exception):
         return cls(exc.reason, f"{doing}: {exc}", retryable=exc.retryable)
 
 
-class World(Protocol):
-    """What skills need from the world around the robots (simulated or real)."""
-
-    def now_s(self) -> float:
-        """The world's clock, seconds (simulation time in simulation)."""
-        ...
-
-
 @dataclass
 class SkillContext:
-    """Everything a skill may use while it runs."""
+    """Everything a skill may use while it runs.
 
-    world: Any
+    Attributes:
+        robots: the cell's robots by name.
+        layout: the line layout (stations, locations).
+        parts: how to find parts, if the cell has a locator.
+        clock: the cell's clock (simulation seconds in simulation).
+        sleep: a goal that ends after some seconds of the cell's clock.
+        progress: report the fraction done, 0..1.
+        cancelled: True once the task is cancelled or stopped.
+    """
+
     robots: Mapping[str, Robot]
+    layout: Layout = EMPTY
+    parts: PartLocator | None = None
+    clock: Callable[[], float] = field(default=lambda: 0.0)
+    sleep: Callable[[float], Goal[None]] | None = None
     progress: Callable[[float], None] = field(default=lambda _fraction: None)
     cancelled: Callable[[], bool] = field(default=lambda: False)
-    """True once the task was cancelled; skills that wait without moving a robot poll it
-    (moving robots are stopped through `Robot.stop()`)."""
 
     def robot(self, name: str | None = None) -> Robot:
         """The named robot, or the only one when `name` is None."""
@@ -62,6 +72,40 @@ class SkillContext:
             return self.robots[name]
         except KeyError:
             raise SkillError("not_found", f"no robot {name!r}; this cell has {sorted(self.robots)}") from None
+
+    def arm(self, robot: str | None = None) -> Arm:
+        """The first arm of the robot (the only robot if None)."""
+        return self._one(robot, Arm)
+
+    def gripper(self, robot: str | None = None) -> Gripper:
+        """The first gripper of the robot (the only robot if None)."""
+        return self._one(robot, Gripper)
+
+    def locator(self) -> PartLocator:
+        """The cell's PartLocator, or an `internal` error if it has none."""
+        if self.parts is None:
+            raise SkillError("internal", "this skill finds parts, and the cell has no part "
+                                         "locator (set `parts:` in the cell config)")
+        return self.parts
+
+    def wait(self, goal: Goal[T]) -> T:
+        """Wait for a goal to end and return its result; cancel it if the task is cancelled.
+
+        Raises:
+            RobotError: the goal failed (a cancel ends it with MotionStopped).
+        """
+        waited = 0.0
+        while not goal.wait(CANCEL_POLL_S) and waited < HANG_GUARD_S:
+            if self.cancelled():
+                goal.cancel()
+            waited += CANCEL_POLL_S
+        return goal.result(timeout_s=HANG_GUARD_S)
+
+    def _one(self, robot: str | None, kind: type[Any]) -> Any:
+        found = self.robot(robot).of_kind(kind)
+        if not found:
+            raise SkillError("not_found", f"robot {self.robot(robot).name} has no {kind.kind}")
+        return found[0]
 
 
 class Skill(Protocol):

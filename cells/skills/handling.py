@@ -1,7 +1,8 @@
 """Part handling skills: `pick`, `place` and `pick_place`.
 
-Grasps are judged by physics only: the gripper must report contact on both fingers and
-the part must have risen with the tool. Placement is judged by where the part ends up.
+Parts are found through the cell's PartLocator; stations and locations come from the line
+layout. A grasp counts only if the gripper reports holding and the part rose with the
+tool; a placement only if the part ends up where it should.
 """
 
 from __future__ import annotations
@@ -10,21 +11,20 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from cellwright.api.layout import Station
 from cellwright.cells.skills._common import (
-    CellWorld,
-    PartPose,
     as_list,
     box_grasp_yaw,
+    location,
     robot_errors,
+    station,
     str_param,
     tool_down,
-    world_of,
 )
 from cellwright.cells.skills.base import Params, Result, SkillContext, SkillError
-from cellwright.robots import Pose, Robot
+from cellwright.robots import PartLocator, PartSighting, Pose
 
-OPEN_WIDTH_M = 0.08
-PRE_GRASP_WIDTH_M = 0.07
+PRE_GRASP_WIDTH_M = 0.07  # wide enough for the 40 mm parts of the packaged worlds
 RELEASE_WIDTH_M = 0.055
 GRIP_FORCE_N = 40.0
 APPROACH_HEIGHT_M = 0.12
@@ -40,62 +40,63 @@ FINE_TIMEOUT_S = 5.0
 _ROBOT = {"type": "string", "description": "robot name; optional with one robot"}
 
 
-def pick_part(ctx: SkillContext, robot: Robot, world: CellWorld, part_type: str,
-              region: str, *, progress_to: float = 1.0) -> PartPose:
-    """Pick the `part_type` part nearest the centre of `region`; return it as located."""
-    if region not in world.regions:
-        raise SkillError("invalid_params", f"no region {region!r}; known: {sorted(world.regions)}")
-    if part_type not in world.part_types():
-        raise SkillError("not_found", f"no part type {part_type!r}; known: {world.part_types()}")
-    part = world.locate_part(part_type, region)
+def pick_part(ctx: SkillContext, robot: str | None, part_type: str, source: str, *,
+              progress_to: float = 1.0) -> PartSighting:
+    """Pick the `part_type` part nearest the centre of station `source`; return it as located."""
+    box = station(ctx, source)
+    parts = ctx.locator()
+    if part_type not in parts.part_types():
+        raise SkillError("not_found", f"no part type {part_type!r}; known: {parts.part_types()}")
+    part = parts.locate(part_type, box)
     if part is None:
-        raise SkillError("not_found", f"no {part_type} in {region}")
+        raise SkillError("not_found", f"no {part_type} in {source}")
+    arm, gripper = ctx.arm(robot), ctx.gripper(robot)
     x, y, z = part.pose.position
     yaw = box_grasp_yaw(part.pose.orientation)
     above = tool_down((x, y, z + APPROACH_HEIGHT_M), yaw)
     with robot_errors(f"picking {part.id}"):
-        robot.gripper(PRE_GRASP_WIDTH_M)
-        robot.move_pose(above)
+        ctx.wait(gripper.move(min(PRE_GRASP_WIDTH_M, gripper.info().stroke_m)))
+        ctx.wait(arm.move_pose(above))
         ctx.progress(0.3 * progress_to)
-        robot.move_pose(tool_down((x, y, z), yaw), speed=FINE_SPEED, timeout_s=FINE_TIMEOUT_S)
+        ctx.wait(arm.move_pose(tool_down((x, y, z), yaw), speed=FINE_SPEED, timeout_s=FINE_TIMEOUT_S))
         ctx.progress(0.5 * progress_to)
-        closed = robot.gripper(0.0, force_n=GRIP_FORCE_N)
-        robot.move_pose(above, speed=FINE_SPEED, timeout_s=FINE_TIMEOUT_S)
-        lifted = world.part_info(part.id).pose.position[2] - z
-        if not (closed and robot.state().gripper_holding
+        closed = ctx.wait(gripper.move(0.0, force_n=GRIP_FORCE_N))
+        ctx.wait(arm.move_pose(above, speed=FINE_SPEED, timeout_s=FINE_TIMEOUT_S))
+        lifted = parts.part(part.id).pose.position[2] - z
+        if not (closed and gripper.state().holding
                 and lifted > MIN_LIFT_FRACTION * APPROACH_HEIGHT_M):
-            robot.gripper(OPEN_WIDTH_M)
+            ctx.wait(gripper.open())
             raise SkillError("grasp_failed",
-                             f"grasp of {part.id} failed (contact on both fingers: {closed}, "
+                             f"grasp of {part.id} failed (holding: {closed}, "
                              f"part lifted {lifted * 1000:.0f} mm)", retryable=True)
     ctx.progress(progress_to)
     return part
 
 
-def place_part(ctx: SkillContext, robot: Robot, world: CellWorld, at: str, *,
-               progress_from: float = 0.0) -> PartPose:
+def place_part(ctx: SkillContext, robot: str | None, at: str, *,
+               progress_from: float = 0.0) -> PartSighting:
     """Put the held part down at location `at`; return where it came to rest."""
-    if at not in world.locations:
-        raise SkillError("invalid_params", f"no location {at!r}; known: {sorted(world.locations)}")
-    target = world.locations[at]
-    held = world.nearest_part(robot.state().tool_pose.position, HELD_PART_RADIUS_M)
-    if held is None or not robot.state().gripper_holding:
+    target = location(ctx, at).pose
+    parts = ctx.locator()
+    arm, gripper = ctx.arm(robot), ctx.gripper(robot)
+    held = parts.nearest(arm.tool_pose().position, HELD_PART_RADIUS_M)
+    if held is None or not gripper.state().holding:
         raise SkillError("place_failed", f"nothing to place at {at}: the gripper holds no part")
-    x, y = free_spot(world, at, target.position[:2]) if at in world.regions else target.position[:2]
+    box = ctx.layout.stations.get(at)
+    x, y = free_spot(parts, box, target.position[:2]) if box is not None else target.position[:2]
     z = target.position[2]
     release = Pose((x, y, z), target.orientation)
     above = Pose((x, y, z + APPROACH_HEIGHT_M), target.orientation)
     span = 1.0 - progress_from
     with robot_errors(f"placing {held.id} at {at}"):
-        robot.move_pose(above)
+        ctx.wait(arm.move_pose(above))
         ctx.progress(progress_from + 0.5 * span)
-        robot.move_pose(release, speed=FINE_SPEED, timeout_s=FINE_TIMEOUT_S)
-        robot.gripper(RELEASE_WIDTH_M)
+        ctx.wait(arm.move_pose(release, speed=FINE_SPEED, timeout_s=FINE_TIMEOUT_S))
+        ctx.wait(gripper.move(min(RELEASE_WIDTH_M, gripper.info().stroke_m)))
         ctx.progress(progress_from + 0.8 * span)
-        robot.move_pose(above, speed=FINE_SPEED, timeout_s=FINE_TIMEOUT_S)
-    final = world.part_info(held.id)
-    region = world.regions.get(at)
-    inside = (region.contains(final.pose.position) if region is not None
+        ctx.wait(arm.move_pose(above, speed=FINE_SPEED, timeout_s=FINE_TIMEOUT_S))
+    final = parts.part(held.id)
+    inside = (box.contains(final.pose.position) if box is not None
               else math.dist(final.pose.position[:2], (x, y)) < PLACE_TOLERANCE_M)
     if not inside:
         raise SkillError("place_failed",
@@ -104,17 +105,15 @@ def place_part(ctx: SkillContext, robot: Robot, world: CellWorld, at: str, *,
     return final
 
 
-def free_spot(world: CellWorld, region_name: str,
-              preferred: tuple[float, ...]) -> tuple[float, float]:
-    """The free slot of a region's grid nearest `preferred` (x, y), away from parts in it."""
-    region = world.regions[region_name]
-    occupied = [part.pose.position[:2] for part in world.parts_in(region_name)]
+def free_spot(parts: PartLocator, box: Station, preferred: tuple[float, ...]) -> tuple[float, float]:
+    """The free slot of a station's grid nearest `preferred` (x, y), away from parts in it."""
+    occupied = [part.pose.position[:2] for part in parts.parts_in(box)]
     slots = [(float(sx), float(sy))
-             for sx in _slot_axis(region.center[0], region.size[0])
-             for sy in _slot_axis(region.center[1], region.size[1])
+             for sx in _slot_axis(box.center[0], box.size[0])
+             for sy in _slot_axis(box.center[1], box.size[1])
              if all(math.dist((sx, sy), other) >= SLOT_CLEARANCE_M for other in occupied)]
     if not slots:
-        raise SkillError("place_failed", f"{region_name} is full", retryable=True)
+        raise SkillError("place_failed", f"{box.name} is full", retryable=True)
     return min(slots, key=lambda slot: math.dist(slot, preferred))
 
 
@@ -125,23 +124,22 @@ def _slot_axis(center: float, size: float) -> list[float]:
 
 
 class Pick:
-    """Pick a part of a given type from a region."""
+    """Pick a part of a given type from a station."""
 
     name = "pick"
-    description = "Pick a part of the given type from a region (default: the infeed)."
+    description = "Pick a part of the given type from a station (default: the infeed)."
     params_schema: Mapping[str, Any] = {
         "type": "object",
         "properties": {
             "part": {"type": "string", "description": "part type, e.g. red_cube"},
-            "from": {"type": "string", "default": "infeed", "description": "region to pick from"},
+            "from": {"type": "string", "default": "infeed", "description": "station to pick from"},
             "robot": _ROBOT,
         },
         "required": ["part"],
     }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
-        world = world_of(ctx)
-        part = pick_part(ctx, ctx.robot(params.get("robot")), world, str_param(params, "part"),
+        part = pick_part(ctx, params.get("robot"), str_param(params, "part"),
                          str_param(params, "from", "infeed"))
         return {"part_id": part.id, "part_type": part.type,
                 "picked_from": as_list(part.pose.position)}
@@ -162,8 +160,7 @@ class Place:
     }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
-        world = world_of(ctx)
-        final = place_part(ctx, ctx.robot(params.get("robot")), world, str_param(params, "at"))
+        final = place_part(ctx, params.get("robot"), str_param(params, "at"))
         return {"part_id": final.id, "part_type": final.type,
                 "placed_at": as_list(final.pose.position)}
 
@@ -172,12 +169,12 @@ class PickPlace:
     """Pick a part of a given type and place it at a named location."""
 
     name = "pick_place"
-    description = "Pick a part of the given type from a region and place it at a location."
+    description = "Pick a part of the given type from a station and place it at a location."
     params_schema: Mapping[str, Any] = {
         "type": "object",
         "properties": {
             "part": {"type": "string", "description": "part type, e.g. red_cube"},
-            "from": {"type": "string", "default": "infeed", "description": "region to pick from"},
+            "from": {"type": "string", "default": "infeed", "description": "station to pick from"},
             "place_at": {"type": "string", "description": "location to place at"},
             "robot": _ROBOT,
         },
@@ -185,13 +182,12 @@ class PickPlace:
     }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
-        world = world_of(ctx)
-        robot = ctx.robot(params.get("robot"))
+        robot = params.get("robot")
         place_at = str_param(params, "place_at")
-        start = world.now_s()
-        pick_part(ctx, robot, world, str_param(params, "part"),
-                  str_param(params, "from", "infeed"), progress_to=0.5)
-        final = place_part(ctx, robot, world, place_at, progress_from=0.5)
+        start = ctx.clock()
+        pick_part(ctx, robot, str_param(params, "part"), str_param(params, "from", "infeed"),
+                  progress_to=0.5)
+        final = place_part(ctx, robot, place_at, progress_from=0.5)
         return {"part_id": final.id, "part_type": final.type,
                 "placed_at": as_list(final.pose.position),
-                "cycle_time_s": round(world.now_s() - start, 4)}
+                "cycle_time_s": round(ctx.clock() - start, 4)}

@@ -1,40 +1,47 @@
-"""The `move_to` skill: move the tool to a named location or joint configuration."""
+"""The `move_to` skill: move the arm to a named joint configuration or the tool to a
+named location of the layout."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from cellwright.cells.skills._common import robot_errors, str_param, world_of
+from cellwright.cells.skills._common import robot_errors, str_param
 from cellwright.cells.skills.base import Params, Result, SkillContext, SkillError
 
 
+def move_to(ctx: SkillContext, robot: str | None, name: str) -> None:
+    """Move to the arm's configuration `name` (e.g. `home`) or the layout location `name`."""
+    arm = ctx.arm(robot)
+    configurations = arm.info().configurations
+    with robot_errors(f"moving to {name}"):
+        if name in configurations:
+            ctx.wait(arm.move_joints(configurations[name]))
+        elif name in ctx.layout.locations:
+            ctx.wait(arm.move_pose(ctx.layout.locations[name].pose))
+        else:
+            known = sorted({*configurations, *ctx.layout.locations})
+            raise SkillError("not_found", f"no location {name!r}; known: {known}")
+
+
 class MoveTo:
-    """Move the tool to a named pose, or the arm to a named joint configuration."""
+    """Move to a named joint configuration of the arm or a named location of the layout."""
 
     name = "move_to"
-    description = "Move the robot's tool to a named location (e.g. home, infeed, outfeed_a)."
+    description = ("Move the arm to a named configuration (home) or its tool to a named "
+                   "location of the layout (infeed, outfeed_a, ...).")
     params_schema: Mapping[str, Any] = {
         "type": "object",
         "properties": {
-            "location": {"type": "string", "description": "a named location of the world"},
+            "location": {"type": "string", "description": "a configuration or layout location"},
             "robot": {"type": "string", "description": "robot name; optional with one robot"},
         },
         "required": ["location"],
     }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
-        robot = ctx.robot(params.get("robot"))
-        world = world_of(ctx)
-        location = str_param(params, "location")
-        start = world.now_s()
-        with robot_errors(f"moving to {location}"):
-            if location in world.joint_locations:
-                robot.move_joints(world.joint_locations[location])
-            elif location in world.locations:
-                robot.move_pose(world.locations[location])
-            else:
-                known = sorted({*world.locations, *world.joint_locations})
-                raise SkillError("not_found", f"no location {location!r}; known: {known}")
+        name = str_param(params, "location")
+        start = ctx.clock()
+        move_to(ctx, params.get("robot"), name)
         ctx.progress(1.0)
-        return {"location": location, "duration_s": round(world.now_s() - start, 4)}
+        return {"location": name, "duration_s": round(ctx.clock() - start, 4)}

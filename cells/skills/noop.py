@@ -1,16 +1,16 @@
-"""The `noop` skill: does nothing, optionally letting simulated time pass."""
+"""The `noop` skill: does nothing, optionally letting the cell's clock run."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from cellwright.cells.skills.base import Params, Result, SkillContext, SkillError
+from cellwright.robots import RobotError
 
 
 class Noop:
-    """Do nothing for `duration_s` on the cell's clock (simulated time with a world)."""
+    """Do nothing for `duration_s` of the cell's clock (simulated time in simulation)."""
 
     name = "noop"
     description = "Do nothing for duration_s seconds of the cell's clock (tests, benchmarks)."
@@ -28,17 +28,12 @@ class Noop:
         if isinstance(duration, bool) or not isinstance(duration, int | float) or not duration >= 0:
             raise SkillError("invalid_params",
                              f"duration_s must be a number >= 0, got {duration!r}")
-        if ctx.world is not None:
-            steps = round(duration / ctx.world.dt)
-            for _ in range(steps):
-                if ctx.cancelled():
-                    raise SkillError("stopped", "noop cancelled")
-                ctx.world.step()
-        else:  # no world: wait on the wall clock, which is then the cell's clock
-            end = time.monotonic() + duration
-            while (left := end - time.monotonic()) > 0:
-                if ctx.cancelled():
-                    raise SkillError("stopped", "noop cancelled")
-                time.sleep(min(left, 0.01))
+        if duration > 0:
+            if ctx.sleep is None:
+                raise SkillError("internal", "noop needs the cell's clock, and the context has none")
+            try:
+                ctx.wait(ctx.sleep(duration))
+            except RobotError as exc:
+                raise SkillError("stopped", f"noop ended early: {exc}") from exc
         ctx.progress(1.0)
         return {"duration_s": duration}

@@ -11,15 +11,18 @@ import numpy as np
 from google.protobuf import struct_pb2
 
 from cellwright.api.statestream import StateSubscriber, robot_topic
+from cellwright.cells.config import RobotEntry
 from cellwright.v1 import job_pb2, state_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
+
+PANDA = {"panda": RobotEntry("pybullet.panda", "panda")}
 
 
 async def test_cancel_stops_the_arm_in_a_running_pick_and_the_next_job_moves_it_again(
         channel: grpc.aio.Channel, start_cell, job_in_state) -> None:
     # Real-time pacing gives the cancel a window of seconds while the arm moves.
-    cell = await start_cell("arm-1", skills=("pick_place", "move_to"), world="arm_cell", realtime=True)
+    cell = await start_cell("arm-1", skills=("pick_place", "move_to"), world="arm_cell", robots=PANDA, clock="realtime")
     jobs = job_grpc.JobServiceStub(channel)
 
     async def pick_place(part: str, to: str) -> job_pb2.Job:

@@ -18,13 +18,15 @@ from cellwright.cells.config import CellConfig
 from cellwright.cells.controller import CellController
 from cellwright.cells.packml import Command, InvalidTransition, State
 from cellwright.cells.skills._common import tool_down
-from cellwright.robots import CollisionDetected, Robot, RobotState
-from cellwright.robots.sim.panda import POSITION_TOLERANCE_RAD, STILL_VELOCITY_RAD_S
+from cellwright.robots import Arm, ArmState, CollisionDetected
+from cellwright.cells.config import RobotEntry
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
+
+PANDA = {"panda": RobotEntry("pybullet.panda", "panda")}
 
 
 async def eventually(probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
@@ -42,7 +44,7 @@ async def eventually(probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
 
 async def test_stop_right_after_reset_leaves_the_arm_still(channel: grpc.aio.Channel, start_cell,
                                                             cell_in_state, job_in_state) -> None:
-    cell = await start_cell("arm-1", skills=("pick_place",), world="arm_cell", realtime=True)
+    cell = await start_cell("arm-1", skills=("pick_place",), world="arm_cell", robots=PANDA, clock="realtime")
     jobs, cells = job_grpc.JobServiceStub(channel), cell_grpc.CellServiceStub(channel)
     params = struct_pb2.Struct(fields={"part": struct_pb2.Value(string_value="red_cube")})
     job = (await jobs.SubmitJob(job_svc.SubmitJobRequest(
@@ -57,7 +59,7 @@ async def test_stop_right_after_reset_leaves_the_arm_still(channel: grpc.aio.Cha
     await command(packml_pb2.PACKML_COMMAND_RESET)  # starts homing...
     await command(packml_pb2.PACKML_COMMAND_STOP)   # ...and stops it at once
     await cell_in_state("arm-1", packml_pb2.PACKML_STATE_STOPPED)
-    arm = cell.controller.robots["arm"]
+    arm = the_arm(cell.controller)
     before = arm.state()
     after = await eventually(lambda: _later_state(arm, before.stamp_s + 0.5))
     assert float(np.max(np.abs(after.position - before.position))) < 1e-3
@@ -66,19 +68,20 @@ async def test_stop_right_after_reset_leaves_the_arm_still(channel: grpc.aio.Cha
 async def test_reset_brings_home_an_arm_left_pressing_against_a_tray_wall() -> None:
     """A collision or an e-stop can leave the fingers pressing on a tray wall; the moves
     of Resetting must be allowed to leave that contact, or the cell can never recover."""
-    controller = CellController(CellConfig(cell_id="arm-1", world="arm_cell"), "127.0.0.1:1")
+    controller = CellController(CellConfig(cell_id="arm-1", world="arm_cell", robots=PANDA), "127.0.0.1:1")
     running = asyncio.create_task(controller.run())  # no orchestrator: commands applied directly
 
-    def press_on_tray_wall(owned: Any) -> None:
-        arm, tray = controller.robots["arm"], owned.world.regions["outfeed_a"]
+    def press_on_tray_wall() -> None:
+        assert controller.runtime is not None
+        arm, tray = the_arm(controller), controller.runtime.layout.station("outfeed_a")
         (x, y, z), (sx, _, sz) = tray.center, tray.size
-        arm.move_pose(tool_down((x + sx / 2, y, z + 0.10), 0.0))  # above the wall
+        arm.move_pose(tool_down((x + sx / 2, y, z + 0.10), 0.0)).result(60)  # above the wall
         with contextlib.suppress(CollisionDetected):
-            arm.move_pose(tool_down((x + sx / 2, y, z - sz / 2 + 0.01), 0.0))  # down onto it
+            arm.move_pose(tool_down((x + sx / 2, y, z - sz / 2 + 0.01), 0.0)).result(60)  # onto it
 
     try:
         await eventually(lambda: controller.packml.state is State.EXECUTE)
-        await controller.on_robot_thread(press_on_tray_wall)
+        await controller.tasks.on_skill_thread(press_on_tray_wall)
         controller.apply(Command.STOP)
         await eventually(lambda: controller.packml.state is State.STOPPED)
         controller.apply(Command.RESET)
@@ -94,34 +97,36 @@ async def test_reset_stop_reset_reaches_idle_only_once_the_arm_is_home_and_still
     """The first Resetting's homing must neither complete nor abort the second Resetting,
     and the second may not release the Stop before the robot thread has acted on it.
 
-    The robot thread is held while Reset and Stop land, so the homing of the first Reset is
+    The skill thread is held while Reset and Stop land, so the homing of the first Reset is
     still queued when the cell would accept the second; it runs once the cell waits for it.
     """
-    controller = CellController(CellConfig(cell_id="arm-1", world="arm_cell"), "127.0.0.1:1")
+    controller = CellController(CellConfig(cell_id="arm-1", world="arm_cell", robots=PANDA), "127.0.0.1:1")
     running = asyncio.create_task(controller.run())  # no orchestrator: commands applied directly
-    seen: list[tuple[State, RobotState]] = []
+    seen: list[tuple[State, ArmState]] = []
     gate, held = threading.Event(), threading.Event()
 
-    def hold_robot_thread(_owned: Any) -> None:
+    def hold_skill_thread() -> None:
         held.set()
         gate.wait(60.0)
 
     def reset_again() -> bool:
         try:
             controller.apply(Command.RESET)
-        except InvalidTransition:  # still Stopping: it waits for the robot thread
+        except InvalidTransition:  # still Stopping: it waits for the skill thread
             gate.set()
             return False
         return True
 
     try:
         await eventually(lambda: controller.packml.state is State.EXECUTE)
-        arm = controller.robots["arm"]
-        await controller.on_robot_thread(lambda owned: arm.move_pose(owned.world.locations["camera"]))
+        arm = the_arm(controller)
+        assert controller.runtime is not None
+        camera = controller.runtime.layout.location("camera").pose
+        await controller.tasks.on_skill_thread(lambda: arm.move_pose(camera).result(60))
         controller.apply(Command.STOP)
         await eventually(lambda: controller.packml.state is State.STOPPED)
         controller.packml.add_listener(lambda _old, new: seen.append((new, arm.state())))
-        holding = asyncio.create_task(controller.on_robot_thread(hold_robot_thread))
+        holding = asyncio.create_task(controller.tasks.on_skill_thread(hold_skill_thread))
         await eventually(held.is_set)
         arm.resume()  # so that the coming Stop shows: stop_requested turns True when it lands
 
@@ -137,9 +142,9 @@ async def test_reset_stop_reset_reaches_idle_only_once_the_arm_is_home_and_still
         assert [state for state, _ in seen] == [
             State.RESETTING, State.STOPPING, State.STOPPED, State.RESETTING, State.IDLE]
         at_idle = seen[-1][1]
-        home = np.array(controller.world.joint_locations["home"])
-        assert float(np.max(np.abs(at_idle.position - home))) < POSITION_TOLERANCE_RAD
-        assert float(np.max(np.abs(at_idle.velocity))) < STILL_VELOCITY_RAD_S
+        home = np.array(arm.info().configurations["home"])
+        assert float(np.max(np.abs(at_idle.position - home))) < 2e-3
+        assert float(np.max(np.abs(at_idle.velocity))) < 2e-2
         later = await eventually(lambda: _later_state(arm, at_idle.stamp_s + 0.5))
         assert float(np.max(np.abs(later.position - at_idle.position))) < 1e-3
         assert controller.packml.state is State.IDLE
@@ -150,9 +155,14 @@ async def test_reset_stop_reset_reaches_idle_only_once_the_arm_is_home_and_still
             await running
 
 
-def _later_state(robot: Robot, stamp_s: float) -> RobotState | None:
-    """The robot's state once its clock has reached `stamp_s`, else None."""
-    state = robot.state()
+def the_arm(controller: CellController) -> Arm:
+    assert controller.runtime is not None
+    return controller.runtime.robots["panda"].of_kind(Arm)[0]
+
+
+def _later_state(arm: Arm, stamp_s: float) -> ArmState | None:
+    """The arm's state once its clock has reached `stamp_s`, else None."""
+    state = arm.state()
     return state if state.stamp_s >= stamp_s else None
 
 

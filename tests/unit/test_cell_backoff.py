@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cellwright.cells.controller import BACKOFF_MAX_S, BACKOFF_START_S, Backoff
+from cellwright.cells.session import BACKOFF_MAX_S, BACKOFF_START_S, Backoff
 
 
 def test_backoff_doubles_with_every_attempt_up_to_the_cap() -> None:

@@ -74,10 +74,7 @@ def test_unknown_lookups_list_what_is_known(tmp_path: Path) -> None:
     (("  shelf: {center: [2, 0, 1], size: [0.5, 0.5, 0.5]}",
       "  shelf: {center: [2, 0, 1], size: [0.5, 0.5, 0.5], height: 1}"),
      "stations.shelf.height: unknown key"),
-    pytest.param(("name: two_arms", "name: two_arms\nmachines: {}"), "machines: unknown key",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "api/layout.py passes `source` as `where` to fields.only_keys for the top "
-                     "level, so the message reads 'line.layout.yaml.machines: ...'"))),
+    (("name: two_arms", "name: two_arms\nmachines: {}"), "machines: unknown key"),
     (("  drop: {position: [0.5, 0.5, 0.438], reach: [b]}",
       "  drop: {position: [0.5, 0.5], reach: [b]}"),
      "locations.drop.position: expected a list of 3 numbers"),

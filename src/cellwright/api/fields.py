@@ -35,11 +35,13 @@ def required(entry: Mapping[str, Any], key: str, where: str, error: type[ValueEr
 
 
 def only_keys(entry: Mapping[str, Any], allowed: set[str], where: str,
-              error: type[ValueError]) -> None:
-    """Refuse unknown keys, so that a typo is an error and not a silent default."""
+              error: type[ValueError], *, top: bool = False) -> None:
+    """Refuse unknown keys, so that a typo is an error and not a silent default. `top`: the
+    entry is the document itself and `where` the file name (`file: key`, not `file.key`)."""
     extra = sorted(str(k) for k in set(entry) - allowed)
     if extra:
-        raise error(f"{where}.{extra[0]}: unknown key; allowed: {sorted(allowed)}")
+        key = f"{where}: {extra[0]}" if top else f"{where}.{extra[0]}"
+        raise error(f"{key}: unknown key; allowed: {sorted(allowed)}")
 
 
 def floats(value: Any, length: int | None, where: str, error: type[ValueError]) -> list[float]:

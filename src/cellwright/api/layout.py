@@ -131,7 +131,7 @@ def parse_layout(data: Any, source: str) -> Layout:
     """
     err = LayoutError
     doc = fields.mapping(data, source, err)
-    fields.only_keys(doc, TOP_KEYS, source, err)
+    fields.only_keys(doc, TOP_KEYS, source, err, top=True)
     if doc.get("apiVersion", "cellwright/v1") != "cellwright/v1":
         raise err(f"{source}: apiVersion: {doc['apiVersion']!r} is not supported; use cellwright/v1")
     if doc.get("kind", "Layout") != "Layout":

@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         db = Path(tmp) / "orchestrator.db"
         config = Path(tmp) / "cell.yaml"
         config.write_text(yaml.safe_dump({"cell_id": CELL_ID, "tags": ["arm", "panda"],
-                                          "world": "arm_cell", "auto_start": True}))
+                                          "world": "arm_cell", "robots": {"panda": "pybullet.panda"},
+                                          "auto_start": True}))
         snapshot = out / "final_scene.png"
         print(f"cellwright demo: orchestrator + arm cell as separate processes; logs in {out}/")
         orchestrator, address = start_orchestrator(db, out / "orchestrator.log")

@@ -656,6 +656,7 @@ class Cell(_message.Message):
     TASK_ID_FIELD_NUMBER: _builtins.int
     STATS_FIELD_NUMBER: _builtins.int
     LAST_SEEN_TIME_FIELD_NUMBER: _builtins.int
+    REACHES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     connected: _builtins.bool
     state_endpoint: _builtins.str
@@ -673,6 +674,12 @@ class Cell(_message.Message):
     def stats(self) -> Global___CellStats: ...
     @_builtins.property
     def last_seen_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def reaches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Stations, locations and zones of the orchestrator's line layout that this cell's
+        robots reach (by their mounts); empty without a layout.
+        """
+
     def __init__(
         self,
         *,
@@ -687,10 +694,11 @@ class Cell(_message.Message):
         task_id: _builtins.str = ...,
         stats: Global___CellStats | None = ...,
         last_seen_time: _timestamp_pb2.Timestamp | None = ...,
+        reaches: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen_time", b"last_seen_time", "stats", b"stats"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["busy", b"busy", "connected", b"connected", "id", b"id", "last_seen_time", b"last_seen_time", "packml_state", b"packml_state", "robots", b"robots", "skills", b"skills", "state_endpoint", b"state_endpoint", "stats", b"stats", "tags", b"tags", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["busy", b"busy", "connected", b"connected", "id", b"id", "last_seen_time", b"last_seen_time", "packml_state", b"packml_state", "reaches", b"reaches", "robots", b"robots", "skills", b"skills", "state_endpoint", b"state_endpoint", "stats", b"stats", "tags", b"tags", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

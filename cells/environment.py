@@ -1,0 +1,173 @@
+"""Where cells live: one control loop, its world, and the robots of the cells in it.
+
+    PyBullet world   a cell with `pybullet.*` robots: the world steps on the loop, and
+                     every cell that names the same world shares it (parts travel between
+                     them); its PartLocator reads the simulator's ground truth
+    kinematic scene  a world's parts in a table, no physics, for `mock.*` robots
+    nothing          a cell on real hardware (or with no robots): drivers on a wall-clock loop
+
+Two processes cannot share one PyBullet connection, so one process (a world host) builds
+one `Environment` for all the cells of a world.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cellwright.api.geometry import Pose
+from cellwright.api.layout import EMPTY, Layout, load_layout
+from cellwright.cells.config import CellConfig, ConfigError
+from cellwright.robots import BuildContext, Component, ControlLoop, PartLocator, Robot, build_robot
+
+log = logging.getLogger(__name__)
+WALL_LOOP_DT_S = 0.01  # the loop period of a cell without a world: 100 Hz
+
+
+@dataclass
+class CellRuntime:
+    """What one cell works with: the loop its components run on, its robots, the layout
+    and its part locator."""
+
+    loop: ControlLoop
+    robots: dict[str, Robot]
+    layout: Layout
+    parts: PartLocator | None
+
+    def components(self) -> list[Component]:
+        return [c for robot in self.robots.values() for c in robot.components.values()]
+
+
+class Environment:
+    """A control loop with what it steps and the robots of every cell in it.
+
+    Build it with `Environment.build(configs)`, then `start()`; `close()` stops the loop,
+    shuts the components down and releases the world.
+    """
+
+    def __init__(self, loop: ControlLoop, world: Any, layout: Layout, scene: Any) -> None:
+        self.loop = loop
+        self.world = world
+        """The PyBullet world, if any (for snapshots)."""
+        self.layout = layout
+        self._scene = scene
+        self.cells: dict[str, CellRuntime] = {}
+
+    @classmethod
+    def build(cls, configs: Sequence[CellConfig], *, gui: bool = False) -> Environment:
+        """Load the world the configs share (if any) and build and activate their robots.
+
+        Raises:
+            ConfigError: the configs disagree on world, seed or clock; an unknown robot,
+                mount or locator; a robot option its model refuses.
+        """
+        first = configs[0]
+        for config in configs[1:]:
+            for key in ("world", "seed", "clock_mode"):
+                if getattr(config, key) != getattr(first, key):
+                    raise ConfigError(f"{config.source}: {key}: cells of one host share one world "
+                                      f"and clock; {first.cell_id} has {getattr(first, key)!r}, "
+                                      f"{config.cell_id} has {getattr(config, key)!r}")
+        drivers = {entry.driver for config in configs for entry in config.robots.values()}
+        world: Any = None
+        scene: Any = None
+        layout = _layout_file(first) or EMPTY
+        if first.world and "pybullet" in drivers:
+            from cellwright.sim_worlds import load_world  # only simulated cells need PyBullet
+
+            world = load_world(first.world, gui=gui, seed=first.seed)
+            layout = _layout_file(first) or world.layout
+            loop = ControlLoop(world.dt, world=world, clock=first.clock_mode)
+        elif first.world:
+            from cellwright.sim_worlds.scene import kinematic_scene
+
+            scene, layout, dt = kinematic_scene(first.world, first.seed, _layout_file(first))
+            loop = ControlLoop(dt, clock=first.clock_mode)
+        else:
+            loop = ControlLoop(WALL_LOOP_DT_S, clock=first.clock_mode)
+        env = cls(loop, world, layout, scene)
+        try:
+            for config in configs:
+                env.cells[config.cell_id] = env._build_cell(config)
+        except BaseException:
+            env.close()
+            raise
+        return env
+
+    def _build_cell(self, config: CellConfig) -> CellRuntime:
+        robots: dict[str, Robot] = {}
+        layout = _layout_file(config) or self.layout
+        for name, entry in config.robots.items():
+            if layout.mounts and entry.mount not in layout.mounts:
+                raise ConfigError(f"{config.source}: robots.{name}.mount: layout {layout.name} has "
+                                  f"no mount {entry.mount!r}; mounts: {sorted(layout.mounts)}")
+            mount = layout.mounts.get(entry.mount, Pose((0.0, 0.0, 0.0)))
+            where = self.world if entry.driver == "pybullet" else self._scene
+            try:
+                robot = build_robot(entry.model, BuildContext(name, mount, where, config.seed),
+                                    entry.options)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ConfigError(f"{config.source}: robots.{name}: {_message(exc)}") from exc
+            for component in robot.components.values():
+                self.loop.add(component)
+                self.loop.call(component.activate)
+            robots[name] = robot
+        return CellRuntime(self.loop, robots, layout, self._locator(config))
+
+    def _locator(self, config: CellConfig) -> PartLocator | None:
+        kind = config.part_locator
+        if kind == "pybullet.ground_truth":
+            if self.world is None:
+                raise ConfigError(f"{config.source}: parts: pybullet.ground_truth needs a PyBullet "
+                                  f"world (a `world:` and a pybullet.* robot)")
+            from cellwright.sim_worlds.locator import GroundTruthLocator
+
+            return GroundTruthLocator(self.world, self.loop.call)
+        if kind == "mock.parts":
+            if self._scene is None:
+                raise ConfigError(f"{config.source}: parts: mock.parts reads the parts of a world "
+                                  f"file; give the cell a `world:`")
+            from cellwright.robots.mock.scene import MockPartLocator
+
+            return MockPartLocator(self._scene)
+        return None
+
+    def start(self) -> None:
+        """Start the control loop."""
+        self.loop.start()
+
+    def render_png(self, path: Path) -> None:
+        """Write a picture of the world (on the loop thread)."""
+        if self.world is not None:
+            self.loop.call(lambda: self.world.render_png(path))
+
+    def close(self) -> None:
+        """Stop the loop, shut every component down, release the world."""
+        self.loop.stop()
+        for runtime in self.cells.values():
+            for component in runtime.components():
+                try:
+                    component.shutdown()
+                except Exception:  # one broken driver must not keep the others open
+                    log.exception("shutting down %s failed", component.name)
+        if self.world is not None:
+            self.world.close()
+
+
+def _layout_file(config: CellConfig) -> Layout | None:
+    if config.layout is None:
+        return None
+    path = Path(config.layout)
+    if not path.is_absolute() and config.source not in ("<memory>", ""):
+        path = Path(config.source).parent / path
+    try:
+        return load_layout(path)
+    except ValueError as exc:
+        raise ConfigError(f"{config.source}: layout: {exc}") from exc
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)

@@ -1,0 +1,70 @@
+"""A world host: one process, one environment (world and control loop), several cells.
+
+Cells that share a PyBullet world must live in one process (two processes cannot share a
+PyBullet connection). Each cell keeps its own gRPC session, PackML machine, skill thread
+and state topics; only the world, its clock and the loop are shared. A cell on real
+hardware is hosted the same way, alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from cellwright.cells.config import CellConfig
+from cellwright.cells.controller import CellController, resolve_skills
+from cellwright.cells.environment import Environment
+
+
+class WorldHost:
+    """Hosts `configs` (which must name the same world, seed and clock) in one environment.
+
+    Args:
+        configs: the cells' configurations; their cell ids must differ.
+        orchestrator: host:port every cell connects to.
+        gui: show the PyBullet GUI.
+        snapshot: write a PNG of the final scene on shutdown.
+    """
+
+    def __init__(self, configs: Sequence[CellConfig], orchestrator: str, *, gui: bool = False,
+                 snapshot: Path | None = None) -> None:
+        ids = [c.cell_id for c in configs]
+        if not ids:
+            raise ValueError("a world host needs at least one cell config")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"cell ids must differ within a host, got {ids}")
+        for config in configs:
+            resolve_skills(config)  # fail before building anything
+        self.configs, self.orchestrator = list(configs), orchestrator
+        self._gui, self._snapshot = gui, snapshot
+        self.environment: Environment | None = None
+        self.controllers: list[CellController] = []
+
+    async def run(self) -> None:
+        """Build the environment, run every cell until cancelled, then shut down."""
+        self.environment = await asyncio.to_thread(Environment.build, self.configs, gui=self._gui)
+        try:
+            self.environment.start()
+            self.controllers = [CellController(c, self.orchestrator, environment=self.environment)
+                                for c in self.configs]
+            tasks = [asyncio.create_task(c.run(), name=c.config.cell_id) for c in self.controllers]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        finally:
+            await asyncio.shield(asyncio.to_thread(self._close))
+
+    def _close(self) -> None:
+        assert self.environment is not None
+        try:
+            if self._snapshot is not None:
+                self.environment.render_png(self._snapshot)
+        finally:
+            self.environment.close()
