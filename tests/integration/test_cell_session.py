@@ -16,7 +16,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
-from cellwright.cells.controller import BACKOFF_START_S
+from cellwright.cells.session import BACKOFF_START_S
 from cellwright.cells.packml import Command
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
@@ -113,7 +113,7 @@ async def test_a_result_finished_between_hello_and_welcome_is_sent_after_the_wel
     await first.welcome()
     await first.send(assign=noop("t-1", 1, duration_s=600))  # ends only when stopped below
     await first.update("t-1", job_pb2.TASK_STATE_RUNNING)
-    task = cell.controller.current
+    task = cell.controller.tasks.current
     first.end(grpc.StatusCode.UNAVAILABLE)
 
     second = await scripted_orchestrator.accept()
@@ -142,7 +142,7 @@ async def test_a_cancel_with_an_older_epoch_does_not_end_the_running_task(
 async def test_a_cell_comes_back_after_each_of_several_orchestrator_restarts_at_the_first_delay(
         scripted_orchestrator: ScriptedOrchestrator, start_cell: Any,
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="cellwright.cells.controller")
+    caplog.set_level(logging.INFO, logger="cellwright.cells.session")
     await start_cell("noop-1", address=scripted_orchestrator.address, wait_execute=False)
     for _ in range(5):
         session = await scripted_orchestrator.accept()

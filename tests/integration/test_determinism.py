@@ -1,8 +1,8 @@
 """Determinism: the same seed and jobs give the same trajectories, tick for tick.
 
-Two cells live in one PyBullet world (line2), hosted by one process. A job of three steps
-runs on both: cell A picks a cube from the infeed and puts it on the shared handover
-table; cell B takes it from there to the outfeed. Every tick of the control loop records
+Two cells live in one PyBullet world (line2), hosted by one process. A job of four steps
+runs on both: cell A picks a cube from the infeed, puts it on the shared handover table and
+moves clear; cell B takes it from there to the outfeed. Every tick of the control loop records
 every arm's joints, every gripper's width and every part's pose, and the test compares a
 hash of the records of two runs: one plain, one with random delays injected into every
 byte stream between the cells and the orchestrator (a TCP proxy). In lockstep the
@@ -45,8 +45,9 @@ params: {}
 steps:
   - {id: pick, skill: pick, with: {part: red_cube, from: infeed}}
   - {id: hand_over, skill: place, with: {at: handover}, needs: [pick]}
+  - {id: clear, skill: move_to, with: {location: home}, needs: [hand_over]}
   - {id: deliver, skill: pick_place, with: {part: red_cube, from: handover, place_at: outfeed},
-     needs: [hand_over]}
+     needs: [clear]}
 """
 
 
@@ -152,7 +153,7 @@ async def run_line(address: str, cells_address: str) -> tuple[str, int, job_pb2.
                 request_id=str(uuid.uuid4()), workflow="handover", params=struct_pb2.Struct()))).job
             while job.state not in (job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED):
                 await asyncio.sleep(0.05)
-                job = (await jobs.GetJob(job_svc.GetJobRequest(job_id=job.job_id))).job
+                job = (await jobs.GetJob(job_svc.GetJobRequest(job_id=job.id))).job
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -183,9 +184,9 @@ async def test_same_seed_and_jobs_give_the_same_trajectories_despite_network_del
         await proxy.close()
 
     for job in (plain_job, delayed_job):
-        assert job.state == job_pb2.JOB_STATE_SUCCEEDED, job
+        assert job.state == job_pb2.JOB_STATE_SUCCEEDED, [(t.step_id, t.cell_id, t.error.reason, t.error.message) for t in job.tasks]
         cells = {task.step_id: task.cell_id for task in job.tasks}
-        assert cells == {"pick": "arm-a", "hand_over": "arm-a", "deliver": "arm-b"}
+        assert cells["pick"] == cells["hand_over"] == "arm-a" and cells["deliver"] == "arm-b"
     assert proxy.delays > 0, "the proxy must have delayed the cells' traffic"
     assert plain_ticks > 1000, "the run must have moved (ticks recorded)"
     assert (delayed_ticks, delayed_hash) == (plain_ticks, plain_hash)

@@ -67,7 +67,7 @@ async def test_a_cell_of_the_plugin_runs_its_skill(start_orchestrator, tmp_path:
                 request_id=str(uuid.uuid4()), workflow="feed", params=struct_pb2.Struct()))).job
             while job.state not in (job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED):
                 await asyncio.sleep(0.05)
-                job = (await jobs.GetJob(job_svc.GetJobRequest(job_id=job.job_id))).job
+                job = (await jobs.GetJob(job_svc.GetJobRequest(job_id=job.id))).job
     finally:
         cell.cancel()
         await asyncio.gather(cell, return_exceptions=True)
