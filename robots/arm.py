@@ -63,7 +63,7 @@ class Arm(Component):
         """The latest state; cheap, callable from any thread."""
         raise NotImplementedError
 
-    def move_joints(self, target_rad: Sequence[float], *, speed: float = 1.0,
+    def move_joints(self, target_rad: Sequence[float] | FloatArray, *, speed: float = 1.0,
                     timeout_s: float = 20.0) -> Goal[None]:
         """Move to joint positions within the velocity limits.
 
@@ -108,7 +108,7 @@ class Arm(Component):
         except KeyError:
             raise LimitViolation(f"{self.name}: no frame {name!r}; it has {sorted(frames)}") from None
 
-    def check_joint_target(self, target_rad: Sequence[float]) -> FloatArray:
+    def check_joint_target(self, target_rad: Sequence[float] | FloatArray) -> FloatArray:
         """Return the target as an array, or raise LimitViolation saying what is wrong."""
         info = self.info()
         target = np.asarray(target_rad, dtype=np.float64)

@@ -135,8 +135,9 @@ async def channel(orchestrator: OrchestratorInfo) -> AsyncIterator[grpc.aio.Chan
 async def start_cell(orchestrator: OrchestratorInfo) -> AsyncIterator[StartCell]:
     """Factory: `await start_cell(cell_id, skills=("noop",), wait_execute=True, address=None,
     **config)` runs a real CellController against `orchestrator` (or `address`); without a
-    world unless `world="arm_cell"` (or another) and `robots={"panda": RobotEntry("pybullet.panda", "panda")}` are among the CellConfig
-    fields in `config`.
+    world unless `world="arm_cell"` (or another) and
+    `robots={"panda": RobotEntry("pybullet.panda", "panda")}` are among the CellConfig fields
+    in `config`.
     With `wait_execute` it returns once the orchestrator lists the cell connected and in
     PackML Execute. Cells still running after the test are stopped."""
     running: list[RunningCell] = []

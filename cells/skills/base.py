@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from cellwright.api.layout import EMPTY, Layout
-from cellwright.robots import Arm, Goal, Gripper, PartLocator, Robot, RobotError
+from cellwright.robots import Arm, Component, Goal, Gripper, PartLocator, Robot, RobotError
 
 Params = Mapping[str, Any]
 Result = dict[str, Any]
 T = TypeVar("T")
+C = TypeVar("C", bound=Component)
 CANCEL_POLL_S = 0.02  # how often a waiting skill looks at its task's cancel flag (wall)
 HANG_GUARD_S = 3600.0  # wall-clock bound on one wait: a dead loop must not hang a task forever
 
@@ -75,11 +76,11 @@ class SkillContext:
 
     def arm(self, robot: str | None = None) -> Arm:
         """The first arm of the robot (the only robot if None)."""
-        return self._one(robot, Arm)
+        return self.component(robot, Arm)
 
     def gripper(self, robot: str | None = None) -> Gripper:
         """The first gripper of the robot (the only robot if None)."""
-        return self._one(robot, Gripper)
+        return self.component(robot, Gripper)
 
     def locator(self) -> PartLocator:
         """The cell's PartLocator, or an `internal` error if it has none."""
@@ -101,7 +102,8 @@ class SkillContext:
             waited += CANCEL_POLL_S
         return goal.result(timeout_s=HANG_GUARD_S)
 
-    def _one(self, robot: str | None, kind: type[Any]) -> Any:
+    def component(self, robot: str | None, kind: type[C]) -> C:
+        """The robot's first component of `kind` (e.g. `IO`), or `not_found`."""
         found = self.robot(robot).of_kind(kind)
         if not found:
             raise SkillError("not_found", f"robot {self.robot(robot).name} has no {kind.kind}")

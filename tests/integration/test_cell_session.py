@@ -16,8 +16,8 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
-from cellwright.cells.session import BACKOFF_START_S
 from cellwright.cells.packml import Command
+from cellwright.cells.session import BACKOFF_START_S
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2

@@ -14,12 +14,11 @@ import grpc
 import numpy as np
 from google.protobuf import struct_pb2
 
-from cellwright.cells.config import CellConfig
+from cellwright.cells.config import CellConfig, RobotEntry
 from cellwright.cells.controller import CellController
 from cellwright.cells.packml import Command, InvalidTransition, State
 from cellwright.cells.skills._common import tool_down
 from cellwright.robots import Arm, ArmState, CollisionDetected
-from cellwright.cells.config import RobotEntry
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2

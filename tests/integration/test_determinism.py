@@ -184,7 +184,8 @@ async def test_same_seed_and_jobs_give_the_same_trajectories_despite_network_del
         await proxy.close()
 
     for job in (plain_job, delayed_job):
-        assert job.state == job_pb2.JOB_STATE_SUCCEEDED, [(t.step_id, t.cell_id, t.error.reason, t.error.message) for t in job.tasks]
+        failures = [(t.step_id, t.cell_id, t.error.reason, t.error.message) for t in job.tasks]
+        assert job.state == job_pb2.JOB_STATE_SUCCEEDED, failures
         cells = {task.step_id: task.cell_id for task in job.tasks}
         assert cells["pick"] == cells["hand_over"] == "arm-a" and cells["deliver"] == "arm-b"
     assert proxy.delays > 0, "the proxy must have delayed the cells' traffic"

@@ -30,10 +30,7 @@ class FeedPart:
     }
 
     def run(self, ctx: SkillContext, params: Mapping[str, Any]) -> dict[str, Any]:
-        found = ctx.robot(params.get("robot")).of_kind(IO)
-        if not found:
-            raise SkillError("not_found", "feed_part needs a robot with an IO component")
-        belt = found[0]
+        belt = ctx.component(params.get("robot"), IO)
         if isinstance(belt, Conveyor):
             belt.take_part()  # the previous part was taken by whoever fed on it
         start = ctx.clock()
