@@ -47,3 +47,15 @@ async def test_a_cell_on_a_mount_the_layout_lacks_is_refused_with_the_fix(start_
     assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     details = failure.value.details() or ""
     assert "hello.robots[0].mount" in details and "'nowhere'" in details and "panda" in details
+
+
+async def test_a_hello_with_a_gripper_stroke_that_is_not_a_number_is_refused(orchestrator) -> None:  # type: ignore[no-untyped-def]
+    request = hello("panda")
+    request.hello.robots[0].components.add(name="panda/gripper", kind="gripper", stroke_m=float("nan"))
+    async with grpc.aio.insecure_channel(orchestrator.address) as channel:
+        call = cell_grpc.CellServiceStub(channel).Connect()
+        await call.write(request)
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            await asyncio.wait_for(call.read(), 30)
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "hello.robots[0].components[0]" in (failure.value.details() or "")
