@@ -1,14 +1,13 @@
 """CellService over real gRPC: a real orchestrator and real noop cell controllers.
 
 Where a cell must hold a task in flight (noop without a world finishes at once), the
-cell's side of the Connect stream is scripted with `ScriptedCell`, which speaks the same
-protocol as `cells.controller.CellController`.
+cell's side of the Connect stream is scripted with `cellwright.testing.ScriptedCell`, which
+speaks the same protocol as `cells.controller.CellController`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from typing import Any
 
@@ -16,6 +15,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
+from cellwright.testing import ScriptedCell
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
@@ -54,64 +54,6 @@ async def rpc_error(call: Any) -> grpc.aio.AioRpcError:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await call
     return info.value
-
-
-class ScriptedCell:
-    """The cell side of one Connect stream, driven step by step by a test."""
-
-    def __init__(self, address: str, cell_id: str, boot_id: str) -> None:
-        self.cell_id, self.boot_id = cell_id, boot_id
-        self.channel = grpc.aio.insecure_channel(address)
-        self.call: Any = None
-        self.beats: asyncio.Task[None] | None = None
-        self.writing = asyncio.Lock()  # gRPC allows one write at a time per stream
-        self.busy = False  # what its heartbeats say
-
-    async def connect(self, tasks: tuple[cell_pb.TaskUpdate, ...] = ()) -> None:
-        """Say hello (in Execute, offering noop) and wait for the welcome."""
-        self.call = cell_grpc.CellServiceStub(self.channel).Connect()
-        await self.call.write(cell_pb.ConnectRequest(hello=cell_pb.Hello(
-            cell_id=self.cell_id, boot_id=self.boot_id, packml_state=EXECUTE,
-            skills=[cell_pb.Skill(name="noop")], tasks=tasks)))
-        assert (await self.next("welcome")).HasField("welcome")
-        self.beats = asyncio.create_task(self._beat())
-
-    async def _beat(self) -> None:
-        """Heartbeats in Execute, as a live cell sends them, to keep the lease."""
-        try:
-            while True:
-                await self.send(heartbeat=cell_pb.Heartbeat(packml_state=EXECUTE, busy=self.busy))
-                await asyncio.sleep(0.1)
-        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
-            return  # the stream ended; the test notices through its own calls
-
-    async def next(self, kind: str) -> cell_pb.ConnectResponse:
-        """The next message of `kind` from the orchestrator (others are skipped)."""
-        async def read() -> cell_pb.ConnectResponse:
-            while True:
-                message = await self.call.read()
-                assert message is not grpc.aio.EOF, "the orchestrator ended the stream"
-                if message.WhichOneof("msg") == kind:
-                    return message
-        return await asyncio.wait_for(read(), TIMEOUT_S)
-
-    async def send(self, **message: Any) -> None:
-        async with self.writing:
-            await self.call.write(cell_pb.ConnectRequest(**message))
-
-    async def stop_beating(self) -> None:
-        """Send no more heartbeats (they would restate Execute); the stream stays open."""
-        if self.beats is not None:
-            self.beats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.beats
-
-    async def drop(self) -> None:
-        """Lose the stream, as a crash or a network failure would."""
-        await self.stop_beating()
-        if self.call is not None:
-            self.call.cancel()
-        await self.channel.close()
 
 
 @pytest.fixture

@@ -1,0 +1,15 @@
+"""Test kit for Cellwright components, cells and plugins.
+
+    check_component(component, loop)   does a component keep its kind's contract?
+    wait_until / async_wait_until       wait for a condition, with a clear timeout message
+    ScriptedCell                        the cell side of the Connect stream, step by step
+
+Plugin authors: run `check_component` on every component your robot model builds (see
+`tests/conformance/test_components.py` for a suite over the registry).
+"""
+
+from cellwright.testing.conformance import check_component
+from cellwright.testing.scripted_cell import ScriptedCell
+from cellwright.testing.waiting import async_wait_until, wait_until
+
+__all__ = ["ScriptedCell", "async_wait_until", "check_component", "wait_until"]
