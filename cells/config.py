@@ -79,9 +79,12 @@ class CellConfig:
 
     @property
     def part_locator(self) -> str | None:
-        """The PartLocator id: given, or the one of the robots' driver (None: no robots)."""
+        """The PartLocator id: given, or, for a cell in a world, the one of its robots'
+        driver (None: no world, or robots of several drivers)."""
         if self.parts is not None:
             return self.parts
+        if not self.world:
+            return None
         drivers = {entry.driver for entry in self.robots.values()}
         if drivers == {"pybullet"}:
             return "pybullet.ground_truth"

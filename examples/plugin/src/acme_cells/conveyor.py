@@ -39,7 +39,10 @@ class Conveyor(IO):
         self._travel_m = 0.0
 
     def busy(self) -> bool:
-        return bool(self._outputs["run"]) and not self.stop_requested
+        """The belt moves (so a lockstep clock must run): on, not stopped, and not yet held
+        up by a part at its end."""
+        return (bool(self._outputs["run"]) and not self.stop_requested
+                and self._travel_m < self.pitch_m)
 
     def update(self, now_s: float, dt_s: float) -> None:
         running = bool(self._outputs["run"]) and not self.stop_requested
