@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
 from cellwright.api.layout import EMPTY, Layout
 from cellwright.api.schema import quote
@@ -42,12 +43,15 @@ class Orchestrator:
             in-flight tasks are lost (UNKNOWN, job HELD).
         forget_after_s: a cell gone this long (and holding nothing) leaves ListCells.
         layout: the line layout; a cell whose robots stand on mounts it lacks is refused.
+        clock: seconds, for leases and forgetting; injectable so that tests decide when a
+            lease ends.
     """
 
     def __init__(self, engine: Engine, db: StoreThreads, *, heartbeat_interval_s: float = 1.0,
                  lease_ttl_s: float = 5.0, forget_after_s: float = 600.0,
-                 layout: Layout = EMPTY) -> None:
+                 layout: Layout = EMPTY, clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
+        self.clock = clock
         self.layout = layout
         self.db = db
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -61,7 +65,7 @@ class Orchestrator:
         self._recent: list[StoredEvent] = []  # consecutive seqs, oldest first
         self.closed = False
         for cell_id in engine.in_flight_cells():  # after a restart: wait a lease for them
-            self.sessions[cell_id] = CellSession(cell_pb.Hello(cell_id=cell_id), connected=False)
+            self.sessions[cell_id] = CellSession(cell_pb.Hello(cell_id=cell_id), clock, connected=False)
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._dispatch_loop()),
@@ -156,7 +160,7 @@ class Orchestrator:
     async def _expire_leases(self) -> None:
         """Close sessions of silent cells; a lease later, their in-flight tasks are lost;
         forget cells gone for `forget_after_s` that hold nothing."""
-        now = time.monotonic()
+        now = self.clock()
         for session in list(self.sessions.values()):
             if session.connected and now - session.last_seen > self.lease_ttl_s:
                 log.warning("cell %s missed its lease; closing its session", session.cell_id)
@@ -177,7 +181,7 @@ class Orchestrator:
         async with self._connecting.setdefault(hello.cell_id, asyncio.Lock()):
             old = self.sessions.get(hello.cell_id)
             if old is not None and old.connected:
-                live = time.monotonic() - old.last_seen <= self.lease_ttl_s
+                live = self.clock() - old.last_seen <= self.lease_ttl_s
                 if live and old.hello.boot_id != hello.boot_id:
                     raise FailedPrecondition(
                         f"cell id {hello.cell_id} is in use by another live process (boot "
@@ -187,7 +191,7 @@ class Orchestrator:
                 old.close()
             reconciled = await self.db.write(self.engine.reconcile, hello.cell_id, hello.boot_id,
                                              reports)
-            session = CellSession(hello, packml_state=hello.packml_state,
+            session = CellSession(hello, self.clock, packml_state=hello.packml_state,
                                   busy=any(not r.state.final for r in reports),
                                   task_id=reconciled.task_id)
             self.sessions[hello.cell_id] = session

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,8 +38,10 @@ SERVICE_NAMES = [job_svc.DESCRIPTOR.services_by_name["JobService"].full_name,
 async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
                 heartbeat_interval_s: float = 1.0, lease_ttl_s: float = 5.0,
                 forget_after_s: float = 600.0, busy_timeout_s: float = BUSY_TIMEOUT_S,
-                layout: Layout = EMPTY, ready: Callable[[int], None] | None = None) -> None:
+                layout: Layout = EMPTY, clock: Callable[[], float] = time.monotonic,
+                ready: Callable[[int], None] | None = None) -> None:
     """Run the orchestrator until cancelled; `ready(port)` is called once it listens.
+    `clock` times leases (tests inject one; jobs' timestamps stay wall-clock).
 
     gRPC health answers NOT_SERVING (for "" and every service) while the job database
     cannot be written, and SERVING again once a write succeeds.
@@ -63,7 +66,7 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
     engine = Engine(store, workflows, encode_job=convert.encode_job, reader=reader,
                     on_event=lambda event: _call_soon(loop, orchestrator.notify, event))
     orchestrator = Orchestrator(engine, db, heartbeat_interval_s=heartbeat_interval_s,
-                                lease_ttl_s=lease_ttl_s, forget_after_s=forget_after_s, layout=layout)
+                                lease_ttl_s=lease_ttl_s, forget_after_s=forget_after_s, layout=layout, clock=clock)
     try:
         await _serve(address, orchestrator, health_servicer, ready)
     finally:

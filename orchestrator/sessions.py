@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cellwright.api.layout import EMPTY, Layout
@@ -17,13 +18,15 @@ EXECUTE = packml_pb2.PACKML_STATE_EXECUTE
 
 @dataclass
 class CellSession:
-    """What the orchestrator knows of one cell, connected or not."""
+    """What the orchestrator knows of one cell, connected or not. `clock` (seconds) times
+    its lease: the orchestrator's clock, injectable for tests."""
 
     hello: cell_pb.Hello
+    clock: Callable[[], float] = time.monotonic
     outbox: asyncio.Queue[cell_pb.ConnectResponse | None] = field(default_factory=asyncio.Queue)
     connected: bool = True
-    last_seen: float = field(default_factory=time.monotonic)
-    disconnected_at: float = field(default_factory=time.monotonic)  # meaningful once not connected
+    last_seen: float = -1.0
+    disconnected_at: float = -1.0  # meaningful once not connected
     lease_ended: bool = False  # disconnected for a lease: its in-flight tasks were declared lost
     packml_state: int = 0
     busy: bool = False
@@ -32,12 +35,15 @@ class CellSession:
     last_seen_unix: float = field(default_factory=time.time)
     pending_commands: dict[str, asyncio.Future[cell_pb.CommandResult]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.last_seen = self.disconnected_at = self.clock()
+
     @property
     def cell_id(self) -> str:
         return self.hello.cell_id
 
     def seen(self) -> None:
-        self.last_seen = time.monotonic()
+        self.last_seen = self.clock()
         self.last_seen_unix = time.time()
 
     def apply_heartbeat(self, beat: cell_pb.Heartbeat) -> bool:
@@ -56,7 +62,7 @@ class CellSession:
         Idempotent; safe on a session that never connected."""
         if self.connected:
             self.connected = False
-            self.disconnected_at = time.monotonic()
+            self.disconnected_at = self.clock()
             self.outbox.put_nowait(None)
             for future in self.pending_commands.values():
                 if not future.done():
