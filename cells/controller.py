@@ -153,7 +153,9 @@ class CellController:
                     for s in self.skills.values()],
             robots=[robot_proto(robot, mounts.get(name, ""))
                     for name, robot in self.runtime.robots.items()],
-            tasks=self.tasks.held())
+            tasks=self.tasks.held(),
+            approximations=[f"part locator {parts.id}: {parts.approximation}"]
+            if (parts := self.runtime.parts) is not None and parts.approximation else [])
 
     def _heartbeat(self) -> cell_pb.ConnectRequest:
         tasks, now = self.tasks, self.clock()

@@ -83,6 +83,7 @@ class CellSession:
             id=self.cell_id, connected=self.connected, skills=self.hello.skills,
             robots=self.hello.robots, tags=self.hello.tags,
             state_endpoint=self.hello.state_endpoint, packml_state=self.packml_state,  # type: ignore[arg-type]
-            busy=self.busy, task_id=self.task_id, stats=self.stats, reaches=sorted(reaches))
+            busy=self.busy, task_id=self.task_id, stats=self.stats, reaches=sorted(reaches),
+            approximations=self.hello.approximations)
         cell.last_seen_time.FromNanoseconds(int(self.last_seen_unix * 1e9))
         return cell

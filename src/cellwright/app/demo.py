@@ -158,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
     table = format_table(summary["kpis"])
     print()
     print(table)
+    for cell in summary["cells"]:
+        for approximation in cell["approximations"]:
+            print(f"approximated: {cell['id']}: {approximation}")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     write_report(out / "report.html", summary, table, snapshot.name)
     print(f"\nfinal scene: {snapshot}\nreport:      {out / 'report.html'}\n"
@@ -206,4 +209,6 @@ def _run_batch(client: Client, batch: list[tuple[str, dict[str, Any]]], watcher:
 def _cell_summary(cell: cell_pb.Cell) -> dict[str, Any]:
     return {"id": cell.id, "clock_s": cell.stats.clock_s, "busy_s": cell.stats.busy_s,
             "tasks_succeeded": cell.stats.tasks_succeeded, "tasks_failed": cell.stats.tasks_failed,
-            "packml_state_time_s": {k: v for k, v in cell.stats.state_time_s.items() if v > 0}}
+            "packml_state_time_s": {k: v for k, v in cell.stats.state_time_s.items() if v > 0},
+            "approximations": [*(f"{r.name} ({r.registry_id}): {a}" for r in cell.robots
+                                 for a in r.approximations), *cell.approximations]}

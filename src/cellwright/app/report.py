@@ -50,6 +50,8 @@ def write_report(path: Path, summary: dict[str, Any], kpi_table: str, scene_png:
     cells = "".join(
         f"<h3>Cell {html.escape(c['id'])}: time by PackML state (cell clock)</h3>"
         + _state_split(c["packml_state_time_s"]) for c in summary["cells"])
+    approximations = "".join(f"<li>{html.escape(c['id'])}: {html.escape(a)}</li>"
+                             for c in summary["cells"] for a in c.get("approximations", []))
     path.write_text(f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Cellwright run report</title>
 <style>body{{font-family:sans-serif;max-width:720px;margin:2em auto}}pre{{background:#f5f5f5;padding:1em}}</style>
@@ -60,6 +62,8 @@ def write_report(path: Path, summary: dict[str, Any], kpi_table: str, scene_png:
 {_cycle_chart(summary["jobs"])}
 <h2>Where the time went</h2>
 {cells}
+<h2>What this run approximates</h2>
+<ul>{approximations or "<li>nothing declared</li>"}</ul>
 <h2>Final scene</h2>
 <img src="{html.escape(scene_png)}" alt="final scene rendered by PyBullet" width="640">
 </body></html>

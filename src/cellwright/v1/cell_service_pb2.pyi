@@ -347,6 +347,7 @@ class Hello(_message.Message):
     STATE_ENDPOINT_FIELD_NUMBER: _builtins.int
     PACKML_STATE_FIELD_NUMBER: _builtins.int
     TASKS_FIELD_NUMBER: _builtins.int
+    APPROXIMATIONS_FIELD_NUMBER: _builtins.int
     cell_id: _builtins.str
     boot_id: _builtins.str
     """Random per process start: tells a reconnect from a restart."""
@@ -363,6 +364,12 @@ class Hello(_message.Message):
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskUpdate]:
         """In-flight and finished-unacknowledged tasks."""
 
+    @_builtins.property
+    def approximations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the cell approximates beyond its robots' own `approximations`, in plain words
+        (e.g. its part locator reading the simulator's ground truth).
+        """
+
     def __init__(
         self,
         *,
@@ -374,10 +381,11 @@ class Hello(_message.Message):
         state_endpoint: _builtins.str = ...,
         packml_state: _packml_pb2.PackmlState.ValueType = ...,
         tasks: _abc.Iterable[Global___TaskUpdate] | None = ...,
+        approximations: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["boot_id", b"boot_id", "cell_id", b"cell_id", "packml_state", b"packml_state", "robots", b"robots", "skills", b"skills", "state_endpoint", b"state_endpoint", "tags", b"tags", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approximations", b"approximations", "boot_id", b"boot_id", "cell_id", b"cell_id", "packml_state", b"packml_state", "robots", b"robots", "skills", b"skills", "state_endpoint", b"state_endpoint", "tags", b"tags", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -657,6 +665,7 @@ class Cell(_message.Message):
     STATS_FIELD_NUMBER: _builtins.int
     LAST_SEEN_TIME_FIELD_NUMBER: _builtins.int
     REACHES_FIELD_NUMBER: _builtins.int
+    APPROXIMATIONS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     connected: _builtins.bool
     state_endpoint: _builtins.str
@@ -680,6 +689,10 @@ class Cell(_message.Message):
         robots reach (by their mounts); empty without a layout.
         """
 
+    @_builtins.property
+    def approximations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The hello's approximations (see Hello.approximations)."""
+
     def __init__(
         self,
         *,
@@ -695,10 +708,11 @@ class Cell(_message.Message):
         stats: Global___CellStats | None = ...,
         last_seen_time: _timestamp_pb2.Timestamp | None = ...,
         reaches: _abc.Iterable[_builtins.str] | None = ...,
+        approximations: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen_time", b"last_seen_time", "stats", b"stats"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["busy", b"busy", "connected", b"connected", "id", b"id", "last_seen_time", b"last_seen_time", "packml_state", b"packml_state", "reaches", b"reaches", "robots", b"robots", "skills", b"skills", "state_endpoint", b"state_endpoint", "stats", b"stats", "tags", b"tags", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approximations", b"approximations", "busy", b"busy", "connected", b"connected", "id", b"id", "last_seen_time", b"last_seen_time", "packml_state", b"packml_state", "reaches", b"reaches", "robots", b"robots", "skills", b"skills", "state_endpoint", b"state_endpoint", "stats", b"stats", "tags", b"tags", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
