@@ -14,7 +14,8 @@ It checks, in order, and collects every failure before raising:
                 names and limits of one length, lower < upper, velocity > 0, a frame (arm);
                 stroke and force > 0 (gripper); a known mobility (base); well-formed points (IO)
     state       arrays of the right length, finite, in range (so in SI units), a finite
-                stamp, unit quaternions; info() and state() are cheap
+                stamp, unit quaternions (that info() and state() are cheap snapshots is
+                part of the contract but not timed here: no wall-clock limits in tests)
     limits      NaN, Inf, out-of-limit and wrong-shape targets (and per kind: width, force,
                 workspace, IO points and types) raise LimitViolation at once, never clamp,
                 and nothing moves
@@ -32,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -56,7 +56,6 @@ GRIPPER_TOLERANCE_M = 1e-3
 BASE_TOLERANCE_M = 1e-2
 HOLD_TOLERANCE = 5e-3
 """How far a stopped component may drift while it holds (rad or m)."""
-QUERY_BUDGET_S = 1e-3
 """What one info() or state() call may cost on average."""
 
 Command = Callable[[], Any]
@@ -612,16 +611,6 @@ def _check_state(env: _Env, kind: _Kind) -> None:
     with env.report.section("state()"):
         problems = kind.state_problems()
         assert not problems, "; ".join(problems)
-    with env.report.section("info() and state() cost"):
-        calls = 200
-        started = time.perf_counter()
-        for _ in range(calls):
-            c.info()
-            c.state()
-        each = (time.perf_counter() - started) / (2 * calls)
-        assert each <= QUERY_BUDGET_S, (
-            f"info()/state() take {each * 1e3:.2f} ms a call; they must be cheap snapshots "
-            f"(<= {QUERY_BUDGET_S * 1e3:.0f} ms)")
 
 
 def _check_limits(env: _Env, kind: _Kind) -> None:
