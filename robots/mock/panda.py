@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from cellwright.robots.arm import JointLimits
-from cellwright.robots.mock.components import DRIVER, MockArm, MockGripper
+from cellwright.robots.mock._common import DRIVER
+from cellwright.robots.mock.arm import MockArm
+from cellwright.robots.mock.gripper import MockGripper
 from cellwright.robots.mock.scene import KinematicScene
 from cellwright.robots.models.franka_panda import (
     ARM_JOINTS,
