@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cellwright.api.geometry import Pose
+from cellwright.api.geometry import ORIGIN
 from cellwright.api.layout import EMPTY, Layout, load_layout
 from cellwright.cells.config import CellConfig, ConfigError
 from cellwright.robots import BuildContext, Component, ControlLoop, PartLocator, Robot, build_robot
@@ -104,7 +104,7 @@ class Environment:
             if layout.mounts and entry.mount not in layout.mounts:
                 raise ConfigError(f"{config.source}: robots.{name}.mount: layout {layout.name} has "
                                   f"no mount {entry.mount!r}; mounts: {sorted(layout.mounts)}")
-            mount = layout.mounts.get(entry.mount, Pose((0.0, 0.0, 0.0)))
+            mount = layout.mounts.get(entry.mount, ORIGIN)
             where = self.world if entry.driver == "pybullet" else self._scene
             try:
                 robot = build_robot(entry.model, BuildContext(name, mount, where, config.seed),

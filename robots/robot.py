@@ -6,11 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from cellwright.api.geometry import Pose
+from cellwright.api.geometry import ORIGIN, Pose
 from cellwright.robots.component import Component
 
 C = TypeVar("C", bound=Component)
-ORIGIN = Pose((0.0, 0.0, 0.0))
 
 
 @dataclass

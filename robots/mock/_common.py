@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from cellwright.api.geometry import FloatArray, Pose
+from cellwright.api.geometry import FloatArray
 from cellwright.robots.errors import (
     EStopActive,
     MotionStopped,
@@ -17,7 +17,6 @@ from cellwright.robots.errors import (
 from cellwright.robots.goal import Goal
 
 DRIVER = "mock"
-ORIGIN = Pose((0.0, 0.0, 0.0))
 
 
 def frozen(values: Any) -> FloatArray:

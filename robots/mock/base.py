@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from cellwright.api.geometry import Pose
+from cellwright.api.geometry import ORIGIN, Pose
 from cellwright.robots.base import MOBILITIES, Base, BaseInfo, BaseState
 from cellwright.robots.errors import (
     MotionTimeout,
 )
 from cellwright.robots.goal import Goal
-from cellwright.robots.mock._common import DRIVER, ORIGIN, stop_error
+from cellwright.robots.mock._common import DRIVER, stop_error
 
 
 class _BaseMotion(Goal[None]):

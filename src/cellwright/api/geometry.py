@@ -19,6 +19,10 @@ class Pose:
     orientation: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
 
 
+ORIGIN = Pose((0.0, 0.0, 0.0))
+"""The world frame's origin, unrotated."""
+
+
 def check_pose(what: str, pose: Pose) -> None:
     """Raise ValueError unless the pose is finite with a unit quaternion."""
     values = (*pose.position, *pose.orientation)
