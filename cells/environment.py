@@ -20,6 +20,7 @@ from typing import Any
 
 from cellwright.api.geometry import ORIGIN
 from cellwright.api.layout import EMPTY, Layout, load_layout
+from cellwright.api.schema import SchemaError
 from cellwright.cells.config import CellConfig, ConfigError
 from cellwright.robots import BuildContext, Component, ControlLoop, PartLocator, Robot, build_robot
 
@@ -109,6 +110,8 @@ class Environment:
             try:
                 robot = build_robot(entry.model, BuildContext(name, mount, where, config.seed),
                                     entry.options)
+            except SchemaError as exc:  # names the key itself: robots.<name>.<key>
+                raise ConfigError(f"{config.source}: {exc}") from exc
             except (KeyError, ValueError, TypeError) as exc:
                 raise ConfigError(f"{config.source}: robots.{name}: {_message(exc)}") from exc
             for component in robot.components.values():

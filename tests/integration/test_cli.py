@@ -345,3 +345,20 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"cellwright {__version__}\n"
+
+
+@pytest.mark.parametrize(("robots", "expected"), [
+    ("panda: pybullet.pandas", "robots.panda: unknown robot model 'pybullet.pandas'; did you mean 'pybullet.panda'?"),
+    ("panda: {model: mock.panda, mount: nowhere}", "robots.panda.mount: layout arm_cell has no mount 'nowhere'"),
+    ("panda: {model: pybullet.panda, initial_joint: [0, 0, 0, 0, 0, 0, 0]}",
+     "robots.panda.initial_joint: unknown parameter; robot model pybullet.panda takes"),
+    ("panda: {model: mock.panda, initial_joints: [9, 0, 0, 0, 0, 0, 0]}", "robots.panda:"),
+])
+async def test_cell_run_refuses_a_bad_robot_entry_with_the_key(spawn: Spawn, tmp_path: Path, robots: str,
+                                                              expected: str) -> None:
+    config = tmp_path / "cell.yaml"
+    config.write_text(f"cell_id: arm-1\nworld: arm_cell\nrobots:\n  {robots}\n")
+    process = await spawn("cell", "run", "--config", str(config))
+    _, err = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
+    assert process.returncode == 2, err
+    assert f"error: {config}: {expected}" in err.decode()
