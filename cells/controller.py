@@ -26,6 +26,7 @@ from cellwright.cells.operations import Operations
 from cellwright.cells.packml import Command, InvalidTransition, PackmlMachine, from_proto_command, to_proto_state
 from cellwright.cells.publishing import StatePublishing
 from cellwright.cells.session import Session
+from cellwright.cells.shutdown import shut_down
 from cellwright.cells.skills import SKILLS, Skill
 from cellwright.cells.state_messages import robot_proto
 from cellwright.cells.tasks import TaskRunner
@@ -117,7 +118,7 @@ class CellController:
                 await self._operations.auto_start()
             await self.session.run()
         finally:
-            await asyncio.shield(asyncio.to_thread(self._shutdown))
+            await shut_down(self._shutdown)
 
     def _shutdown(self) -> None:
         if self.runtime is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from cellwright.cells.config import CellConfig
 from cellwright.cells.controller import CellController, resolve_skills
 from cellwright.cells.environment import Environment
+from cellwright.cells.shutdown import shut_down
 
 
 class WorldHost:
@@ -59,7 +60,7 @@ class WorldHost:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
         finally:
-            await asyncio.shield(asyncio.to_thread(self._close))
+            await shut_down(self._close)
 
     def _close(self) -> None:
         assert self.environment is not None

@@ -144,7 +144,12 @@ class ControlLoop:
         already on the loop thread, or if the loop is not running)."""
         if threading.current_thread() is self._thread or not self._running:
             return fn()
-        return self.submit(fn).result(timeout_s)
+        try:
+            return self.submit(fn).result(timeout_s)
+        except concurrent.futures.CancelledError:
+            if self._running:
+                raise
+            return fn()  # the loop ended before it got to `fn`: nothing else runs the world now
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Queue `fn()` to run on the loop thread between ticks."""
