@@ -188,6 +188,8 @@ async def test_same_seed_and_jobs_give_the_same_trajectories_despite_network_del
         assert job.state == job_pb2.JOB_STATE_SUCCEEDED, failures
         cells = {task.step_id: task.cell_id for task in job.tasks}
         assert cells["pick"] == cells["hand_over"] == "arm-a" and cells["deliver"] == "arm-b"
+        parts = {task.step_id: task.result["part_id"] for task in job.tasks if "part_id" in task.result}
+        assert parts["hand_over"] == parts["deliver"], "the part A handed over is the one B delivered"
     assert proxy.delays > 0, "the proxy must have delayed the cells' traffic"
     assert plain_ticks > 1000, "the run must have moved (ticks recorded)"
     assert (delayed_ticks, delayed_hash) == (plain_ticks, plain_hash)
