@@ -111,20 +111,7 @@ class Arm(Component):
     def check_joint_target(self, target_rad: Sequence[float] | FloatArray) -> FloatArray:
         """Return the target as an array, or raise LimitViolation saying what is wrong."""
         info = self.info()
-        target = np.asarray(target_rad, dtype=np.float64)
-        if target.shape != (len(info.joint_names),):
-            raise LimitViolation(
-                f"{self.name}: expected {len(info.joint_names)} joint positions "
-                f"({', '.join(info.joint_names)}), got shape {target.shape}")
-        for i, joint in enumerate(info.joint_names):
-            value, low, high = target[i], info.limits.lower[i], info.limits.upper[i]
-            if not np.isfinite(value):
-                raise LimitViolation(f"{self.name}: joint {joint} target is {value}; give a finite angle")
-            if not low <= value <= high:
-                raise LimitViolation(
-                    f"{self.name}: joint {joint} target {value:.4f} rad is outside its limits "
-                    f"[{low:.4f}, {high:.4f}] rad")
-        return target
+        return check_joints(self.name, target_rad, info.joint_names, info.limits)
 
     # --- implementation hooks --------------------------------------------------------
     def _move_joints(self, target: FloatArray, speed: float, timeout_s: float) -> Goal[None]:
@@ -132,3 +119,27 @@ class Arm(Component):
 
     def _move_pose(self, pose: Pose, frame: str, speed: float, timeout_s: float) -> Goal[None]:
         raise NotImplementedError
+
+
+def check_joints(owner: str, values: Sequence[float] | FloatArray, joint_names: Sequence[str],
+                 limits: JointLimits) -> FloatArray:
+    """`values` as an array of one finite angle per joint within the limits, or
+    LimitViolation naming `owner`, the joint and the limits (refused, never clamped)."""
+    try:
+        target = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise LimitViolation(f"{owner}: expected {len(joint_names)} joint positions (rad), "
+                             f"got {values!r}") from None
+    if target.shape != (len(joint_names),):
+        raise LimitViolation(
+            f"{owner}: expected {len(joint_names)} joint positions "
+            f"({', '.join(joint_names)}), got shape {target.shape}")
+    for i, joint in enumerate(joint_names):
+        value, low, high = target[i], limits.lower[i], limits.upper[i]
+        if not np.isfinite(value):
+            raise LimitViolation(f"{owner}: joint {joint} target is {value}; give a finite angle")
+        if not low <= value <= high:
+            raise LimitViolation(
+                f"{owner}: joint {joint} target {value:.4f} rad is outside its limits "
+                f"[{low:.4f}, {high:.4f}] rad")
+    return target

@@ -7,9 +7,15 @@ acceleration limits and the hand's stroke and force from Franka's datasheet.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pybullet_data
+
+from cellwright.api.geometry import FloatArray
+from cellwright.robots.arm import JointLimits, check_joints
+from cellwright.robots.models.urdf import joint_limits
 
 MODEL = "franka_panda"
 URDF_PATH = os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
@@ -39,3 +45,28 @@ CONFIG_SCHEMA = {
                                           "to the ready pose"},
     },
 }
+
+
+def arm_limits() -> tuple[JointLimits, FloatArray]:
+    """The arm's joint limits and effort limits (N m), from the URDF."""
+    return joint_limits(URDF_PATH, ARM_JOINTS)
+
+
+def joint_settings(robot: str, config: Mapping[str, Any]
+                   ) -> tuple[tuple[float, ...], dict[str, tuple[float, ...]]]:
+    """The initial joints and the named configurations (`home` = the ready pose unless
+    given) of a cell config's robot entry, checked against the limits.
+
+    Raises:
+        LimitViolation (a ValueError): naming `robots.<robot>.<key>` and the joint.
+    """
+    limits, _effort = arm_limits()
+
+    def checked(key: str, values: Any) -> tuple[float, ...]:
+        return tuple(check_joints(f"robots.{robot}.{key}", values, ARM_JOINTS, limits).tolist())
+
+    initial = checked("initial_joints", config.get("initial_joints", READY_POSE))
+    configurations = {"home": tuple(READY_POSE)}
+    for key, values in dict(config.get("configurations") or {}).items():
+        configurations[str(key)] = checked(f"configurations.{key}", values)
+    return initial, configurations

@@ -13,9 +13,7 @@ cached by `read()`; `stop()` and `estop()` only set flags, which the next `updat
 
 from __future__ import annotations
 
-import functools
 import threading
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +22,7 @@ import numpy as np
 import pybullet as p
 
 from cellwright.api.geometry import FloatArray, Pose
-from cellwright.robots.arm import Arm, ArmInfo, ArmState, JointLimits
+from cellwright.robots.arm import Arm, ArmInfo, ArmState
 from cellwright.robots.errors import (
     CollisionDetected,
     EStopActive,
@@ -46,6 +44,8 @@ from cellwright.robots.models.franka_panda import (
     READY_POSE,
     TOOL_FRAME,
     URDF_PATH,
+    arm_limits,
+    joint_settings,
 )
 from cellwright.robots.robot import BuildContext, Robot
 from cellwright.robots.sim._world import PhysicsWorld
@@ -76,25 +76,6 @@ APPROXIMATIONS = (
     "limits, not Franka's torque controllers",
     "joint states and finger width are read exactly, without sensor noise or latency",
 )
-
-
-@functools.cache
-def _urdf_joint_limits(path: str) -> dict[str, tuple[float, float, float, float]]:
-    """(lower, upper, velocity, effort) of every limited joint of the URDF, by name."""
-    limits: dict[str, tuple[float, float, float, float]] = {}
-    for joint in ElementTree.parse(path).getroot().iter("joint"):
-        limit = joint.find("limit")
-        if limit is not None:
-            limits[joint.attrib["name"]] = tuple(  # type: ignore[assignment]
-                float(limit.attrib.get(key, "0")) for key in ("lower", "upper", "velocity", "effort"))
-    return limits
-
-
-def _joint_limits() -> tuple[JointLimits, FloatArray]:
-    """The arm's limits and effort limits, from the URDF (no simulator needed)."""
-    table = _urdf_joint_limits(URDF_PATH)
-    rows = np.array([table[name] for name in ARM_JOINTS], dtype=np.float64)
-    return JointLimits(rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy()), rows[:, 3].copy()
 
 
 class _PandaBody:
@@ -197,7 +178,7 @@ class PandaArm(Arm):
                  configurations: Mapping[str, tuple[float, ...]]) -> None:
         super().__init__(name, MODEL, DRIVER)
         self._body = body
-        limits, self._effort = _joint_limits()
+        limits, self._effort = arm_limits()
         self._info = ArmInfo(name, self.kind, MODEL, DRIVER, joint_names=ARM_JOINTS,
                              limits=limits, frames=(TOOL_FRAME, FLANGE_FRAME),
                              configurations=dict(configurations))
@@ -511,21 +492,6 @@ class PandaGripper(Gripper):
 
 
 # --- the factory ---------------------------------------------------------------------------
-def _joints(what: str, values: Any, limits: JointLimits) -> tuple[float, ...]:
-    """A joint configuration from the cell config, checked against the limits."""
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be {len(ARM_JOINTS)} numbers (rad), got {values!r}") from None
-    if array.shape != (len(ARM_JOINTS),) or not np.all(np.isfinite(array)):
-        raise ValueError(f"{what} must be {len(ARM_JOINTS)} finite numbers (rad), got {values!r}")
-    for i, joint in enumerate(ARM_JOINTS):
-        if not limits.lower[i] <= array[i] <= limits.upper[i]:
-            raise ValueError(f"{what}: {joint} = {array[i]:.4f} rad is outside its limits "
-                             f"[{limits.lower[i]:.4f}, {limits.upper[i]:.4f}] rad")
-    return tuple(float(v) for v in array)
-
-
 def build(context: BuildContext, config: Mapping[str, Any]) -> Robot:
     """The `pybullet.panda` factory: arm and gripper sharing one body in `context.world`.
 
@@ -540,13 +506,8 @@ def build(context: BuildContext, config: Mapping[str, Any]) -> Robot:
     if not isinstance(world, PhysicsWorld):
         raise TypeError(f"{REGISTRY_ID} needs a PyBullet world with client, dt, now_s(), "
                         f"is_part() and body_name(); got {type(world).__name__}")
-    limits, _effort = _joint_limits()
     name = context.robot_name
-    initial = _joints(f"robots.{name}.initial_joints", config.get("initial_joints", READY_POSE),
-                      limits)
-    configurations = {"home": tuple(READY_POSE)}
-    for key, values in dict(config.get("configurations") or {}).items():
-        configurations[str(key)] = _joints(f"robots.{name}.configurations.{key}", values, limits)
+    initial, configurations = joint_settings(name, config)
     body = _PandaBody(world, name, context.mount, np.array(initial, dtype=np.float64))
     arm = PandaArm(f"{name}/arm", body, configurations)
     gripper = PandaGripper(f"{name}/gripper", body)
