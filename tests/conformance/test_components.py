@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pybullet as p
-import pybullet_data
 import pytest
 
 from cellwright.api.layout import Station
@@ -38,39 +36,10 @@ from cellwright.robots import (
 from cellwright.robots.mock import KinematicScene, MockArm, MockBase, MockIO, MockPartLocator
 from cellwright.robots.models.franka_panda import TOOL_FRAME
 from cellwright.testing import check_component, wait_until
+from cellwright.testing.worlds import PlaneWorld
 
 DT = 1.0 / 240.0
 HANG_GUARD_S = 60.0
-
-
-class PlaneWorld:
-    """The minimal PyBullet world a `pybullet.*` robot needs: a plane, no parts."""
-
-    def __init__(self) -> None:
-        self.client = p.connect(p.DIRECT)
-        self.dt = DT
-        self.steps = 0
-        p.setGravity(0, 0, -9.81, physicsClientId=self.client)
-        p.setTimeStep(self.dt, physicsClientId=self.client)
-        p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self.client)
-        self.plane = p.loadURDF("plane.urdf", physicsClientId=self.client)
-
-    def now_s(self) -> float:
-        return self.steps * self.dt
-
-    def step(self, n: int = 1) -> None:
-        for _ in range(n):
-            p.stepSimulation(physicsClientId=self.client)
-            self.steps += 1
-
-    def is_part(self, body_id: int) -> bool:
-        return False
-
-    def body_name(self, body_id: int) -> str:
-        return "floor" if body_id == self.plane else f"body {body_id}"
-
-    def close(self) -> None:
-        p.disconnect(physicsClientId=self.client)
 
 
 @dataclass

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pybullet as p
-import pybullet_data
 import pytest
 
 from cellwright.robots import (
@@ -43,61 +42,23 @@ from cellwright.robots.models.franka_panda import (
 )
 from cellwright.robots.sim._world import PhysicsWorld
 from cellwright.robots.sim.panda import POSITION_TOLERANCE_RAD, STILL_VELOCITY_RAD_S
+from cellwright.testing.worlds import PlaneWorld
 
 HANG_GUARD_S = 60.0
 READY = list(READY_POSE)
 DOWN = (1.0, 0.0, 0.0, 0.0)  # tool pointing down
 
 
-class TinyWorld:
-    """A PhysicsWorld for tests: a plane and optional boxes; the loop steps it."""
-
-    def __init__(self) -> None:
-        self.client = p.connect(p.DIRECT)
-        self.dt = 1.0 / 240.0
-        self.steps = 0
-        p.setGravity(0, 0, -9.81, physicsClientId=self.client)
-        p.setTimeStep(self.dt, physicsClientId=self.client)
-        p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self.client)
-        self.plane = p.loadURDF("plane.urdf", physicsClientId=self.client)
-        self.names = {self.plane: "floor"}
-        self.parts: set[int] = set()
-
-    def add_box(self, name: str, center: tuple[float, float, float],
-                half: tuple[float, float, float]) -> int:
-        shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=self.client)
-        body = int(p.createMultiBody(0, shape, basePosition=center, physicsClientId=self.client))
-        self.names[body] = name
-        return body
-
-    def now_s(self) -> float:
-        return self.steps * self.dt
-
-    def step(self, n: int = 1) -> None:
-        for _ in range(n):
-            p.stepSimulation(physicsClientId=self.client)
-            self.steps += 1
-
-    def is_part(self, body_id: int) -> bool:
-        return body_id in self.parts
-
-    def body_name(self, body_id: int) -> str:
-        return self.names.get(body_id, f"body {body_id}")
-
-    def close(self) -> None:
-        p.disconnect(physicsClientId=self.client)
-
-
 @dataclass
 class Cell:
-    world: TinyWorld
+    world: PlaneWorld
     loop: ControlLoop
     robot: Robot
     arm: Arm
     gripper: Gripper
 
 
-def _make_cell(world: TinyWorld) -> Cell:
+def _make_cell(world: PlaneWorld) -> Cell:
     robot = build_robot("pybullet.panda", BuildContext("panda", mount=Pose((0.0, 0.0, 0.0)),
                                                        world=world), {})
     arm, gripper = robot.components["arm"], robot.components["gripper"]
@@ -112,14 +73,14 @@ def _make_cell(world: TinyWorld) -> Cell:
 
 
 @pytest.fixture
-def world() -> Iterator[TinyWorld]:
-    world = TinyWorld()
+def world() -> Iterator[PlaneWorld]:
+    world = PlaneWorld()
     yield world
     world.close()
 
 
 @pytest.fixture
-def cell(world: TinyWorld) -> Iterator[Cell]:
+def cell(world: PlaneWorld) -> Iterator[Cell]:
     cell = _make_cell(world)
     yield cell
     for component in (cell.arm, cell.gripper):
@@ -172,16 +133,16 @@ def test_build_needs_a_world() -> None:
         build_robot("pybullet.panda", BuildContext("panda", world=object()), {})
 
 
-def test_unknown_model_id_lists_known_ids(world: TinyWorld) -> None:
+def test_unknown_model_id_lists_known_ids(world: PlaneWorld) -> None:
     with pytest.raises(KeyError, match=r"pybullet\.panda"):
         build_robot("nonexistent.robot", BuildContext("panda", world=world), {})
 
 
-def test_tiny_world_is_a_physics_world(world: TinyWorld) -> None:
+def test_tiny_world_is_a_physics_world(world: PlaneWorld) -> None:
     assert isinstance(world, PhysicsWorld)
 
 
-def test_build_checks_configured_joints(world: TinyWorld) -> None:
+def test_build_checks_configured_joints(world: PlaneWorld) -> None:
     with pytest.raises(ValueError, match="panda_joint4"):
         build_robot("pybullet.panda", BuildContext("panda", world=world),
                     {"initial_joints": _with(3, 0.5)})
@@ -193,7 +154,7 @@ def test_build_checks_configured_joints(world: TinyWorld) -> None:
     assert "home" in arm.info().configurations
 
 
-def test_initial_joints_and_mount(world: TinyWorld) -> None:
+def test_initial_joints_and_mount(world: PlaneWorld) -> None:
     initial = _with(0, 0.4)
     robot = build_robot("pybullet.panda", BuildContext("panda", mount=Pose((0.0, 1.0, 0.0)),
                                                        world=world), {"initial_joints": initial})
@@ -219,7 +180,7 @@ def test_activate_is_idempotent(cell: Cell) -> None:
     assert p.getNumBodies(physicsClientId=cell.world.client) == bodies
 
 
-def test_motion_before_activate_raises_not_active(world: TinyWorld) -> None:
+def test_motion_before_activate_raises_not_active(world: PlaneWorld) -> None:
     robot = build_robot("pybullet.panda", BuildContext("spare", world=world), {})
     arm, gripper = robot.components["arm"], robot.components["gripper"]
     assert isinstance(arm, Arm) and isinstance(gripper, Gripper)

@@ -1,0 +1,53 @@
+"""A bare PyBullet world for testing `pybullet.*` components without a world file."""
+
+from __future__ import annotations
+
+import pybullet as p
+import pybullet_data
+
+
+class PlaneWorld:
+    """A `robots.sim.PhysicsWorld`: a DIRECT client with gravity, a floor plane and the
+    boxes a test adds (obstacles, or parts the robot may touch). A `ControlLoop` steps it.
+
+    Args:
+        dt: seconds per physics step.
+    """
+
+    def __init__(self, dt: float = 1.0 / 240.0) -> None:
+        self.client = p.connect(p.DIRECT)
+        self.dt = dt
+        self.steps = 0
+        p.setGravity(0, 0, -9.81, physicsClientId=self.client)
+        p.setTimeStep(self.dt, physicsClientId=self.client)
+        p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self.client)
+        self.plane = p.loadURDF("plane.urdf", physicsClientId=self.client)
+        self.names = {self.plane: "floor"}
+        self.parts: set[int] = set()
+
+    def add_box(self, name: str, center: tuple[float, float, float],
+                half: tuple[float, float, float], *, part: bool = False, mass: float = 0.0) -> int:
+        """Add a box (static unless it has mass); `part=True` lets robots touch it."""
+        shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=self.client)
+        body = int(p.createMultiBody(mass, shape, basePosition=center, physicsClientId=self.client))
+        self.names[body] = name
+        if part:
+            self.parts.add(body)
+        return body
+
+    def now_s(self) -> float:
+        return self.steps * self.dt
+
+    def step(self, n: int = 1) -> None:
+        for _ in range(n):
+            p.stepSimulation(physicsClientId=self.client)
+            self.steps += 1
+
+    def is_part(self, body_id: int) -> bool:
+        return body_id in self.parts
+
+    def body_name(self, body_id: int) -> str:
+        return self.names.get(body_id, f"body {body_id}")
+
+    def close(self) -> None:
+        p.disconnect(physicsClientId=self.client)
