@@ -8,7 +8,6 @@ Connect protocol) takes the task, reports it RUNNING, and comes back as a new pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +17,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
+from cellwright.testing import ScriptedCell
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
@@ -32,64 +32,6 @@ Jobs = job_grpc.JobServiceStub
 Cells = cell_grpc.CellServiceStub
 
 
-class ScriptedCell:
-    """The cell side of one Connect stream, driven step by step by a test."""
-
-    def __init__(self, address: str, cell_id: str, boot_id: str) -> None:
-        self.cell_id, self.boot_id = cell_id, boot_id
-        self.channel = grpc.aio.insecure_channel(address)
-        self.call: Any = None
-        self.beats: asyncio.Task[None] | None = None
-        self.writing = asyncio.Lock()
-        self.busy = False  # what its heartbeats say
-
-    async def connect(self, tasks: tuple[cell_pb.TaskUpdate, ...] = ()) -> None:
-        """Say hello (in Execute) and wait for the welcome; then heartbeat."""
-        self.call = cell_grpc.CellServiceStub(self.channel).Connect()
-        await self.call.write(cell_pb.ConnectRequest(hello=cell_pb.Hello(
-            cell_id=self.cell_id, boot_id=self.boot_id, packml_state=EXECUTE,
-            skills=[cell_pb.Skill(name=s) for s in SKILLS], tasks=tasks)))
-        assert (await self.next("welcome")).HasField("welcome")
-        self.beats = asyncio.create_task(self._beat())
-
-    async def _beat(self) -> None:
-        try:
-            while True:
-                await self.send(heartbeat=cell_pb.Heartbeat(packml_state=EXECUTE, busy=self.busy))
-                await asyncio.sleep(0.1)
-        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
-            return
-
-    async def next(self, kind: str) -> cell_pb.ConnectResponse:
-        """The next message of `kind` from the orchestrator (others are skipped)."""
-        async def read() -> cell_pb.ConnectResponse:
-            while True:
-                message = await self.call.read()
-                assert message is not grpc.aio.EOF, "the orchestrator ended the stream"
-                if message.WhichOneof("msg") == kind:
-                    answer: cell_pb.ConnectResponse = message
-                    return answer
-        return await asyncio.wait_for(read(), TIMEOUT_S)
-
-    async def send(self, **message: Any) -> None:
-        async with self.writing:
-            await self.call.write(cell_pb.ConnectRequest(**message))
-
-    async def report(self, assign: cell_pb.Assign, state: int) -> None:
-        await self.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
-                                                       state=state))  # type: ignore[arg-type]
-
-    async def drop(self) -> None:
-        """Lose the stream, as a crash or a network failure would."""
-        if self.beats is not None:
-            self.beats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.beats
-        if self.call is not None:
-            self.call.cancel()
-        await self.channel.close()
-
-
 Make = Callable[..., ScriptedCell]
 
 
@@ -98,7 +40,7 @@ async def scripted_cell(orchestrator: Any) -> AsyncIterator[Make]:
     made: list[ScriptedCell] = []
 
     def make(cell_id: str = "cell-1", boot_id: str = "") -> ScriptedCell:
-        cell = ScriptedCell(orchestrator.address, cell_id, boot_id or uuid.uuid4().hex)
+        cell = ScriptedCell(orchestrator.address, cell_id, boot_id or uuid.uuid4().hex, SKILLS)
         made.append(cell)
         return cell
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -37,13 +38,15 @@ class ScriptedCell:
     Args:
         address: the orchestrator's `host:port`.
         cell_id, boot_id: what the hello says (the same boot id means the same process).
+        skills: the skills its hello offers.
 
     Attributes:
         busy: what its heartbeats say (a busy cell gets no task).
     """
 
-    def __init__(self, address: str, cell_id: str, boot_id: str) -> None:
-        self.cell_id, self.boot_id = cell_id, boot_id
+    def __init__(self, address: str, cell_id: str, boot_id: str,
+                 skills: Sequence[str] = ("noop",)) -> None:
+        self.cell_id, self.boot_id, self.skills = cell_id, boot_id, tuple(skills)
         self.channel = grpc.aio.insecure_channel(address)
         self.call: Any = None
         self.beats: asyncio.Task[None] | None = None
@@ -51,12 +54,12 @@ class ScriptedCell:
         self.busy = False  # what its heartbeats say
 
     async def connect(self, tasks: tuple[cell_pb.TaskUpdate, ...] = ()) -> None:
-        """Say hello (in Execute, offering noop, reporting `tasks` it holds) and wait for
+        """Say hello (in Execute, offering its skills, reporting `tasks` it holds) and wait for
         the welcome; then heartbeat every 0.1 s until `stop_beating()` or `drop()`."""
         self.call = cell_grpc.CellServiceStub(self.channel).Connect()
         await self.call.write(cell_pb.ConnectRequest(hello=cell_pb.Hello(
             cell_id=self.cell_id, boot_id=self.boot_id, packml_state=EXECUTE,
-            skills=[cell_pb.Skill(name="noop")], tasks=tasks)))
+            skills=[cell_pb.Skill(name=s) for s in self.skills], tasks=tasks)))
         assert (await self.next("welcome")).HasField("welcome")
         self.beats = asyncio.create_task(self._beat())
 
@@ -85,6 +88,11 @@ class ScriptedCell:
         """Send one ConnectRequest built from `message` (e.g. `task_update=...`)."""
         async with self.writing:
             await self.call.write(cell_pb.ConnectRequest(**message))
+
+    async def report(self, assign: cell_pb.Assign, state: int) -> None:
+        """Send a task update of `state` (a TaskState value) for an assignment."""
+        await self.send(task_update=cell_pb.TaskUpdate(task_id=assign.task_id, epoch=assign.epoch,
+                                                       state=state))  # type: ignore[arg-type]
 
     async def stop_beating(self) -> None:
         """Send no more heartbeats (they would restate Execute); the stream stays open."""
