@@ -1,4 +1,4 @@
-"""Cell configuration: a small YAML file per cell.
+"""Cell configuration: a small YAML file per cell (docs/cell-config.md is the reference).
 
     cell_id: arm-1                   # [A-Za-z0-9._-], unique per orchestrator
     tags: [arm, panda]
@@ -42,7 +42,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class RobotEntry:
     """One robot of the cell: its registry id, the layout mount it stands on, and the
-    model's own options (checked by the model's config schema when the robot is built)."""
+    model's own options (everything else of the entry, checked by the model's config
+    schema when the robot is built)."""
 
     model: str
     mount: str = ""
@@ -110,7 +111,7 @@ def robot_entries(value: Any, fail: Any) -> dict[str, RobotEntry]:
         mount = entry.get("mount", name)
         if not isinstance(mount, str):
             raise fail(f"robots.{name}.mount", "expected a mount name of the layout")
-        options = {k: v for k, v in entry.items() if k != "model"}
+        options = {k: v for k, v in entry.items() if k not in ("model", "mount")}
         entries[name] = RobotEntry(entry["model"], mount, options)
     return entries
 

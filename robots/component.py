@@ -61,13 +61,16 @@ class Component:
 
     def __init__(self, name: str, model: str, driver: str) -> None:
         self.name, self.model, self.driver = name, model, driver
-        self._lifecycle = Lifecycle.UNCONFIGURED
-        self._error = ""
-        self._stopped = threading.Event()
-        self._estopped = threading.Event()
+        self.__lifecycle = Lifecycle.UNCONFIGURED
+        self.__error = ""
+        self.__stopped = threading.Event()
+        self.__estopped = threading.Event()
         self._goal: Goal[Any] | None = None
-        self._pending: Goal[Any] | None = None
-        self._goal_lock = threading.Lock()  # guards _pending between callers and the loop
+        """The active goal (admitted by the loop; it may be done): implementations read it in
+        update(). Everything else of the base class's state is private (double underscore),
+        so a subclass cannot overwrite it by accident."""
+        self.__pending: Goal[Any] | None = None
+        self.__goal_lock = threading.Lock()  # guards _pending between callers and the loop
         self.wake: Callable[[], None] = lambda: None
         """Set by the control loop that runs this component: wakes a lockstep loop that
         waits for work. Called after a goal starts and after a stop."""
@@ -75,86 +78,86 @@ class Component:
     # --- lifecycle (control loop thread) --------------------------------------------
     @property
     def lifecycle(self) -> Lifecycle:
-        return self._lifecycle
+        return self.__lifecycle
 
     @property
     def error_reason(self) -> str:
         """Why the component is in ERROR ("" otherwise)."""
-        return self._error
+        return self.__error
 
     def configure(self) -> None:
         """Load or connect (UNCONFIGURED or ERROR -> INACTIVE); no motion yet."""
-        if self._lifecycle is Lifecycle.FINALIZED:
+        if self.__lifecycle is Lifecycle.FINALIZED:
             raise NotActive(f"{self.name} is finalized; build a new one")
-        if self._lifecycle in (Lifecycle.UNCONFIGURED, Lifecycle.ERROR):
+        if self.__lifecycle in (Lifecycle.UNCONFIGURED, Lifecycle.ERROR):
             self._configure()
-            self._lifecycle, self._error = Lifecycle.INACTIVE, ""
+            self.__lifecycle, self.__error = Lifecycle.INACTIVE, ""
 
     def activate(self) -> None:
         """Allow motion (configures first if needed). Calling it when ACTIVE does nothing."""
-        if self._lifecycle is Lifecycle.ACTIVE:
+        if self.__lifecycle is Lifecycle.ACTIVE:
             return
         self.configure()
         self._activate()
-        self._lifecycle = Lifecycle.ACTIVE
+        self.__lifecycle = Lifecycle.ACTIVE
 
     def deactivate(self) -> None:
         """Stop the motion and refuse new motion (ACTIVE -> INACTIVE)."""
-        if self._lifecycle is Lifecycle.ACTIVE:
+        if self.__lifecycle is Lifecycle.ACTIVE:
             self._end_goal()
             self._deactivate()
-            self._lifecycle = Lifecycle.INACTIVE
+            self.__lifecycle = Lifecycle.INACTIVE
 
     def fail(self, reason: str) -> None:
         """Enter ERROR (a lost driver, a fault): the motion ends, new motion is refused until
         `activate()` configures it again."""
-        if self._lifecycle is Lifecycle.FINALIZED:
+        if self.__lifecycle is Lifecycle.FINALIZED:
             return
         self._end_goal()
         self._on_stop()
-        self._lifecycle, self._error = Lifecycle.ERROR, reason
+        self.__lifecycle, self.__error = Lifecycle.ERROR, reason
 
     def shutdown(self) -> None:
         """Release everything (-> FINALIZED); the component cannot be used again."""
-        if self._lifecycle is not Lifecycle.FINALIZED:
+        if self.__lifecycle is not Lifecycle.FINALIZED:
             self.deactivate()
             self._shutdown()
-            self._lifecycle = Lifecycle.FINALIZED
+            self.__lifecycle = Lifecycle.FINALIZED
 
     # --- stop and e-stop (any thread, never waits) ------------------------------------
     def stop(self) -> None:
         """Halt the current motion the component's own way (an arm holds position) and refuse
         motion with MotionStopped until `resume()`."""
-        self._stopped.set()
+        self.__stopped.set()
         self._end_goal()
         self._on_stop()
         self.wake()
 
     def estop(self) -> None:
         """Emergency stop: halt now and refuse motion until `reset_estop()`."""
-        self._estopped.set()
-        self._stopped.set()
+        self.__estopped.set()
+        self.__stopped.set()
         self._end_goal()
         self._on_estop()
         self.wake()
 
     def resume(self) -> None:
         """Allow motion again after `stop()` (an e-stop also needs `reset_estop()`)."""
-        if not self._estopped.is_set():
-            self._stopped.clear()
+        if not self.__estopped.is_set():
+            self.__stopped.clear()
 
     def reset_estop(self) -> None:
         """Clear the e-stop (PackML Clear); motion still waits for `resume()`."""
-        self._estopped.clear()
+        self.__estopped.clear()
 
     @property
     def estopped(self) -> bool:
-        return self._estopped.is_set()
+        return self.__estopped.is_set()
 
     @property
     def stop_requested(self) -> bool:
         """True from stop() or estop() until resume()."""
-        return self._stopped.is_set()
+        return self.__stopped.is_set()
 
     # --- control loop hooks (control loop thread) -------------------------------------
     def read(self, now_s: float) -> None:
@@ -181,8 +184,8 @@ class Component:
         at the start of its next tick (`admit()`), so a goal started from another thread
         always begins on a tick boundary, and runs repeat tick for tick."""
         self._check_can_move()
-        with self._goal_lock:
-            previous, self._pending = self._pending, goal
+        with self.__goal_lock:
+            previous, self.__pending = self.__pending, goal
         if previous is not None:
             previous.fail(MotionStopped(f"{previous.what}: preempted by {goal.what}"))
         self.wake()
@@ -191,8 +194,8 @@ class Component:
     def admit(self) -> None:
         """Make the queued goal the active one, preempting the previous (loop thread, at the
         start of a tick)."""
-        with self._goal_lock:
-            goal, self._pending = self._pending, None
+        with self.__goal_lock:
+            goal, self.__pending = self.__pending, None
         if goal is None:
             return
         previous, self._goal = self._goal, goal
@@ -204,15 +207,15 @@ class Component:
     @property
     def has_pending_goal(self) -> bool:
         """A goal was started and waits for the next tick."""
-        return self._pending is not None
+        return self.__pending is not None
 
     def _check_can_move(self) -> None:
-        if self._lifecycle is not Lifecycle.ACTIVE:
-            why = f" ({self._error})" if self._error else ""
-            raise NotActive(f"{self.name} is {self._lifecycle.value}{why}; activate() it first")
-        if self._estopped.is_set():
+        if self.__lifecycle is not Lifecycle.ACTIVE:
+            why = f" ({self.__error})" if self.__error else ""
+            raise NotActive(f"{self.name} is {self.__lifecycle.value}{why}; activate() it first")
+        if self.__estopped.is_set():
             raise EStopActive(f"{self.name} is e-stopped; reset the e-stop (PackML Clear) first")
-        if self._stopped.is_set():
+        if self.__stopped.is_set():
             raise MotionStopped(f"{self.name} was stopped; resume() it before moving again")
 
     @property
@@ -224,11 +227,11 @@ class Component:
     def _end_goal(self) -> None:
         """Cancel the queued goal and mark the active one cancelled; the loop halts it
         (implementations decide how)."""
-        with self._goal_lock:
-            pending, self._pending = self._pending, None
+        with self.__goal_lock:
+            pending, self.__pending = self.__pending, None
         if pending is not None:
             pending.cancel()
-            if self._estopped.is_set():
+            if self.__estopped.is_set():
                 pending.fail(EStopActive(f"{pending.what}: e-stopped before it began"))
             pending.stopped()
         goal = self._goal

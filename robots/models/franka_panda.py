@@ -35,8 +35,6 @@ GRIPPER_MAX_FORCE_N = 70.0
 CONFIG_SCHEMA = {
     "type": "object",
     "properties": {
-        "mount": {"type": "string",
-                  "description": "the layout mount the robot stands on (default: its name)"},
         "initial_joints": {"type": "array",
                            "description": "arm joint positions at activation, rad (default: "
                                           "the ready pose)"},

@@ -32,14 +32,16 @@ steps:
 
 
 def test_entry_points_register_the_model_and_the_skill() -> None:
-    assert "mock.acme_conveyor" in ROBOTS.ids(), "pip install ./examples/plugin first"
-    assert ROBOTS.origin("mock.acme_conveyor").startswith("entry point acme")
+    assert {"mock.acme_conveyor", "mock.acme_axis"} <= set(ROBOTS.ids()), \
+        "pip install ./examples/plugin first"
+    assert ROBOTS.origin("mock.acme_axis").startswith("entry point acme")
     assert SKILLS.get("feed_part").name == "feed_part"
     assert SKILLS.origin("feed_part").startswith("entry point acme")
 
 
-def test_the_plugin_conveyor_passes_the_conformance_kit() -> None:
-    robot = build_robot("mock.acme_conveyor", BuildContext("infeed"), {"pitch_m": 0.3})
+@pytest.mark.parametrize("model", ["mock.acme_conveyor", "mock.acme_axis"])
+def test_the_plugin_models_pass_the_conformance_kit(model: str) -> None:
+    robot = build_robot(model, BuildContext("acme"), {})
     loop = ControlLoop(0.01)
     for component in robot.components.values():
         loop.add(component)

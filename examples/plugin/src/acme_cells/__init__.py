@@ -1,1 +1,2 @@
-"""Acme's Cellwright plugin: the `mock.acme_conveyor` robot model and the `feed_part` skill."""
+"""Acme's Cellwright plugin: robot models `mock.acme_conveyor` (an IO component) and
+`mock.acme_axis` (an Arm), and the `feed_part` skill."""

@@ -68,7 +68,6 @@ def build(context: BuildContext, config: Mapping[str, Any]) -> Robot:
 MODEL = RobotModel(
     id="mock.acme_conveyor", model="acme_conveyor", driver="mock", build=build,
     config_schema={"type": "object", "properties": {
-        "mount": {"type": "string", "description": "layout mount (unused by a mock)"},
         "pitch_m": {"type": "number", "minimum": 0.01, "maximum": 5, "default": 0.3,
                     "description": "belt travel between parts"}}},
     description="Acme infeed conveyor (mock): run/speed outputs, a part-present sensor")
