@@ -107,11 +107,18 @@ class Registry(Generic[T]):
         self._loaded = True
         for point in entry_points(group=self.group):
             origin = f"entry point {point.name} ({point.value})"
+            problems = []
             try:
                 loaded = point.load()
-                items: Iterable[T] = loaded if isinstance(loaded, list | tuple) else [loaded]
-                for item in items:
-                    self.register(item, origin=origin)
             except Exception as exc:  # a broken plugin must not hide the others
-                self.load_errors[point.name] = f"{type(exc).__name__}: {exc}"
+                problems.append(f"{type(exc).__name__}: {exc}")
+                loaded = []
+            items: Iterable[T] = loaded if isinstance(loaded, list | tuple) else [loaded]
+            for item in items:
+                try:
+                    self.register(item, origin=origin)
+                except (TypeError, RegistryError) as exc:  # one bad entry, not the whole plugin
+                    problems.append(f"{type(exc).__name__}: {exc}")
+            if problems:
+                self.load_errors[point.name] = "; ".join(problems)
                 log.error("%s %s: %s", self.group, origin, self.load_errors[point.name])

@@ -6,15 +6,16 @@ import argparse
 import sys
 
 from cellwright import __version__
-from cellwright.app import commands, demo, state_tail
+from cellwright.app import commands, demo, registries, state_tail
 from cellwright.cells import cli as cell_cli
 from cellwright.orchestrator import cli as orchestrator_cli
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="cellwright", description="Orchestrate robot cells: jobs over gRPC, cells in "
-        "PyBullet simulation (real drivers to come), state over ZeroMQ.")
+        prog="cellwright", description="Orchestrate robot cells: jobs over gRPC, cells of "
+        "robot components in PyBullet simulation or as mocks (real drivers to come), state over "
+        "ZeroMQ.")
     root.add_argument("--version", action="version", version=f"cellwright {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
     demo.add_parser(sub)
@@ -22,6 +23,7 @@ def parser() -> argparse.ArgumentParser:
     cell_actions = cell_cli.add_parsers(sub)
     commands.add_parsers(sub, cell_actions)
     state_tail.add_parser(sub)
+    registries.add_parser(sub)
     return root
 
 
