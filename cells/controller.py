@@ -13,7 +13,6 @@ builds its own environment; a world host gives several cells one shared environm
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -26,7 +25,7 @@ from cellwright.cells.operations import Operations
 from cellwright.cells.packml import Command, InvalidTransition, PackmlMachine, from_proto_command, to_proto_state
 from cellwright.cells.publishing import StatePublishing
 from cellwright.cells.session import Session
-from cellwright.cells.shutdown import shut_down
+from cellwright.cells.shutdown import build, shut_down
 from cellwright.cells.skills import SKILLS, Skill
 from cellwright.cells.state_messages import robot_proto
 from cellwright.cells.tasks import TaskRunner
@@ -100,16 +99,17 @@ class CellController:
         the orchestrator until cancelled; then stop the robots and shut down."""
         try:
             if self.environment is None:
-                self.environment = await asyncio.to_thread(Environment.build, [self.config],
-                                                           gui=self._gui)
+                self.environment = await build(
+                    lambda: Environment.build([self.config], gui=self._gui), Environment.close)
                 self.environment.start()
             self.runtime = self.environment.cells[self.config.cell_id]
             self._tasks = TaskRunner(self.config.cell_id, self.skills, self.runtime, self.packml,
                                      self.session.send, self.session.beat_soon)
             self._operations = Operations(self.packml, self._tasks)
-            self._publishing = await asyncio.to_thread(
-                StatePublishing, self.config.cell_id, self.runtime, self._cell_state,
-                self.config.state_endpoint, self.config.publish_hz)
+            runtime = self.runtime
+            self._publishing = await build(lambda: StatePublishing(
+                self.config.cell_id, runtime, self._cell_state, self.config.state_endpoint,
+                self.config.publish_hz), StatePublishing.close)
             self.state_endpoint = self._publishing.endpoint
             self.packml.add_listener(lambda _old, _new: self.session.beat_soon())
             log.info("cell %s up: skills %s, state stream %s", self.config.cell_id,

@@ -13,7 +13,7 @@ one `Environment` for all the cells of a world.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,15 @@ class Environment:
 
     def _build_cell(self, config: CellConfig) -> CellRuntime:
         robots: dict[str, Robot] = {}
+        try:
+            return self._build_robots(config, robots)
+        except BaseException:
+            _shut_down(c for robot in robots.values() for c in robot.components.values())
+            raise
+
+    def _build_robots(self, config: CellConfig, robots: dict[str, Robot]) -> CellRuntime:
+        """Build, add and activate the config's robots into `robots` (so that a failure
+        half-way leaves the caller what to shut down)."""
         layout = _layout_file(config) or self.layout
         for name, entry in config.robots.items():
             if layout.mounts and entry.mount not in layout.mounts:
@@ -114,10 +123,10 @@ class Environment:
                 raise ConfigError(f"{config.source}: {exc}") from exc
             except (KeyError, ValueError, TypeError) as exc:
                 raise ConfigError(f"{config.source}: robots.{name}: {_message(exc)}") from exc
+            robots[name] = robot
             for component in robot.components.values():
                 self.loop.add(component)
                 self.loop.call(component.activate)
-            robots[name] = robot
         return CellRuntime(self.loop, robots, layout, self._locator(config))
 
     def _locator(self, config: CellConfig) -> PartLocator | None:
@@ -149,15 +158,21 @@ class Environment:
 
     def close(self) -> None:
         """Stop the loop, shut every component down, release the world."""
-        self.loop.stop()
-        for runtime in self.cells.values():
-            for component in runtime.components():
-                try:
-                    component.shutdown()
-                except Exception:  # one broken driver must not keep the others open
-                    log.exception("shutting down %s failed", component.name)
+        if not self.loop.stop():
+            log.error("the control loop did not end within its timeout; leaving its world and "
+                      "components to the process's exit rather than closing them under it")
+            return
+        _shut_down(c for runtime in self.cells.values() for c in runtime.components())
         if self.world is not None:
             self.world.close()
+
+
+def _shut_down(components: Iterable[Component]) -> None:
+    for component in components:
+        try:
+            component.shutdown()
+        except Exception:  # one broken driver must not keep the others open
+            log.exception("shutting down %s failed", component.name)
 
 
 def _layout_file(config: CellConfig) -> Layout | None:

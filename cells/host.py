@@ -16,7 +16,7 @@ from pathlib import Path
 from cellwright.cells.config import CellConfig
 from cellwright.cells.controller import CellController, resolve_skills
 from cellwright.cells.environment import Environment
-from cellwright.cells.shutdown import shut_down
+from cellwright.cells.shutdown import build, shut_down
 
 
 class WorldHost:
@@ -45,7 +45,8 @@ class WorldHost:
 
     async def run(self) -> None:
         """Build the environment, run every cell until cancelled, then shut down."""
-        self.environment = await asyncio.to_thread(Environment.build, self.configs, gui=self._gui)
+        self.environment = await build(lambda: Environment.build(self.configs, gui=self._gui),
+                                       Environment.close)
         try:
             self.environment.start()
             self.controllers = [CellController(c, self.orchestrator, environment=self.environment)

@@ -17,6 +17,11 @@ RETRACT_M = 0.12  # Resetting lifts the tool this far before homing
 HOME = "home"
 
 
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("PackML acting-state work crashed", exc_info=task.exception())
+
+
 class Operations:
     """Applies PackML commands to a cell and does the acting states' work.
 
@@ -43,6 +48,7 @@ class Operations:
             command = Command.ABORT
         state = self.packml.command(command)
         self._acting = asyncio.create_task(self._act(state, self.packml.entry))
+        self._acting.add_done_callback(_log_crash)
 
     async def auto_start(self) -> None:
         """Reset and Start, so the cell takes work; stop trying (and stay connectable, for
@@ -80,6 +86,14 @@ class Operations:
             if self.packml.entry == entry:  # else a later command interrupted it: fine
                 log.error("PackML %s failed: %s; aborting", state.value, exc)
                 self.apply(Command.ABORT)
+            return
+        except Exception:  # a driver's or a plugin's bug: never leave the cell in an acting state
+            if self.packml.entry == entry and state is not State.ABORTING:
+                log.exception("PackML %s failed unexpectedly; aborting", state.value)
+                self.apply(Command.ABORT)
+            elif self.packml.entry == entry:
+                log.exception("PackML Aborting failed unexpectedly; the robots were e-stopped")
+                self.packml.state_complete()
             return
         if self.packml.entry == entry:
             self.packml.state_complete()

@@ -87,8 +87,10 @@ class TaskRunner:
                             runtime.loop.sleep, progress, cancelled)
 
     def close(self) -> None:
-        """Let the running skill end (its goals end when the components stop) and free the
-        thread."""
+        """End the running skill (as an interrupt: its waits cancel their goals and timers)
+        and free the thread."""
+        if self.current is not None:
+            self.current.interrupted = True
         self._thread.shutdown(wait=True, cancel_futures=True)
 
     def resend(self) -> None:

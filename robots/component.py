@@ -70,6 +70,9 @@ class Component:
         update(). Everything else of the base class's state is private (double underscore),
         so a subclass cannot overwrite it by accident."""
         self.__pending: Goal[Any] | None = None
+        self.__stops = 0  # stop() and estop() calls so far
+        self.__stops_seen = 0  # of those, how many an update() has run after
+        self.__stops_at_tick = 0
         self.__goal_lock = threading.Lock()  # guards _pending between callers and the loop
         self.wake: Callable[[], None] = lambda: None
         """Set by the control loop that runs this component: wakes a lockstep loop that
@@ -109,13 +112,19 @@ class Component:
             self.__lifecycle = Lifecycle.INACTIVE
 
     def fail(self, reason: str) -> None:
-        """Enter ERROR (a lost driver, a fault): the motion ends, new motion is refused until
-        `activate()` configures it again."""
+        """Enter ERROR (a lost driver, a fault, a dead control loop): the queued and the
+        active goal end at once with NotActive, the hardware is told to stop, and new motion
+        is refused until `activate()` configures it again."""
         if self.__lifecycle is Lifecycle.FINALIZED:
             return
-        self._end_goal()
-        self._on_stop()
         self.__lifecycle, self.__error = Lifecycle.ERROR, reason
+        error = NotActive(f"{self.name} failed: {reason}")
+        with self.__goal_lock:
+            pending, self.__pending = self.__pending, None
+        for goal in (pending, self._goal):
+            if goal is not None:
+                goal.fail(error)
+        self._on_stop()
 
     def shutdown(self) -> None:
         """Release everything (-> FINALIZED); the component cannot be used again."""
@@ -129,6 +138,7 @@ class Component:
         """Halt the current motion the component's own way (an arm holds position) and refuse
         motion with MotionStopped until `resume()`."""
         self.__stopped.set()
+        self.__stops += 1
         self._end_goal()
         self._on_stop()
         self.wake()
@@ -137,6 +147,7 @@ class Component:
         """Emergency stop: halt now and refuse motion until `reset_estop()`."""
         self.__estopped.set()
         self.__stopped.set()
+        self.__stops += 1
         self._end_goal()
         self._on_estop()
         self.wake()
@@ -158,6 +169,18 @@ class Component:
     def stop_requested(self) -> bool:
         """True from stop() or estop() until resume()."""
         return self.__stopped.is_set()
+
+    @property
+    def stop_unseen(self) -> bool:
+        """A stop came that no `update()` has run after yet: the loop ticks for it (even in
+        lockstep, with nothing moving), so the implementation acts on it before anything
+        may resume."""
+        return self.__stops != self.__stops_seen
+
+    def updated(self) -> None:
+        """Called by the loop after this tick's `update()`: the stops counted when the tick
+        began (in `admit()`) have been seen."""
+        self.__stops_seen = self.__stops_at_tick
 
     # --- control loop hooks (control loop thread) -------------------------------------
     def read(self, now_s: float) -> None:
@@ -192,8 +215,9 @@ class Component:
         return goal
 
     def admit(self) -> None:
-        """Make the queued goal the active one, preempting the previous (loop thread, at the
-        start of a tick)."""
+        """Start of a tick (loop thread): count the stops so far, and make the queued goal
+        the active one, preempting the previous."""
+        self.__stops_at_tick = self.__stops
         with self.__goal_lock:
             goal, self.__pending = self.__pending, None
         if goal is None:

@@ -2,16 +2,23 @@
 
 One thread runs it (ros2_control's controller manager has the same shape). Every tick:
 
+    component.admit()       queued goals become active; stops so far are counted
     world.step()            physics advances one `dt` (if the loop has a world)
     component.read(now)     every component reads its hardware (or the simulator)
     listeners(now)          state publishers, recorders (at their own period)
     component.update(now)   active goals advance: trajectories, grasps, timers
     component.write()       commands go out
 
+A component that raises in read, update or write goes to ERROR (its goals end with
+NotActive) and is left out of later ticks; a listener that raises is logged and dropped.
+If the loop itself dies, every component fails, and every goal, timer and waiter ends.
+
 Clock modes (`CLOCKS`):
     lockstep: the clock is `ticks * dt` and advances only while there is work (a busy
-        component, a timer); idle, it stands still, whatever the wall clock does. The same
-        commands give the same ticks, so runs repeat exactly. As fast as the CPU allows.
+        component, a queued goal, a stop not yet acted on, a timer); idle, it stands
+        still, whatever the wall clock does. As fast as the CPU allows. While one cell
+        works at a time, the same commands give the same ticks, so runs repeat exactly;
+        goals of cells working at once interleave by thread timing.
     fast: as fast as the CPU allows while there is work; idle, ticks are paced to the wall
         clock, so idle time passes on the clock (utilisation means something) and a
         world keeps settling. The clock is `ticks * dt`.
@@ -34,8 +41,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from cellwright.robots.component import Component
-from cellwright.robots.errors import MotionStopped
+from cellwright.robots.component import Component, Lifecycle
+from cellwright.robots.errors import MotionStopped, NotActive
 from cellwright.robots.goal import Goal
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,10 @@ class _Listener:
     next_wall: float
 
 
+class LoopStopped(NotActive):
+    """The control loop has stopped or died: nothing runs on it any more."""
+
+
 class ControlLoop:
     """Runs components (and a world) at a fixed rate on its own thread.
 
@@ -81,6 +92,7 @@ class ControlLoop:
         self.world = world
         self.clock = clock
         self.lockstep = clock == "lockstep"
+        self.name = name
         self.ticks = 0
         self._components: list[Component] = []
         self._listeners: list[_Listener] = []
@@ -88,8 +100,8 @@ class ControlLoop:
         self._calls: list[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = []
         self._settle_waiters: list[tuple[tuple[Component, ...], concurrent.futures.Future[None]]] = []
         self._wake = threading.Condition()
-        self._running = False
-        self._failed: BaseException | None = None
+        self._stopping = False
+        self._ended: str = ""  # why the loop no longer runs ("" while it may)
         self._thread: threading.Thread | None = None
         self._t0 = time.monotonic()
         self._pace = (time.monotonic(), 0)
@@ -121,52 +133,64 @@ class ControlLoop:
         state stream keeps flowing with the clock stopped; a recorder of ticks says False)."""
         if not period_s > 0:
             raise ValueError(f"period_s must be > 0, got {period_s}")
-        self._listeners.append(_Listener(fn, period_s, self.now_s(),
-                                         time.monotonic() if when_idle else math.inf))
+        with self._wake:
+            self._listeners.append(_Listener(fn, period_s, self.now_s(),
+                                             time.monotonic() if when_idle else math.inf))
+            self._wake.notify()
 
     def remove_listener(self, fn: Callable[[float], None]) -> None:
-        """Stop calling `fn` (takes effect between ticks)."""
-        self.call(lambda: self._listeners.__setitem__(
-            slice(None), [lst for lst in self._listeners if lst.fn != fn]))
+        """Stop calling `fn` (from the next tick on)."""
+        with self._wake:
+            self._listeners = [lst for lst in self._listeners if lst.fn != fn]
 
     def sleep(self, duration_s: float) -> Goal[None]:
         """A goal that ends when the loop's clock has advanced `duration_s` (a wait on
-        simulated time in simulation); cancelling it ends it with MotionStopped."""
+        simulated time in simulation); cancelling it ends it with MotionStopped, and so
+        does the loop stopping."""
         goal: Goal[None] = Goal(f"wait {duration_s:g} s", on_cancel=self.wake)
         with self._wake:
+            if self._ended:
+                goal.fail(LoopStopped(f"{goal.what}: {self._ended}"))
+                return goal
             self._timers.append((self.now_s() + max(0.0, duration_s), goal))
             self._wake.notify()
         return goal
 
     # --- working with the loop thread ------------------------------------------------------
     def call(self, fn: Callable[[], T], timeout_s: float | None = 60.0) -> T:
-        """Run `fn()` on the loop thread between ticks and return its result (directly if
-        already on the loop thread, or if the loop is not running)."""
-        if threading.current_thread() is self._thread or not self._running:
+        """Run `fn()` on the loop thread between ticks and return its result; directly
+        where no loop thread is alive (not started, or ended), so never on two threads."""
+        thread = self._thread
+        if thread is threading.current_thread() or thread is None or not thread.is_alive():
             return fn()
         try:
             return self.submit(fn).result(timeout_s)
-        except concurrent.futures.CancelledError:
-            if self._running:
+        except (concurrent.futures.CancelledError, LoopStopped):
+            thread.join(timeout_s)  # the loop ended before it got to `fn`
+            if thread.is_alive():
                 raise
-            return fn()  # the loop ended before it got to `fn`: nothing else runs the world now
+            return fn()
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Queue `fn()` to run on the loop thread between ticks."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         with self._wake:
-            if self._failed is not None:
-                future.set_exception(RuntimeError(f"the control loop died: {self._failed!r}"))
+            if self._ended:
+                future.set_exception(LoopStopped(f"the control loop {self.name}: {self._ended}"))
                 return future
             self._calls.append((fn, future))
             self._wake.notify()
         return future
 
     def settled(self, components: Iterable[Component]) -> concurrent.futures.Future[None]:
-        """A future that completes once none of `components` is busy (moving or halting),
-        observed on the loop thread: after it, a stop has been acted on."""
+        """A future that completes once none of `components` is busy, has a queued goal or
+        a stop not yet acted on, observed on the loop thread: after it, a stop has been
+        acted on. It fails with LoopStopped if the loop ends first."""
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         with self._wake:
+            if self._ended:
+                future.set_exception(LoopStopped(f"the control loop {self.name}: {self._ended}"))
+                return future
             self._settle_waiters.append((tuple(components), future))
             self._wake.notify()
         return future
@@ -181,53 +205,77 @@ class ControlLoop:
         """Start the loop thread."""
         if self._thread is not None:
             raise RuntimeError("the control loop is already started")
-        self._running = True
         self._pace = (time.monotonic(), self.ticks)
-        self._thread = threading.Thread(target=self._run, name="control-loop", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """End the loop after the current tick and join its thread."""
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """End the loop after the current tick and join its thread; True if it has ended
+        (False: still running after `timeout_s`, so its world must not be torn down)."""
         with self._wake:
-            self._running = False
+            self._stopping = True
             self._wake.notify()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout_s)
+        thread = self._thread
+        if thread is None:
+            self._end("stopped")
+            return True
+        if thread is not threading.current_thread():
+            thread.join(timeout_s)
+        return not thread.is_alive()
 
     @property
     def running(self) -> bool:
-        return self._running
+        return self._thread is not None and self._thread.is_alive() and not self._ended
 
     def tick(self) -> None:
-        """One tick: step, read, listeners, update, write (the loop thread calls this; tests
-        without a thread may too)."""
-        for component in self._components:
+        """One tick: admit, step, read, listeners, update, write (the loop thread calls this;
+        tests without a thread may too)."""
+        working = [c for c in self._components if c.lifecycle is not Lifecycle.ERROR]
+        for component in working:
             component.admit()
         if self.world is not None:
             self.world.step()
         self.ticks += 1
         now = self.now_s()
-        for component in self._components:
-            component.read(now)
-        for listener in self._listeners:
-            if now + 1e-9 >= listener.next_s:
-                listener.next_s = now + listener.period_s
-                if listener.next_wall != math.inf:
-                    listener.next_wall = time.monotonic() + listener.period_s
-                listener.fn(now)
-        for component in self._components:
-            component.update(now, self.dt)
+        self._each(working, "read", lambda c: c.read(now))
+        self._call_listeners(now, lambda lst: now + 1e-9 >= lst.next_s)
+        self._each(working, "update", lambda c: c.update(now, self.dt))
+        for component in working:
+            component.updated()
         self._end_timers(now)
-        for component in self._components:
-            component.write()
+        self._each(working, "write", lambda c: c.write())
+
+    def _each(self, components: list[Component], what: str, call: Callable[[Component], None]) -> None:
+        for component in components:
+            if component.lifecycle is Lifecycle.ERROR:
+                continue
+            try:
+                call(component)
+            except Exception as exc:  # one broken component must not stop the others
+                log.exception("%s.%s() raised; the component goes to ERROR", component.name, what)
+                component.fail(f"{what}() raised {type(exc).__name__}: {exc}")
+
+    def _call_listeners(self, now: float, due: Callable[[_Listener], bool]) -> None:
+        wall = time.monotonic()
+        for listener in list(self._listeners):
+            if not due(listener):
+                continue
+            listener.next_s = now + listener.period_s
+            if listener.next_wall != math.inf:
+                listener.next_wall = wall + listener.period_s
+            try:
+                listener.fn(now)
+            except Exception:  # a broken publisher must not stop the robots
+                log.exception("a listener of the control loop raised; it is dropped")
+                self.remove_listener(listener.fn)
 
     def _run(self) -> None:
+        why = "stopped"
         try:
-            for component in self._components:
-                component.read(self.now_s())
+            self._each(list(self._components), "read", lambda c: c.read(self.now_s()))
             while True:
                 with self._wake:
-                    if not self._running:
+                    if self._stopping:
                         break
                     calls, self._calls = self._calls, []
                 for fn, future in calls:
@@ -246,21 +294,38 @@ class ControlLoop:
                     self.tick()
                 else:
                     self._idle()
-        except BaseException as exc:
-            log.exception("control loop died")
-            self._failed = exc
+        except BaseException as exc:  # logged and ended: every goal and waiter hears of it
+            log.exception("control loop %s died", self.name)
+            why = f"died: {exc!r}"
             for component in self._components:
-                component.fail(f"control loop died: {exc!r}")
-            raise
+                component.fail(f"the control loop {why}")
         finally:
-            self._running = False
-            with self._wake:
-                calls, self._calls = self._calls, []
-            for _fn, future in calls:
-                future.cancel()
+            self._end(why)
+
+    def _end(self, why: str) -> None:
+        """Nothing runs any more: end every timer, waiter and queued call."""
+        with self._wake:
+            self._ended = why
+            calls, self._calls = self._calls, []
+            timers, self._timers = self._timers, []
+            waiters, self._settle_waiters = self._settle_waiters, []
+        error = LoopStopped(f"the control loop {self.name} {why}")
+        for _fn, future in calls:
+            future.cancel()
+        for _end_s, goal in timers:
+            goal.fail(error)
+        for _components, future in waiters:
+            if not future.done():
+                future.set_exception(error)
 
     def _has_work(self) -> bool:
-        return bool(self._timers) or any(c.busy() or c.has_pending_goal for c in self._components)
+        return bool(self._timers) or any(self._unsettled(c) for c in self._components)
+
+    @staticmethod
+    def _unsettled(component: Component) -> bool:
+        if component.lifecycle is Lifecycle.ERROR:
+            return False
+        return component.busy() or component.has_pending_goal or component.stop_unseen
 
     def _idle(self) -> None:
         """Nothing to advance: wait for work, serving listeners on wall time meanwhile."""
@@ -270,15 +335,12 @@ class ControlLoop:
         if not self.lockstep and self._timers:  # no world, no components: timers only
             deadline = min(deadline, wall + max(0.0, min(t for t, _ in self._timers) - self.now_s()))
         with self._wake:
-            if self._running and not self._calls and not self._has_work():
+            if not self._stopping and not self._calls and not self._has_work():
                 self._wake.wait(max(0.0, deadline - wall))
-        now, wall = self.now_s(), time.monotonic()
-        for listener in self._listeners:
-            if wall >= listener.next_wall:
-                listener.next_wall = wall + listener.period_s
-                listener.fn(now)
+        wall = time.monotonic()
+        self._call_listeners(self.now_s(), lambda lst: wall >= lst.next_wall)
         if not self.lockstep:
-            self._end_timers(now)
+            self._end_timers(self.now_s())
 
     def _end_timers(self, now: float) -> None:
         if not self._timers:
@@ -300,7 +362,7 @@ class ControlLoop:
         with self._wake:
             waiters, self._settle_waiters = self._settle_waiters, []
         for components, future in waiters:
-            if any(c.busy() or c.has_pending_goal for c in components):
+            if any(self._unsettled(c) for c in components):
                 with self._wake:
                     self._settle_waiters.append((components, future))
             elif not future.done():

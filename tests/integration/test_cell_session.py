@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,8 @@ from cellwright.cells.session import BACKOFF_START_S
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2
+from cellwright.v1 import job_service_pb2 as job_svc
+from cellwright.v1 import job_service_pb2_grpc as job_grpc
 
 TIMEOUT_S = 30.0
 FINAL = (job_pb2.TASK_STATE_SUCCEEDED, job_pb2.TASK_STATE_FAILED, job_pb2.TASK_STATE_CANCELLED)
@@ -168,3 +171,18 @@ def delays_after_welcomes(records: list[logging.LogRecord]) -> list[float]:
             delays.append(float(record.args[0]))
             welcomed = False
     return delays
+
+
+@pytest.mark.timeout(60)
+async def test_a_cell_shuts_down_at_once_while_a_long_noop_runs(orchestrator, start_cell,  # type: ignore[no-untyped-def]
+                                                                channel: grpc.aio.Channel) -> None:
+    """Shutdown interrupts the task in flight: it must not wait out a minute of noop."""
+    cell = await start_cell("long-1")
+    jobs = job_grpc.JobServiceStub(channel)
+    params = struct_pb2.Struct()
+    params.update({"duration_s": 60})
+    await jobs.SubmitJob(job_svc.SubmitJobRequest(request_id=str(uuid.uuid4()), workflow="noop",
+                                                  params=params))
+    while cell.controller.tasks.current is None:
+        await asyncio.sleep(0.02)
+    await asyncio.wait_for(cell.stop(), 45)  # a hang guard below the noop: it takes a tick

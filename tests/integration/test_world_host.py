@@ -16,10 +16,11 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+import pybullet as p
 import pytest
 
 from cellwright.api.statestream import StateSubscriber, robot_topic
-from cellwright.cells.config import CellConfig, load_config
+from cellwright.cells.config import CellConfig, ConfigError, RobotEntry, load_config
 from cellwright.cells.environment import Environment
 from cellwright.cells.host import WorldHost
 from cellwright.robots import Arm, MotionStopped
@@ -121,3 +122,16 @@ async def test_cells_of_one_host_keep_their_own_session_packml_and_topics(orches
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+def test_a_cell_whose_second_robot_fails_to_build_leaves_nothing_open() -> None:
+    """The first robot was built and activated (its kinematics hold a PyBullet client each)
+    when the second failed: the failed build must shut it down again."""
+    def open_clients() -> int:
+        return sum(p.isConnected(physicsClientId=i) for i in range(64))
+
+    before = open_clients()
+    config = CellConfig(cell_id="c1", robots={"a": RobotEntry("mock.panda"), "b": RobotEntry("mock.pandaa")})
+    with pytest.raises(ConfigError, match=r"robots\.b: unknown robot model 'mock\.pandaa'"):
+        Environment.build([config])
+    assert open_clients() == before

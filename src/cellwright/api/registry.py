@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
@@ -47,6 +48,7 @@ class Registry(Generic[T]):
         self._entries: dict[str, T] = {}
         self._origins: dict[str, str] = {}
         self._loaded = False
+        self._loading = threading.RLock()  # a first lookup from two threads loads once
         self.load_errors: dict[str, str] = {}
         """Entry points that failed to load: name -> error."""
 
@@ -101,10 +103,14 @@ class Registry(Generic[T]):
         return self._origins[entry_id]
 
     def load_entry_points(self) -> None:
-        """Load the group's entry points once (later calls do nothing)."""
-        if self._loaded:
-            return
-        self._loaded = True
+        """Load the group's entry points once (later calls do nothing; a call while another
+        thread loads waits for it)."""
+        with self._loading:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
+
+    def _load(self) -> None:
         for point in entry_points(group=self.group):
             origin = f"entry point {point.name} ({point.value})"
             problems = []
