@@ -73,6 +73,7 @@ class Environment:
                                       f"and clock; {first.cell_id} has {getattr(first, key)!r}, "
                                       f"{config.cell_id} has {getattr(config, key)!r}")
         drivers = {entry.driver for config in configs for entry in config.robots.values()}
+        name = f"control-loop {first.world or first.cell_id}"
         world: Any = None
         scene: Any = None
         layout = _layout_file(first) or EMPTY
@@ -81,14 +82,14 @@ class Environment:
 
             world = load_world(first.world, gui=gui, seed=first.seed)
             layout = _layout_file(first) or world.layout
-            loop = ControlLoop(world.dt, world=world, clock=first.clock_mode)
+            loop = ControlLoop(world.dt, world=world, clock=first.clock_mode, name=name)
         elif first.world:
             from cellwright.sim_worlds.scene import kinematic_scene
 
             scene, layout, dt = kinematic_scene(first.world, first.seed, _layout_file(first))
-            loop = ControlLoop(dt, clock=first.clock_mode)
+            loop = ControlLoop(dt, clock=first.clock_mode, name=name)
         else:
-            loop = ControlLoop(WALL_LOOP_DT_S, clock=first.clock_mode)
+            loop = ControlLoop(WALL_LOOP_DT_S, clock=first.clock_mode, name=name)
         env = cls(loop, world, layout, scene)
         try:
             for config in configs:
