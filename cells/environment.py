@@ -118,8 +118,9 @@ class Environment:
             mount = layout.mounts.get(entry.mount, ORIGIN)
             where = self.world if entry.driver == "pybullet" else self._scene
             try:
-                robot = build_robot(entry.model, BuildContext(name, mount, where, config.seed),
-                                    entry.options)
+                robot = build_robot(entry.model, BuildContext(
+                    name, mount, where, config.seed, entry.mount if layout.mounts else ""),
+                    entry.options)
             except SchemaError as exc:  # names the key itself: robots.<name>.<key>
                 raise ConfigError(f"{config.source}: {exc}") from exc
             except (KeyError, ValueError, TypeError) as exc:

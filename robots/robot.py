@@ -40,6 +40,7 @@ class BuildContext:
     Attributes:
         robot_name: the robot's name in its cell (`panda`, `g1`).
         mount: where the robot's base stands, world frame (from the line layout).
+        mount_name: the layout mount's name ("" without a layout), for readable messages.
         world: the environment the driver needs, if any: a PyBullet world for `pybullet.*`,
             a kinematic scene (or None) for `mock.*`, None for real drivers.
         seed: for any randomness of the implementation.
@@ -49,6 +50,7 @@ class BuildContext:
     mount: Pose = ORIGIN
     world: Any = None
     seed: int = 0
+    mount_name: str = ""
 
 
 @dataclass(frozen=True)

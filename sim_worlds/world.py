@@ -93,6 +93,10 @@ class SimWorld:
         """True if the body is a movable part."""
         return body_id in self._part_bodies
 
+    def name_body(self, body_id: int, name: str) -> None:
+        """Give a body (a robot) the name `body_name` reports for it."""
+        self._names[body_id] = name
+
     def body_name(self, body_id: int) -> str:
         """The body's name in the world file, a part's id, or its PyBullet name."""
         if body_id in self._names:

@@ -35,3 +35,7 @@ class PhysicsWorld(Protocol):
     def body_name(self, body_id: int) -> str:
         """A readable name for a body, for error messages."""
         ...
+
+    def name_body(self, body_id: int, name: str) -> None:
+        """Give a body a readable name (a robot says which robot it is)."""
+        ...

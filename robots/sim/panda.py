@@ -82,9 +82,10 @@ class _PandaBody:
     """The PyBullet body both components drive; whichever configures first loads it."""
 
     def __init__(self, world: PhysicsWorld, robot_name: str, mount: Pose,
-                 initial_joints: FloatArray) -> None:
+                 initial_joints: FloatArray, label: str) -> None:
         self.world = world
         self.robot_name = robot_name
+        self.label = label
         self.mount = mount
         self.initial_joints = initial_joints
         self.id: int | None = None
@@ -122,6 +123,7 @@ class _PandaBody:
                                       p.JOINT_GEAR, (1.0, 0.0, 0.0), (0.0, 0.0, 0.0),
                                       (0.0, 0.0, 0.0), physicsClientId=client)
         p.changeConstraint(coupling, gearRatio=-1, erp=0.1, maxForce=50, physicsClientId=client)
+        self.world.name_body(body, self.label)
         self.id = body
         return body
 
@@ -505,10 +507,11 @@ def build(context: BuildContext, config: Mapping[str, Any]) -> Robot:
                          f"(robot {context.robot_name!r})")
     if not isinstance(world, PhysicsWorld):
         raise TypeError(f"{REGISTRY_ID} needs a PyBullet world with client, dt, now_s(), "
-                        f"is_part() and body_name(); got {type(world).__name__}")
+                        f"is_part(), body_name() and name_body(); got {type(world).__name__}")
     name = context.robot_name
     initial, configurations = joint_settings(name, config)
-    body = _PandaBody(world, name, context.mount, np.array(initial, dtype=np.float64))
+    label = f"robot {name} on mount {context.mount_name}" if context.mount_name else f"robot {name}"
+    body = _PandaBody(world, name, context.mount, np.array(initial, dtype=np.float64), label)
     arm = PandaArm(f"{name}/arm", body, configurations)
     gripper = PandaGripper(f"{name}/gripper", body)
     return Robot(name=name, registry_id=REGISTRY_ID, model=MODEL, driver=DRIVER,

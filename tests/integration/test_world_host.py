@@ -23,7 +23,7 @@ from cellwright.api.statestream import StateSubscriber, robot_topic
 from cellwright.cells.config import CellConfig, ConfigError, RobotEntry, load_config
 from cellwright.cells.environment import Environment
 from cellwright.cells.host import WorldHost
-from cellwright.robots import Arm, MotionStopped
+from cellwright.robots import Arm, CollisionDetected, MotionStopped
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import packml_pb2, state_pb2
@@ -135,3 +135,11 @@ def test_a_cell_whose_second_robot_fails_to_build_leaves_nothing_open() -> None:
     with pytest.raises(ConfigError, match=r"robots\.b: unknown robot model 'mock\.pandaa'"):
         Environment.build([config])
     assert open_clients() == before
+
+
+def test_a_collision_between_the_arms_of_two_cells_names_the_other_robot(line: Environment) -> None:
+    a, b = arm(line, "arm-a"), arm(line, "arm-b")
+    handover = line.cells["arm-a"].layout.location("handover").pose
+    a.move_pose(handover).result(HANG_GUARD_S)
+    with pytest.raises(CollisionDetected, match="hit robot panda on mount arm_a"):
+        b.move_pose(handover).result(HANG_GUARD_S)

@@ -46,6 +46,9 @@ class PlaneWorld:
     def is_part(self, body_id: int) -> bool:
         return body_id in self.parts
 
+    def name_body(self, body_id: int, name: str) -> None:
+        self.names[body_id] = name
+
     def body_name(self, body_id: int) -> str:
         return self.names.get(body_id, f"body {body_id}")
 
