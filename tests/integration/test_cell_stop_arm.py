@@ -167,3 +167,26 @@ def _later_state(arm: Arm, stamp_s: float) -> ArmState | None:
 
 def _settled(controller: CellController) -> bool:
     return controller.packml.state in (State.IDLE, State.ABORTED)
+
+
+async def test_an_unexpected_error_while_resetting_aborts_the_cell_instead_of_sticking() -> None:
+    """A driver's (or plugin's) bug inside Resetting's homing must not leave the cell in
+    Resetting for good: it is logged and the cell aborts, where Clear can recover it."""
+    config = CellConfig(cell_id="arm-1", robots={"panda": RobotEntry("mock.panda", "panda")},
+                        auto_start=False)
+    controller = CellController(config, "127.0.0.1:1")
+    running = asyncio.create_task(controller.run())  # no orchestrator: commands applied directly
+    try:
+        await eventually(lambda: controller.runtime is not None and controller.packml.state is State.STOPPED)
+        arm = the_arm(controller)
+
+        def broken(*_args: Any, **_kwargs: Any) -> Any:
+            raise RuntimeError("driver bug")
+
+        arm.move_pose = broken  # type: ignore[method-assign]
+        controller.apply(Command.RESET)
+        await eventually(lambda: controller.packml.state is State.ABORTED)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

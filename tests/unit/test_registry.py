@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +81,24 @@ def test_registry_list_shows_every_registry(capsys: pytest.CaptureFixture[str]) 
                 ("world", "arm_cell")):
         assert ids[key] == "cellwright (built in)"
     assert listed["load_errors"] == {}
+
+
+def test_two_threads_looking_up_a_plugin_first_both_find_it(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    """The second lookup must wait for the first one's loading, not see a half-loaded table."""
+    slow = f"import time\nfrom {__name__} import Entry\ntime.sleep(0.2)\nENTRIES = [Entry('slow.one')]\n"
+    registry = make(monkeypatch, tmp_path, ("slow", slow))
+    found: list[object] = []
+
+    def look_up() -> None:
+        try:
+            found.append(registry.get("slow.one"))
+        except RegistryError as exc:
+            found.append(exc)
+
+    threads = [threading.Thread(target=look_up) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == [Entry("slow.one"), Entry("slow.one")]
