@@ -107,6 +107,7 @@ class Client:
                 timeout=left, wait_for_ready=lost or None)
             try:
                 for response in stream:
+                    self._reached.set()  # data came: connected, whatever the callback says yet
                     wait, lost = first_wait, False
                     after_seq = response.event.seq
                     yield response.event
