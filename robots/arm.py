@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -47,7 +48,7 @@ class ArmState:
     frames: Mapping[str, Pose]
 
 
-class Arm(Component):
+class Arm(Component, ABC):
     """A joint chain. `move_joints` and `move_pose` check their targets (shape, NaN, Inf,
     limits: refused, never clamped) and return a `Goal` at once.
 
@@ -56,12 +57,14 @@ class Arm(Component):
 
     kind = "arm"
 
+    @abstractmethod
     def info(self) -> ArmInfo:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def state(self) -> ArmState:
         """The latest state; cheap, callable from any thread."""
-        raise NotImplementedError
+        ...
 
     def move_joints(self, target_rad: Sequence[float] | FloatArray, *, speed: float = 1.0,
                     timeout_s: float = 20.0) -> Goal[None]:
@@ -114,11 +117,13 @@ class Arm(Component):
         return check_joints(self.name, target_rad, info.joint_names, info.limits)
 
     # --- implementation hooks --------------------------------------------------------
+    @abstractmethod
     def _move_joints(self, target: FloatArray, speed: float, timeout_s: float) -> Goal[None]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _move_pose(self, pose: Pose, frame: str, speed: float, timeout_s: float) -> Goal[None]:
-        raise NotImplementedError
+        ...
 
 
 def check_joints(owner: str, values: Sequence[float] | FloatArray, joint_names: Sequence[str],

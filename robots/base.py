@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from cellwright.api.geometry import Pose
@@ -33,17 +34,19 @@ class BaseState:
     moving: bool
 
 
-class Base(Component):
+class Base(Component, ABC):
     """A mobile or fixed base. `move_to(x, y, yaw)` checks the target against the
     workspace and returns a goal; a fixed base refuses every move."""
 
     kind = "base"
 
+    @abstractmethod
     def info(self) -> BaseInfo:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def state(self) -> BaseState:
-        raise NotImplementedError
+        ...
 
     def move_to(self, x_m: float, y_m: float, yaw_rad: float, *, speed: float = 1.0,
                 timeout_s: float = 60.0) -> Goal[None]:
@@ -64,6 +67,7 @@ class Base(Component):
         self._check_can_move()
         return self._move_to(float(x_m), float(y_m), float(yaw_rad), speed, timeout_s)
 
+    @abstractmethod
     def _move_to(self, x_m: float, y_m: float, yaw_rad: float, speed: float,
                  timeout_s: float) -> Goal[None]:
-        raise NotImplementedError
+        ...

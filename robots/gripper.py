@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from cellwright.robots.component import Component, ComponentInfo, check_range
@@ -26,18 +27,20 @@ class GripperState:
     holding: bool
 
 
-class Gripper(Component):
+class Gripper(Component, ABC):
     """Parallel fingers. `move()` checks width and force against the model and returns a
     goal whose result tells whether something is held between the fingers afterwards."""
 
     kind = "gripper"
 
+    @abstractmethod
     def info(self) -> GripperInfo:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def state(self) -> GripperState:
         """The latest state; cheap, callable from any thread."""
-        raise NotImplementedError
+        ...
 
     def move(self, width_m: float, *, force_n: float | None = None,
              timeout_s: float = 3.0) -> Goal[bool]:
@@ -61,5 +64,6 @@ class Gripper(Component):
         """Open fully (the model's stroke)."""
         return self.move(self.info().stroke_m)
 
+    @abstractmethod
     def _move(self, width_m: float, force_n: float, timeout_s: float) -> Goal[bool]:
-        raise NotImplementedError
+        ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -36,17 +37,19 @@ class IOState:
     values: Mapping[str, Value] = field(default_factory=dict)
 
 
-class IO(Component):
+class IO(Component, ABC):
     """A set of points. `set()` checks the point exists, is an output and the value fits
     (digital: a bool; analog: finite, in range); `get()` returns the latest value."""
 
     kind = "io"
 
+    @abstractmethod
     def info(self) -> IOInfo:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def state(self) -> IOState:
-        raise NotImplementedError
+        ...
 
     def point(self, name: str) -> IOPoint:
         """The point called `name`, or LimitViolation listing the known ones."""
@@ -78,5 +81,6 @@ class IO(Component):
         self._write_point(name, checked)
         self.wake()
 
+    @abstractmethod
     def _write_point(self, name: str, value: Value) -> None:
-        raise NotImplementedError
+        ...

@@ -15,6 +15,7 @@ from cellwright.robots import (
     Base,
     BaseInfo,
     BaseState,
+    Goal,
     Gripper,
     GripperInfo,
     GripperState,
@@ -22,12 +23,17 @@ from cellwright.robots import (
     IOPoint,
     IOState,
     JointLimits,
+    NotActive,
     Robot,
 )
 from cellwright.v1 import state_pb2
 
-# Fakes standing in for drivers: they implement info() and state() only (no motion, no
-# lifecycle). That is enough here because only the mapping to messages is under test.
+# Fakes standing in for drivers: they implement info() and state(); their motion hooks
+# refuse. That is enough here because only the mapping to messages is under test.
+
+
+def no_motion(self: object, *args: object) -> Goal[None]:
+    raise NotActive("a fake for the message tests: it does not move")
 
 
 class FakeArm(Arm):
@@ -46,6 +52,8 @@ class FakeArm(Arm):
     def state(self) -> ArmState:
         return self._state
 
+    _move_joints = _move_pose = no_motion
+
 
 class FakeGripper(Gripper):
     def __init__(self, name: str, width_m: float, holding: bool, stamp_s: float = 2.0) -> None:
@@ -58,6 +66,8 @@ class FakeGripper(Gripper):
 
     def state(self) -> GripperState:
         return self._state
+
+    _move = no_motion  # type: ignore[assignment]
 
 
 class FakeBase(Base):
@@ -74,6 +84,8 @@ class FakeBase(Base):
     def state(self) -> BaseState:
         return self._state
 
+    _move_to = no_motion
+
 
 class FakeIO(IO):
     def info(self) -> IOInfo:
@@ -83,6 +95,8 @@ class FakeIO(IO):
 
     def state(self) -> IOState:
         return IOState(1.5, {"part_present": True, "conveyor_speed": 0.2})
+
+    _write_point = no_motion  # type: ignore[assignment]
 
 
 def at(x: float, y: float = 0.0, z: float = 0.0) -> Pose:
