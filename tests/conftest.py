@@ -33,8 +33,8 @@ import pytest
 from cellwright.cells.config import CellConfig
 from cellwright.cells.controller import CellController
 from cellwright.orchestrator.serve import serve
+from cellwright.testing import waiting
 from cellwright.v1 import cell_service_pb2 as cell_pb
-from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
@@ -151,37 +151,13 @@ async def start_cell(orchestrator: OrchestratorInfo) -> AsyncIterator[StartCell]
         cell = RunningCell(controller, asyncio.create_task(controller.run()))
         running.append(cell)
         if wait_execute:
-            await wait_cell(address or orchestrator.address, cell_id,
-                            packml_state=packml_pb2.PACKML_STATE_EXECUTE)
+            await waiting.cell_in_state(address or orchestrator.address, cell_id,
+                                packml_pb2.PACKML_STATE_EXECUTE, START_TIMEOUT_S)
         return cell
 
     yield start
     for cell in reversed(running):
         await cell.stop()
-
-
-async def wait_cell(address: str, cell_id: str, *, packml_state: int,
-                    timeout_s: float = START_TIMEOUT_S) -> cell_pb.Cell:
-    """Poll GetCell until the cell is connected in `packml_state` (a PackmlState value).
-
-    Exposed to tests through the `cell_in_state` fixture.
-    """
-    async with grpc.aio.insecure_channel(address) as chan:
-        stub = cell_grpc.CellServiceStub(chan)
-
-        async def poll() -> cell_pb.Cell:
-            while True:
-                try:
-                    cell = (await stub.GetCell(cell_pb.GetCellRequest(cell_id=cell_id))).cell
-                except grpc.aio.AioRpcError as exc:
-                    if exc.code() != grpc.StatusCode.NOT_FOUND:
-                        raise
-                else:
-                    if cell.connected and cell.packml_state == packml_state:
-                        return cell
-                await asyncio.sleep(0.02)
-
-        return await asyncio.wait_for(poll(), timeout_s)
 
 
 @pytest.fixture
@@ -190,8 +166,7 @@ def cell_in_state(orchestrator: OrchestratorInfo) -> Callable[..., Awaitable[cel
     orchestrator sees the cell connected and in that PackML state; returns the Cell."""
     async def wait(cell_id: str, packml_state: int, timeout_s: float = START_TIMEOUT_S
                    ) -> cell_pb.Cell:
-        return await wait_cell(orchestrator.address, cell_id, packml_state=packml_state,
-                               timeout_s=timeout_s)
+        return await waiting.cell_in_state(orchestrator.address, cell_id, packml_state, timeout_s)
     return wait
 
 

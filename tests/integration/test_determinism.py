@@ -29,6 +29,7 @@ from google.protobuf import struct_pb2
 from cellwright.cells.config import load_config
 from cellwright.cells.host import WorldHost
 from cellwright.robots import Arm, Gripper
+from cellwright.testing import cell_in_state
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
@@ -120,17 +121,6 @@ class Recorder:
         self.ticks += 1
 
 
-async def wait_for(stub: cell_grpc.CellServiceStub, cell_id: str, state: int) -> None:
-    async def poll() -> None:
-        while True:
-            with contextlib.suppress(grpc.aio.AioRpcError):
-                cell = (await stub.GetCell(cell_pb.GetCellRequest(cell_id=cell_id))).cell
-                if cell.connected and cell.packml_state == state:
-                    return
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(poll(), TIMEOUT_S)
-
-
 async def run_line(address: str, cells_address: str) -> tuple[str, int, job_pb2.Job]:
     """Host both cells (dialling `cells_address`), start them one after the other, run the
     job through `address`, and return (hash of the records, ticks recorded, the job)."""
@@ -142,13 +132,13 @@ async def run_line(address: str, cells_address: str) -> tuple[str, int, job_pb2.
         async with grpc.aio.insecure_channel(address) as channel:
             cells, jobs = cell_grpc.CellServiceStub(channel), job_grpc.JobServiceStub(channel)
             for cell_id in ("arm-a", "arm-b"):
-                await wait_for(cells, cell_id, packml_pb2.PACKML_STATE_STOPPED)
+                await cell_in_state(address, cell_id, packml_pb2.PACKML_STATE_STOPPED, TIMEOUT_S)
             recorder = Recorder(host)
             for cell_id in ("arm-a", "arm-b"):  # one at a time: each homes on its own
                 for command, reached in ((packml_pb2.PACKML_COMMAND_RESET, packml_pb2.PACKML_STATE_IDLE),
                                          (packml_pb2.PACKML_COMMAND_START, packml_pb2.PACKML_STATE_EXECUTE)):
                     await cells.CommandCell(cell_pb.CommandCellRequest(cell_id=cell_id, command=command))
-                    await wait_for(cells, cell_id, reached)
+                    await cell_in_state(address, cell_id, reached, TIMEOUT_S)
             job = (await jobs.SubmitJob(job_svc.SubmitJobRequest(
                 request_id=str(uuid.uuid4()), workflow="handover", params=struct_pb2.Struct()))).job
             while job.state not in (job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED):

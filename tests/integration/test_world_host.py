@@ -8,7 +8,6 @@ work; each cell has its own session, PackML machine and state topics.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from cellwright.cells.config import CellConfig, ConfigError, RobotEntry, load_co
 from cellwright.cells.environment import Environment
 from cellwright.cells.host import WorldHost
 from cellwright.robots import Arm, CollisionDetected, MotionStopped
+from cellwright.testing import cell_in_state
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import packml_pb2, state_pb2
@@ -88,15 +88,6 @@ def test_a_stop_reaches_a_component_while_the_loop_is_held_by_queued_work(line: 
         goal.result(HANG_GUARD_S)
 
 
-async def wait_execute(stub: cell_grpc.CellServiceStub, cell_id: str, state: int) -> cell_pb.Cell:
-    while True:
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            cell = (await stub.GetCell(cell_pb.GetCellRequest(cell_id=cell_id))).cell
-            if cell.connected and cell.packml_state == state:
-                return cell
-        await asyncio.sleep(0.02)
-
-
 @pytest.mark.timeout(180)
 async def test_cells_of_one_host_keep_their_own_session_packml_and_topics(orchestrator) -> None:  # type: ignore[no-untyped-def]
     host = WorldHost(configs(), orchestrator.address)
@@ -105,7 +96,7 @@ async def test_cells_of_one_host_keep_their_own_session_packml_and_topics(orches
         async with grpc.aio.insecure_channel(orchestrator.address) as channel:
             stub = cell_grpc.CellServiceStub(channel)
             execute = packml_pb2.PACKML_STATE_EXECUTE
-            a, b = [await asyncio.wait_for(wait_execute(stub, c, execute), HANG_GUARD_S)
+            a, b = [await cell_in_state(orchestrator.address, c, execute, HANG_GUARD_S)
                     for c in ("arm-a", "arm-b")]
             assert a.state_endpoint != b.state_endpoint
             for cell in (a, b):
@@ -115,8 +106,8 @@ async def test_cells_of_one_host_keep_their_own_session_packml_and_topics(orches
                 assert message.payload.cell_id == cell.id
             await stub.CommandCell(cell_pb.CommandCellRequest(
                 cell_id="arm-a", command=packml_pb2.PACKML_COMMAND_STOP))
-            await asyncio.wait_for(wait_execute(stub, "arm-a", packml_pb2.PACKML_STATE_STOPPED),
-                                   HANG_GUARD_S)
+            await cell_in_state(orchestrator.address, "arm-a", packml_pb2.PACKML_STATE_STOPPED,
+                                HANG_GUARD_S)
             b_now = (await stub.GetCell(cell_pb.GetCellRequest(cell_id="arm-b"))).cell
             assert b_now.connected and b_now.packml_state == execute
     finally:

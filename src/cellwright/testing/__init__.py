@@ -2,6 +2,7 @@
 
     check_component(component, loop)   does a component keep its kind's contract?
     wait_until / async_wait_until       wait for a condition, with a clear timeout message
+    cell_in_state                       wait until the orchestrator sees a cell in a PackML state
     ScriptedCell                        the cell side of the Connect stream, step by step
     PlaneWorld                          a bare PyBullet world (a floor, boxes you add) for
                                         testing pybullet.* components without a world file
@@ -12,7 +13,8 @@ Plugin authors: run `check_component` on every component your robot model builds
 
 from cellwright.testing.conformance import check_component
 from cellwright.testing.scripted_cell import ScriptedCell
-from cellwright.testing.waiting import async_wait_until, wait_until
+from cellwright.testing.waiting import async_wait_until, cell_in_state, wait_until
 from cellwright.testing.worlds import PlaneWorld
 
-__all__ = ["PlaneWorld", "ScriptedCell", "async_wait_until", "check_component", "wait_until"]
+__all__ = ["PlaneWorld", "ScriptedCell", "async_wait_until", "cell_in_state", "check_component",
+           "wait_until"]

@@ -8,6 +8,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import grpc
+
+from cellwright.v1 import cell_service_pb2 as cell_pb
+from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
+from cellwright.v1 import packml_pb2
+
 T = TypeVar("T")
 POLL_S = 0.005
 
@@ -35,7 +41,7 @@ def wait_until(predicate: Callable[[], T], timeout_s: float, what: str, *,
         time.sleep(poll_s)
 
 
-async def async_wait_until(predicate: Callable[[], T | Awaitable[T]], timeout_s: float, what: str,
+async def async_wait_until(predicate: Callable[[], T | Awaitable[T | None] | None], timeout_s: float, what: str,
                            *, poll_s: float = 0.02) -> T:
     """`wait_until` for asyncio: `predicate` may be a plain or an async function; polls
     every `poll_s` without blocking the event loop.
@@ -62,4 +68,29 @@ async def async_wait_until(predicate: Callable[[], T | Awaitable[T]], timeout_s:
                            f"(last seen: {last[0]!r})") from None
 
 
-__all__ = ["async_wait_until", "wait_until"]
+async def cell_in_state(address: str, cell_id: str, packml_state: int,
+                        timeout_s: float = 30.0) -> cell_pb.Cell:
+    """Poll the orchestrator at `address` (GetCell) until the cell is connected in
+    `packml_state` (a PackmlState value); return the Cell.
+
+    Raises:
+        TimeoutError: naming the cell, the state and what was last seen.
+    """
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = cell_grpc.CellServiceStub(channel)
+
+        async def reached() -> cell_pb.Cell | None:
+            try:
+                cell = (await stub.GetCell(cell_pb.GetCellRequest(cell_id=cell_id))).cell
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+                return None
+            return cell if cell.connected and cell.packml_state == packml_state else None
+
+        return await async_wait_until(
+            reached, timeout_s, f"cell {cell_id} is connected in PackML "
+            f"{packml_pb2.PackmlState.Name(packml_state)}")  # type: ignore[arg-type]
+
+
+__all__ = ["async_wait_until", "cell_in_state", "wait_until"]
