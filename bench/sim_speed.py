@@ -3,7 +3,8 @@
 Three runs of the same number of physics steps, on the packaged arm_cell world:
 
 - cell: the `pybullet.panda` arm cell in lockstep runs pick_place jobs through its skills
-  (control loop, goals, IK, collision checks, ground-truth locator), nothing else;
+  (control loop, goals, IK, collision checks, ground-truth locator) and publishes its
+  state stream at 120 Hz of its clock, as a cell does; no gRPC session;
 - replay: bare PyBullet, the same scene and Panda, replaying the joint positions the cell
   recorded at every tick as position targets (the motor work without our code);
 - static: bare PyBullet stepping the same scene with the Panda holding still.
@@ -26,10 +27,12 @@ import pybullet as p
 from bench import save_json
 from cellwright.cells.config import CellConfig, RobotEntry
 from cellwright.cells.environment import Environment
+from cellwright.cells.publishing import StatePublishing
 from cellwright.cells.skills import SkillContext, get_skill
 from cellwright.robots import Arm
 from cellwright.robots.models import franka_panda
 from cellwright.sim_worlds import load_world
+from cellwright.v1 import state_pb2
 
 JOBS = [("red_cube", "outfeed_a"), ("green_cube", "outfeed_b"), ("blue_cube", "outfeed_a"),
         ("red_cube", "outfeed_b"), ("green_cube", "outfeed_a"), ("blue_cube", "outfeed_b")]
@@ -48,6 +51,8 @@ def run_cell(jobs: int) -> tuple[float, list[list[float]], float]:
     ctx = SkillContext(runtime.robots, runtime.layout, runtime.parts, runtime.loop.now_s,
                        runtime.loop.sleep)
     environment.start()
+    publishing = StatePublishing("bench", runtime, lambda now: state_pb2.CellState(
+        cell_id="bench", clock_s=now), "tcp://127.0.0.1:0", 120.0)  # as a cell publishes
     try:
         start_sim, start = runtime.loop.now_s(), time.perf_counter()
         for i, (part, tray) in enumerate(JOBS[:jobs], 1):
@@ -57,6 +62,7 @@ def run_cell(jobs: int) -> tuple[float, list[list[float]], float]:
         wall = time.perf_counter() - start
         sim = runtime.loop.now_s() - start_sim
     finally:
+        publishing.close()
         environment.close()
     return wall, positions, sim
 
