@@ -31,20 +31,26 @@ class Skill(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     PARAMS_SCHEMA_FIELD_NUMBER: _builtins.int
+    RESULT_SCHEMA_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     description: _builtins.str
     @_builtins.property
     def params_schema(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def result_schema(self) -> _struct_pb2.Struct:
+        """What the skill returns (a JSON-schema subset object schema); empty: not declared."""
+
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         description: _builtins.str = ...,
         params_schema: _struct_pb2.Struct | None = ...,
+        result_schema: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["params_schema", b"params_schema"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["params_schema", b"params_schema", "result_schema", b"result_schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "name", b"name", "params_schema", b"params_schema"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "name", b"name", "params_schema", b"params_schema", "result_schema", b"result_schema"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -516,9 +522,14 @@ class Assign(_message.Message):
     SKILL_FIELD_NUMBER: _builtins.int
     PARAMS_FIELD_NUMBER: _builtins.int
     DEADLINE_FIELD_NUMBER: _builtins.int
+    TIMEOUT_S_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     epoch: _builtins.int
     skill: _builtins.str
+    timeout_s: _builtins.float
+    """Start-to-close limit on the cell's clock, seconds (0 = none): past it the cell stops
+    the skill and reports FAILED with reason `timeout`.
+    """
     @_builtins.property
     def params(self) -> _struct_pb2.Struct: ...
     @_builtins.property
@@ -531,10 +542,11 @@ class Assign(_message.Message):
         skill: _builtins.str = ...,
         params: _struct_pb2.Struct | None = ...,
         deadline: _timestamp_pb2.Timestamp | None = ...,
+        timeout_s: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "params", b"params"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "epoch", b"epoch", "params", b"params", "skill", b"skill", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "epoch", b"epoch", "params", b"params", "skill", b"skill", "task_id", b"task_id", "timeout_s", b"timeout_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

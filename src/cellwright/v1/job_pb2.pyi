@@ -79,6 +79,14 @@ class _TaskStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskState.V
     TASK_STATE_CANCELLED: _TaskState.ValueType  # 7
     TASK_STATE_UNKNOWN: _TaskState.ValueType  # 8
     """The cell was lost while the task was in flight: it may or may not have run."""
+    TASK_STATE_SKIPPED: _TaskState.ValueType  # 9
+    """Its `when` condition was false, or an operator skipped it: it counts as done."""
+    TASK_STATE_AWAITING_OPERATOR: _TaskState.ValueType  # 10
+    """An operator step waiting for a person's confirmation (JobService.ActOnTask CONFIRM)."""
+    TASK_STATE_HELD: _TaskState.ValueType  # 11
+    """Held by an operator (ActOnTask HOLD, or its workflow's on_failure: hold); ActOnTask
+    RESUME makes it READY again.
+    """
 
 class TaskState(_TaskState, metaclass=_TaskStateEnumTypeWrapper):
     """Lifecycle of one workflow step of a job."""
@@ -97,7 +105,125 @@ TASK_STATE_FAILED: TaskState.ValueType  # 6
 TASK_STATE_CANCELLED: TaskState.ValueType  # 7
 TASK_STATE_UNKNOWN: TaskState.ValueType  # 8
 """The cell was lost while the task was in flight: it may or may not have run."""
+TASK_STATE_SKIPPED: TaskState.ValueType  # 9
+"""Its `when` condition was false, or an operator skipped it: it counts as done."""
+TASK_STATE_AWAITING_OPERATOR: TaskState.ValueType  # 10
+"""An operator step waiting for a person's confirmation (JobService.ActOnTask CONFIRM)."""
+TASK_STATE_HELD: TaskState.ValueType  # 11
+"""Held by an operator (ActOnTask HOLD, or its workflow's on_failure: hold); ActOnTask
+RESUME makes it READY again.
+"""
 Global___TaskState: _TypeAlias = TaskState  # noqa: Y015
+
+class _ReservationState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReservationStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReservationState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RESERVATION_STATE_UNSPECIFIED: _ReservationState.ValueType  # 0
+    RESERVATION_STATE_HELD: _ReservationState.ValueType  # 1
+    """Held by a task in flight (fenced by the task's cell, boot and epoch)."""
+    RESERVATION_STATE_SUSPECT: _ReservationState.ValueType  # 2
+    """Its holder's lease expired: the station may be in any state. Kept until an operator
+    releases it (ReleaseReservation) or the same boot of the cell reports the task final.
+    """
+
+class ReservationState(_ReservationState, metaclass=_ReservationStateEnumTypeWrapper):
+    """A station or zone of the line layout held by a task while it runs."""
+
+RESERVATION_STATE_UNSPECIFIED: ReservationState.ValueType  # 0
+RESERVATION_STATE_HELD: ReservationState.ValueType  # 1
+"""Held by a task in flight (fenced by the task's cell, boot and epoch)."""
+RESERVATION_STATE_SUSPECT: ReservationState.ValueType  # 2
+"""Its holder's lease expired: the station may be in any state. Kept until an operator
+releases it (ReleaseReservation) or the same boot of the cell reports the task final.
+"""
+Global___ReservationState: _TypeAlias = ReservationState  # noqa: Y015
+
+@_typing.final
+class Placement(_message.Message):
+    """Where a task may run; every term given must hold."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CELLS_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    SAME_CELL_AS_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """A cell with a component of this kind (arm, gripper, base, io)."""
+    model: _builtins.str
+    """A cell with a robot of this model (e.g. franka_panda)."""
+    same_cell_as: _builtins.str
+    """The cell that ran this step of the same job (a hard constraint)."""
+    @_builtins.property
+    def cells(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """One of these cell ids."""
+
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """A cell with all of these tags."""
+
+    def __init__(
+        self,
+        *,
+        cells: _abc.Iterable[_builtins.str] | None = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        kind: _builtins.str = ...,
+        model: _builtins.str = ...,
+        same_cell_as: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cells", b"cells", "kind", b"kind", "model", b"model", "same_cell_as", b"same_cell_as", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Placement: _TypeAlias = Placement  # noqa: Y015
+
+@_typing.final
+class Reservation(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    CELL_ID_FIELD_NUMBER: _builtins.int
+    EPOCH_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    SINCE_TIME_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    resource: _builtins.str
+    """The station or zone name."""
+    job_id: _builtins.str
+    task_id: _builtins.str
+    cell_id: _builtins.str
+    epoch: _builtins.int
+    state: Global___ReservationState.ValueType
+    note: _builtins.str
+    @_builtins.property
+    def since_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        resource: _builtins.str = ...,
+        job_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+        cell_id: _builtins.str = ...,
+        epoch: _builtins.int = ...,
+        state: Global___ReservationState.ValueType = ...,
+        since_time: _timestamp_pb2.Timestamp | None = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since_time", b"since_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cell_id", b"cell_id", "epoch", b"epoch", "job_id", b"job_id", "note", b"note", "resource", b"resource", "since_time", b"since_time", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reservation: _TypeAlias = Reservation  # noqa: Y015
 
 @_typing.final
 class TaskError(_message.Message):
@@ -149,6 +275,16 @@ class Task(_message.Message):
     ASSIGNED_TIME_FIELD_NUMBER: _builtins.int
     FINISHED_TIME_FIELD_NUMBER: _builtins.int
     OPERATOR_NOTE_FIELD_NUMBER: _builtins.int
+    INDEX_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
+    PLACEMENT_FIELD_NUMBER: _builtins.int
+    RESERVATIONS_FIELD_NUMBER: _builtins.int
+    TIMEOUT_S_FIELD_NUMBER: _builtins.int
+    MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    NOT_BEFORE_TIME_FIELD_NUMBER: _builtins.int
+    WAITING_REASON_FIELD_NUMBER: _builtins.int
+    PROMPT_FIELD_NUMBER: _builtins.int
+    EXCLUDED_CELLS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """"<job_id>/<step_id>"."""
     job_id: _builtins.str
@@ -165,6 +301,18 @@ class Task(_message.Message):
     """Duration of the last attempt on the cell's simulation (or machine) clock, seconds."""
     operator_note: _builtins.str
     """Set when an operator resolved the task (RetryTask, ResumeJob): what they did and why."""
+    index: _builtins.int
+    """Repetition number of a `for_each` / `count` step (task id "<job_id>/<step_id>[<index>]")."""
+    timeout_s: _builtins.float
+    """Start-to-close limit on the cell's clock, seconds; 0 = none."""
+    max_attempts: _builtins.int
+    """Attempts allowed in all (the workflow's retry.attempts)."""
+    waiting_reason: _builtins.str
+    """Why a READY (or HELD) task is not running yet, in words: no capable cell connected,
+    a reservation held by another job, a backoff.
+    """
+    prompt: _builtins.str
+    """An operator step's prompt."""
     @_builtins.property
     def params(self) -> _struct_pb2.Struct: ...
     @_builtins.property
@@ -177,6 +325,24 @@ class Task(_message.Message):
     def assigned_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def finished_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def item(self) -> _struct_pb2.Value:
+        """The element of a `for_each` list this repetition works on."""
+
+    @_builtins.property
+    def placement(self) -> Global___Placement: ...
+    @_builtins.property
+    def reservations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Stations and zones the task holds while it runs."""
+
+    @_builtins.property
+    def not_before_time(self) -> _timestamp_pb2.Timestamp:
+        """A retry after backoff is not dispatched before this time."""
+
+    @_builtins.property
+    def excluded_cells(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Cells that reported the task `not_found` (this cell lacks what it needs): not offered again."""
+
     def __init__(
         self,
         *,
@@ -196,10 +362,20 @@ class Task(_message.Message):
         assigned_time: _timestamp_pb2.Timestamp | None = ...,
         finished_time: _timestamp_pb2.Timestamp | None = ...,
         operator_note: _builtins.str = ...,
+        index: _builtins.int = ...,
+        item: _struct_pb2.Value | None = ...,
+        placement: Global___Placement | None = ...,
+        reservations: _abc.Iterable[_builtins.str] | None = ...,
+        timeout_s: _builtins.float = ...,
+        max_attempts: _builtins.int = ...,
+        not_before_time: _timestamp_pb2.Timestamp | None = ...,
+        waiting_reason: _builtins.str = ...,
+        prompt: _builtins.str = ...,
+        excluded_cells: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assigned_time", b"assigned_time", "error", b"error", "finished_time", b"finished_time", "params", b"params", "result", b"result"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assigned_time", b"assigned_time", "error", b"error", "finished_time", b"finished_time", "item", b"item", "not_before_time", b"not_before_time", "params", b"params", "placement", b"placement", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_time", b"assigned_time", "attempt", b"attempt", "cell_id", b"cell_id", "duration_s", b"duration_s", "epoch", b"epoch", "error", b"error", "finished_time", b"finished_time", "id", b"id", "job_id", b"job_id", "needs", b"needs", "operator_note", b"operator_note", "params", b"params", "result", b"result", "skill", b"skill", "state", b"state", "step_id", b"step_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_time", b"assigned_time", "attempt", b"attempt", "cell_id", b"cell_id", "duration_s", b"duration_s", "epoch", b"epoch", "error", b"error", "excluded_cells", b"excluded_cells", "finished_time", b"finished_time", "id", b"id", "index", b"index", "item", b"item", "job_id", b"job_id", "max_attempts", b"max_attempts", "needs", b"needs", "not_before_time", b"not_before_time", "operator_note", b"operator_note", "params", b"params", "placement", b"placement", "prompt", b"prompt", "reservations", b"reservations", "result", b"result", "skill", b"skill", "state", b"state", "step_id", b"step_id", "timeout_s", b"timeout_s", "waiting_reason", b"waiting_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -244,6 +420,9 @@ class Job(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     CYCLE_TIME_S_FIELD_NUMBER: _builtins.int
     CANCEL_REQUESTED_FIELD_NUMBER: _builtins.int
+    OUTPUTS_FIELD_NUMBER: _builtins.int
+    PLACEMENT_FIELD_NUMBER: _builtins.int
+    WAITING_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     request_id: _builtins.str
     workflow: _builtins.str
@@ -255,6 +434,10 @@ class Job(_message.Message):
     cycle_time_s: _builtins.float
     """Sum of the task durations on the cell clocks, seconds."""
     cancel_requested: _builtins.bool
+    waiting_reason: _builtins.str
+    """Why the job is not progressing, in words (e.g. it waits for a known cell that is
+    disconnected); empty while it progresses.
+    """
     @_builtins.property
     def params(self) -> _struct_pb2.Struct: ...
     @_builtins.property
@@ -269,6 +452,14 @@ class Job(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def outputs(self) -> _struct_pb2.Struct:
+        """What the job returns (its workflow's `outputs`), set when it succeeds."""
+
+    @_builtins.property
+    def placement(self) -> Global___Placement:
+        """The job's pin (SubmitJobRequest.placement): every task runs within it."""
+
     def __init__(
         self,
         *,
@@ -287,10 +478,13 @@ class Job(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         cycle_time_s: _builtins.float = ...,
         cancel_requested: _builtins.bool = ...,
+        outputs: _struct_pb2.Struct | None = ...,
+        placement: Global___Placement | None = ...,
+        waiting_reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "deadline", b"deadline", "error", b"error", "params", b"params", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "deadline", b"deadline", "error", b"error", "outputs", b"outputs", "params", b"params", "placement", b"placement", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_requested", b"cancel_requested", "create_time", b"create_time", "cycle_time_s", b"cycle_time_s", "deadline", b"deadline", "error", b"error", "id", b"id", "labels", b"labels", "params", b"params", "priority", b"priority", "request_id", b"request_id", "state", b"state", "tasks", b"tasks", "update_time", b"update_time", "workflow", b"workflow", "workflow_version", b"workflow_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_requested", b"cancel_requested", "create_time", b"create_time", "cycle_time_s", b"cycle_time_s", "deadline", b"deadline", "error", b"error", "id", b"id", "labels", b"labels", "outputs", b"outputs", "params", b"params", "placement", b"placement", "priority", b"priority", "request_id", b"request_id", "state", b"state", "tasks", b"tasks", "update_time", b"update_time", "waiting_reason", b"waiting_reason", "workflow", b"workflow", "workflow_version", b"workflow_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x65llwright/v1/job_service.proto\x12\rcellwright.v1\x1a\x17\x63\x65llwright/v1/job.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x02\n\x10SubmitJobRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08workflow\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08priority\x18\x04 \x01(\x05\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x06labels\x18\x06 \x03(\x0b\x32+.cellwright.v1.SubmitJobRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"E\n\x11SubmitJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"1\n\x0eGetJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\"\xde\x01\n\x0fListJobsRequest\x12\'\n\x06states\x18\x01 \x03(\x0e\x32\x17.cellwright.v1.JobState\x12\x10\n\x08workflow\x18\x02 \x01(\t\x12:\n\x06labels\x18\x03 \x03(\x0b\x32*.cellwright.v1.ListJobsRequest.LabelsEntry\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x10ListJobsResponse\x12 \n\x04jobs\x18\x01 \x03(\x0b\x32\x12.cellwright.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"4\n\x11\x43\x61ncelJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\"C\n\x10RetryTaskRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"4\n\x11RetryTaskResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\"2\n\x10ResumeJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"4\n\x11ResumeJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\"5\n\x10WatchJobsRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\x0e\n\x06job_id\x18\x02 \x01(\t\";\n\x11WatchJobsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.cellwright.v1.JobEvent2\xb2\x04\n\nJobService\x12N\n\tSubmitJob\x12\x1f.cellwright.v1.SubmitJobRequest\x1a .cellwright.v1.SubmitJobResponse\x12\x45\n\x06GetJob\x12\x1c.cellwright.v1.GetJobRequest\x1a\x1d.cellwright.v1.GetJobResponse\x12K\n\x08ListJobs\x12\x1e.cellwright.v1.ListJobsRequest\x1a\x1f.cellwright.v1.ListJobsResponse\x12N\n\tCancelJob\x12\x1f.cellwright.v1.CancelJobRequest\x1a .cellwright.v1.CancelJobResponse\x12N\n\tRetryTask\x12\x1f.cellwright.v1.RetryTaskRequest\x1a .cellwright.v1.RetryTaskResponse\x12N\n\tResumeJob\x12\x1f.cellwright.v1.ResumeJobRequest\x1a .cellwright.v1.ResumeJobResponse\x12P\n\tWatchJobs\x12\x1f.cellwright.v1.WatchJobsRequest\x1a .cellwright.v1.WatchJobsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x65llwright/v1/job_service.proto\x12\rcellwright.v1\x1a\x17\x63\x65llwright/v1/job.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x02\n\x10SubmitJobRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08workflow\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08priority\x18\x04 \x01(\x05\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x06labels\x18\x06 \x03(\x0b\x32+.cellwright.v1.SubmitJobRequest.LabelsEntry\x12+\n\tplacement\x18\x07 \x01(\x0b\x32\x18.cellwright.v1.Placement\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"E\n\x11SubmitJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"1\n\x0eGetJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\"\xde\x01\n\x0fListJobsRequest\x12\'\n\x06states\x18\x01 \x03(\x0e\x32\x17.cellwright.v1.JobState\x12\x10\n\x08workflow\x18\x02 \x01(\t\x12:\n\x06labels\x18\x03 \x03(\x0b\x32*.cellwright.v1.ListJobsRequest.LabelsEntry\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x10ListJobsResponse\x12 \n\x04jobs\x18\x01 \x03(\x0b\x32\x12.cellwright.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"4\n\x11\x43\x61ncelJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\"C\n\x10RetryTaskRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"4\n\x11RetryTaskResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\"2\n\x10ResumeJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"4\n\x11ResumeJobResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\"5\n\x10WatchJobsRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x04\x12\x0e\n\x06job_id\x18\x02 \x01(\t\";\n\x11WatchJobsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.cellwright.v1.JobEvent\"\x80\x01\n\x10\x41\x63tOnTaskRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12)\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x19.cellwright.v1.TaskAction\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08operator\x18\x05 \x01(\t\"4\n\x11\x41\x63tOnTaskResponse\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.cellwright.v1.Job\"\x19\n\x17ListReservationsRequest\"L\n\x18ListReservationsResponse\x12\x30\n\x0creservations\x18\x01 \x03(\x0b\x32\x1a.cellwright.v1.Reservation\"=\n\x19ReleaseReservationRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"M\n\x1aReleaseReservationResponse\x12/\n\x0breservation\x18\x01 \x01(\x0b\x32\x1a.cellwright.v1.Reservation*\xcd\x01\n\nTaskAction\x12\x1b\n\x17TASK_ACTION_UNSPECIFIED\x10\x00\x12\x14\n\x10TASK_ACTION_HOLD\x10\x01\x12\x16\n\x12TASK_ACTION_RESUME\x10\x02\x12\x14\n\x10TASK_ACTION_SKIP\x10\x03\x12\x16\n\x12TASK_ACTION_CANCEL\x10\x04\x12\x15\n\x11TASK_ACTION_RETRY\x10\x05\x12\x17\n\x13TASK_ACTION_CONFIRM\x10\x06\x12\x16\n\x12TASK_ACTION_REJECT\x10\x07\x32\xd2\x06\n\nJobService\x12N\n\tSubmitJob\x12\x1f.cellwright.v1.SubmitJobRequest\x1a .cellwright.v1.SubmitJobResponse\x12\x45\n\x06GetJob\x12\x1c.cellwright.v1.GetJobRequest\x1a\x1d.cellwright.v1.GetJobResponse\x12K\n\x08ListJobs\x12\x1e.cellwright.v1.ListJobsRequest\x1a\x1f.cellwright.v1.ListJobsResponse\x12N\n\tCancelJob\x12\x1f.cellwright.v1.CancelJobRequest\x1a .cellwright.v1.CancelJobResponse\x12N\n\tRetryTask\x12\x1f.cellwright.v1.RetryTaskRequest\x1a .cellwright.v1.RetryTaskResponse\x12N\n\tResumeJob\x12\x1f.cellwright.v1.ResumeJobRequest\x1a .cellwright.v1.ResumeJobResponse\x12P\n\tWatchJobs\x12\x1f.cellwright.v1.WatchJobsRequest\x1a .cellwright.v1.WatchJobsResponse0\x01\x12N\n\tActOnTask\x12\x1f.cellwright.v1.ActOnTaskRequest\x1a .cellwright.v1.ActOnTaskResponse\x12\x63\n\x10ListReservations\x12&.cellwright.v1.ListReservationsRequest\x1a\'.cellwright.v1.ListReservationsResponse\x12i\n\x12ReleaseReservation\x12(.cellwright.v1.ReleaseReservationRequest\x1a).cellwright.v1.ReleaseReservationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,38 +38,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITJOBREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_LISTJOBSREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_TASKACTION']._serialized_start=1798
+  _globals['_TASKACTION']._serialized_end=2003
   _globals['_SUBMITJOBREQUEST']._serialized_start=139
-  _globals['_SUBMITJOBREQUEST']._serialized_end=408
-  _globals['_SUBMITJOBREQUEST_LABELSENTRY']._serialized_start=363
-  _globals['_SUBMITJOBREQUEST_LABELSENTRY']._serialized_end=408
-  _globals['_SUBMITJOBRESPONSE']._serialized_start=410
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=479
-  _globals['_GETJOBREQUEST']._serialized_start=481
-  _globals['_GETJOBREQUEST']._serialized_end=512
-  _globals['_GETJOBRESPONSE']._serialized_start=514
-  _globals['_GETJOBRESPONSE']._serialized_end=563
-  _globals['_LISTJOBSREQUEST']._serialized_start=566
-  _globals['_LISTJOBSREQUEST']._serialized_end=788
-  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_start=363
-  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_end=408
-  _globals['_LISTJOBSRESPONSE']._serialized_start=790
-  _globals['_LISTJOBSRESPONSE']._serialized_end=867
-  _globals['_CANCELJOBREQUEST']._serialized_start=869
-  _globals['_CANCELJOBREQUEST']._serialized_end=919
-  _globals['_CANCELJOBRESPONSE']._serialized_start=921
-  _globals['_CANCELJOBRESPONSE']._serialized_end=973
-  _globals['_RETRYTASKREQUEST']._serialized_start=975
-  _globals['_RETRYTASKREQUEST']._serialized_end=1042
-  _globals['_RETRYTASKRESPONSE']._serialized_start=1044
-  _globals['_RETRYTASKRESPONSE']._serialized_end=1096
-  _globals['_RESUMEJOBREQUEST']._serialized_start=1098
-  _globals['_RESUMEJOBREQUEST']._serialized_end=1148
-  _globals['_RESUMEJOBRESPONSE']._serialized_start=1150
-  _globals['_RESUMEJOBRESPONSE']._serialized_end=1202
-  _globals['_WATCHJOBSREQUEST']._serialized_start=1204
-  _globals['_WATCHJOBSREQUEST']._serialized_end=1257
-  _globals['_WATCHJOBSRESPONSE']._serialized_start=1259
-  _globals['_WATCHJOBSRESPONSE']._serialized_end=1318
-  _globals['_JOBSERVICE']._serialized_start=1321
-  _globals['_JOBSERVICE']._serialized_end=1883
+  _globals['_SUBMITJOBREQUEST']._serialized_end=453
+  _globals['_SUBMITJOBREQUEST_LABELSENTRY']._serialized_start=408
+  _globals['_SUBMITJOBREQUEST_LABELSENTRY']._serialized_end=453
+  _globals['_SUBMITJOBRESPONSE']._serialized_start=455
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=524
+  _globals['_GETJOBREQUEST']._serialized_start=526
+  _globals['_GETJOBREQUEST']._serialized_end=557
+  _globals['_GETJOBRESPONSE']._serialized_start=559
+  _globals['_GETJOBRESPONSE']._serialized_end=608
+  _globals['_LISTJOBSREQUEST']._serialized_start=611
+  _globals['_LISTJOBSREQUEST']._serialized_end=833
+  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_start=408
+  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_end=453
+  _globals['_LISTJOBSRESPONSE']._serialized_start=835
+  _globals['_LISTJOBSRESPONSE']._serialized_end=912
+  _globals['_CANCELJOBREQUEST']._serialized_start=914
+  _globals['_CANCELJOBREQUEST']._serialized_end=964
+  _globals['_CANCELJOBRESPONSE']._serialized_start=966
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1018
+  _globals['_RETRYTASKREQUEST']._serialized_start=1020
+  _globals['_RETRYTASKREQUEST']._serialized_end=1087
+  _globals['_RETRYTASKRESPONSE']._serialized_start=1089
+  _globals['_RETRYTASKRESPONSE']._serialized_end=1141
+  _globals['_RESUMEJOBREQUEST']._serialized_start=1143
+  _globals['_RESUMEJOBREQUEST']._serialized_end=1193
+  _globals['_RESUMEJOBRESPONSE']._serialized_start=1195
+  _globals['_RESUMEJOBRESPONSE']._serialized_end=1247
+  _globals['_WATCHJOBSREQUEST']._serialized_start=1249
+  _globals['_WATCHJOBSREQUEST']._serialized_end=1302
+  _globals['_WATCHJOBSRESPONSE']._serialized_start=1304
+  _globals['_WATCHJOBSRESPONSE']._serialized_end=1363
+  _globals['_ACTONTASKREQUEST']._serialized_start=1366
+  _globals['_ACTONTASKREQUEST']._serialized_end=1494
+  _globals['_ACTONTASKRESPONSE']._serialized_start=1496
+  _globals['_ACTONTASKRESPONSE']._serialized_end=1548
+  _globals['_LISTRESERVATIONSREQUEST']._serialized_start=1550
+  _globals['_LISTRESERVATIONSREQUEST']._serialized_end=1575
+  _globals['_LISTRESERVATIONSRESPONSE']._serialized_start=1577
+  _globals['_LISTRESERVATIONSRESPONSE']._serialized_end=1653
+  _globals['_RELEASERESERVATIONREQUEST']._serialized_start=1655
+  _globals['_RELEASERESERVATIONREQUEST']._serialized_end=1716
+  _globals['_RELEASERESERVATIONRESPONSE']._serialized_start=1718
+  _globals['_RELEASERESERVATIONRESPONSE']._serialized_end=1795
+  _globals['_JOBSERVICE']._serialized_start=2006
+  _globals['_JOBSERVICE']._serialized_end=2856
 # @@protoc_insertion_point(module_scope)

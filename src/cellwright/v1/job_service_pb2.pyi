@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,6 +21,48 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _TaskAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TaskActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TASK_ACTION_UNSPECIFIED: _TaskAction.ValueType  # 0
+    TASK_ACTION_HOLD: _TaskAction.ValueType  # 1
+    """A READY or PENDING task is not dispatched until RESUME."""
+    TASK_ACTION_RESUME: _TaskAction.ValueType  # 2
+    """A HELD task (held by an operator or by on_failure: hold) becomes READY again."""
+    TASK_ACTION_SKIP: _TaskAction.ValueType  # 3
+    """The task counts as done without running (a running one is cancelled first)."""
+    TASK_ACTION_CANCEL: _TaskAction.ValueType  # 4
+    """The task ends CANCELLED and the job is cancelled; the job's reservations are released."""
+    TASK_ACTION_RETRY: _TaskAction.ValueType  # 5
+    """A FAILED (held) or UNKNOWN task runs again with its epoch raised."""
+    TASK_ACTION_CONFIRM: _TaskAction.ValueType  # 6
+    """An operator step: the person confirms; the step succeeds."""
+    TASK_ACTION_REJECT: _TaskAction.ValueType  # 7
+    """An operator step: the person refuses; the step fails (reason `rejected_by_operator`)."""
+
+class TaskAction(_TaskAction, metaclass=_TaskActionEnumTypeWrapper):
+    """What an operator does to one task."""
+
+TASK_ACTION_UNSPECIFIED: TaskAction.ValueType  # 0
+TASK_ACTION_HOLD: TaskAction.ValueType  # 1
+"""A READY or PENDING task is not dispatched until RESUME."""
+TASK_ACTION_RESUME: TaskAction.ValueType  # 2
+"""A HELD task (held by an operator or by on_failure: hold) becomes READY again."""
+TASK_ACTION_SKIP: TaskAction.ValueType  # 3
+"""The task counts as done without running (a running one is cancelled first)."""
+TASK_ACTION_CANCEL: TaskAction.ValueType  # 4
+"""The task ends CANCELLED and the job is cancelled; the job's reservations are released."""
+TASK_ACTION_RETRY: TaskAction.ValueType  # 5
+"""A FAILED (held) or UNKNOWN task runs again with its epoch raised."""
+TASK_ACTION_CONFIRM: TaskAction.ValueType  # 6
+"""An operator step: the person confirms; the step succeeds."""
+TASK_ACTION_REJECT: TaskAction.ValueType  # 7
+"""An operator step: the person refuses; the step fails (reason `rejected_by_operator`)."""
+Global___TaskAction: _TypeAlias = TaskAction  # noqa: Y015
 
 @_typing.final
 class SubmitJobRequest(_message.Message):
@@ -51,6 +94,7 @@ class SubmitJobRequest(_message.Message):
     PRIORITY_FIELD_NUMBER: _builtins.int
     DEADLINE_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
+    PLACEMENT_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Idempotency key chosen by the client (e.g. a UUID). Required, at most 128 characters.
     The same key with the same body returns the same job; with another body: ALREADY_EXISTS.
@@ -67,6 +111,12 @@ class SubmitJobRequest(_message.Message):
 
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def placement(self) -> _job_pb2.Placement:
+        """Pin the whole job: every task runs on one of `placement.cells` and/or on cells with
+        all of `placement.tags` (kind, model and same_cell_as are per step: refused here).
+        """
+
     def __init__(
         self,
         *,
@@ -76,10 +126,11 @@ class SubmitJobRequest(_message.Message):
         priority: _builtins.int = ...,
         deadline: _timestamp_pb2.Timestamp | None = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        placement: _job_pb2.Placement | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "params", b"params"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "params", b"params", "placement", b"placement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "labels", b"labels", "params", b"params", "priority", b"priority", "request_id", b"request_id", "workflow", b"workflow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "labels", b"labels", "params", b"params", "placement", b"placement", "priority", b"priority", "request_id", b"request_id", "workflow", b"workflow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -408,3 +459,135 @@ class WatchJobsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchJobsResponse: _TypeAlias = WatchJobsResponse  # noqa: Y015
+
+@_typing.final
+class ActOnTaskRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    task_id: _builtins.str
+    """The task id, or the step id ("kit", "kit[2]" for a repetition)."""
+    action: Global___TaskAction.ValueType
+    reason: _builtins.str
+    """Required: what the operator checked or decided, for the record."""
+    operator: _builtins.str
+    """Who acts (shown in the task's operator_note and an operator step's result)."""
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+        action: Global___TaskAction.ValueType = ...,
+        reason: _builtins.str = ...,
+        operator: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "job_id", b"job_id", "operator", b"operator", "reason", b"reason", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActOnTaskRequest: _TypeAlias = ActOnTaskRequest  # noqa: Y015
+
+@_typing.final
+class ActOnTaskResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def job(self) -> _job_pb2.Job: ...
+    def __init__(
+        self,
+        *,
+        job: _job_pb2.Job | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActOnTaskResponse: _TypeAlias = ActOnTaskResponse  # noqa: Y015
+
+@_typing.final
+class ListReservationsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReservationsRequest: _TypeAlias = ListReservationsRequest  # noqa: Y015
+
+@_typing.final
+class ListReservationsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reservations(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.Reservation]: ...
+    def __init__(
+        self,
+        *,
+        reservations: _abc.Iterable[_job_pb2.Reservation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reservations", b"reservations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReservationsResponse: _TypeAlias = ListReservationsResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseReservationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    resource: _builtins.str
+    reason: _builtins.str
+    """Required: what the operator checked."""
+    def __init__(
+        self,
+        *,
+        resource: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "resource", b"resource"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseReservationRequest: _TypeAlias = ReleaseReservationRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseReservationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reservation(self) -> _job_pb2.Reservation: ...
+    def __init__(
+        self,
+        *,
+        reservation: _job_pb2.Reservation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseReservationResponse: _TypeAlias = ReleaseReservationResponse  # noqa: Y015

@@ -71,6 +71,21 @@ class JobServiceStub:
                 request_serializer=cellwright_dot_v1_dot_job__service__pb2.WatchJobsRequest.SerializeToString,
                 response_deserializer=cellwright_dot_v1_dot_job__service__pb2.WatchJobsResponse.FromString,
                 _registered_method=True)
+        self.ActOnTask = channel.unary_unary(
+                '/cellwright.v1.JobService/ActOnTask',
+                request_serializer=cellwright_dot_v1_dot_job__service__pb2.ActOnTaskRequest.SerializeToString,
+                response_deserializer=cellwright_dot_v1_dot_job__service__pb2.ActOnTaskResponse.FromString,
+                _registered_method=True)
+        self.ListReservations = channel.unary_unary(
+                '/cellwright.v1.JobService/ListReservations',
+                request_serializer=cellwright_dot_v1_dot_job__service__pb2.ListReservationsRequest.SerializeToString,
+                response_deserializer=cellwright_dot_v1_dot_job__service__pb2.ListReservationsResponse.FromString,
+                _registered_method=True)
+        self.ReleaseReservation = channel.unary_unary(
+                '/cellwright.v1.JobService/ReleaseReservation',
+                request_serializer=cellwright_dot_v1_dot_job__service__pb2.ReleaseReservationRequest.SerializeToString,
+                response_deserializer=cellwright_dot_v1_dot_job__service__pb2.ReleaseReservationResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -127,6 +142,29 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ActOnTask(self, request, context):
+        """An operator acts on one task (a step, or one repetition of it): hold, resume, skip,
+        cancel, retry, or confirm / reject an operator step. FAILED_PRECONDITION names the
+        task's state when the action does not apply to it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReservations(self, request, context):
+        """Stations and zones held now (HELD or SUSPECT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseReservation(self, request, context):
+        """An operator checked a station and frees it (a SUSPECT one above all).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -164,6 +202,21 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.WatchJobs,
                     request_deserializer=cellwright_dot_v1_dot_job__service__pb2.WatchJobsRequest.FromString,
                     response_serializer=cellwright_dot_v1_dot_job__service__pb2.WatchJobsResponse.SerializeToString,
+            ),
+            'ActOnTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActOnTask,
+                    request_deserializer=cellwright_dot_v1_dot_job__service__pb2.ActOnTaskRequest.FromString,
+                    response_serializer=cellwright_dot_v1_dot_job__service__pb2.ActOnTaskResponse.SerializeToString,
+            ),
+            'ListReservations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReservations,
+                    request_deserializer=cellwright_dot_v1_dot_job__service__pb2.ListReservationsRequest.FromString,
+                    response_serializer=cellwright_dot_v1_dot_job__service__pb2.ListReservationsResponse.SerializeToString,
+            ),
+            'ReleaseReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseReservation,
+                    request_deserializer=cellwright_dot_v1_dot_job__service__pb2.ReleaseReservationRequest.FromString,
+                    response_serializer=cellwright_dot_v1_dot_job__service__pb2.ReleaseReservationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -357,6 +410,87 @@ class JobService:
             '/cellwright.v1.JobService/WatchJobs',
             cellwright_dot_v1_dot_job__service__pb2.WatchJobsRequest.SerializeToString,
             cellwright_dot_v1_dot_job__service__pb2.WatchJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActOnTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cellwright.v1.JobService/ActOnTask',
+            cellwright_dot_v1_dot_job__service__pb2.ActOnTaskRequest.SerializeToString,
+            cellwright_dot_v1_dot_job__service__pb2.ActOnTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReservations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cellwright.v1.JobService/ListReservations',
+            cellwright_dot_v1_dot_job__service__pb2.ListReservationsRequest.SerializeToString,
+            cellwright_dot_v1_dot_job__service__pb2.ListReservationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cellwright.v1.JobService/ReleaseReservation',
+            cellwright_dot_v1_dot_job__service__pb2.ReleaseReservationRequest.SerializeToString,
+            cellwright_dot_v1_dot_job__service__pb2.ReleaseReservationResponse.FromString,
             options,
             channel_credentials,
             insecure,

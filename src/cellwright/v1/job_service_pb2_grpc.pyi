@@ -51,6 +51,15 @@ class JobServiceStub:
     """
     WatchJobs: _grpc.UnaryStreamMultiCallable[_job_service_pb2.WatchJobsRequest, _job_service_pb2.WatchJobsResponse]
     """Every job and task change after `after_seq`, then live. Resume with the last seq seen."""
+    ActOnTask: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ActOnTaskRequest, _job_service_pb2.ActOnTaskResponse]
+    """An operator acts on one task (a step, or one repetition of it): hold, resume, skip,
+    cancel, retry, or confirm / reject an operator step. FAILED_PRECONDITION names the
+    task's state when the action does not apply to it.
+    """
+    ListReservations: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ListReservationsRequest, _job_service_pb2.ListReservationsResponse]
+    """Stations and zones held now (HELD or SUSPECT)."""
+    ReleaseReservation: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ReleaseReservationRequest, _job_service_pb2.ReleaseReservationResponse]
+    """An operator checked a station and frees it (a SUSPECT one above all)."""
 
 @_typing.type_check_only
 class JobServiceAsyncStub(JobServiceStub):
@@ -75,6 +84,15 @@ class JobServiceAsyncStub(JobServiceStub):
     """
     WatchJobs: _aio.UnaryStreamMultiCallable[_job_service_pb2.WatchJobsRequest, _job_service_pb2.WatchJobsResponse]  # type: ignore[assignment]
     """Every job and task change after `after_seq`, then live. Resume with the last seq seen."""
+    ActOnTask: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ActOnTaskRequest, _job_service_pb2.ActOnTaskResponse]  # type: ignore[assignment]
+    """An operator acts on one task (a step, or one repetition of it): hold, resume, skip,
+    cancel, retry, or confirm / reject an operator step. FAILED_PRECONDITION names the
+    task's state when the action does not apply to it.
+    """
+    ListReservations: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ListReservationsRequest, _job_service_pb2.ListReservationsResponse]  # type: ignore[assignment]
+    """Stations and zones held now (HELD or SUSPECT)."""
+    ReleaseReservation: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ReleaseReservationRequest, _job_service_pb2.ReleaseReservationResponse]  # type: ignore[assignment]
+    """An operator checked a station and frees it (a SUSPECT one above all)."""
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     """Jobs from factory controllers (MES). Every RPC answers with standard gRPC status codes:
@@ -138,5 +156,32 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_job_service_pb2.WatchJobsResponse], _abc.AsyncIterator[_job_service_pb2.WatchJobsResponse]]:
         """Every job and task change after `after_seq`, then live. Resume with the last seq seen."""
+
+    @_abc_1.abstractmethod
+    def ActOnTask(
+        self,
+        request: _job_service_pb2.ActOnTaskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ActOnTaskResponse, _abc.Awaitable[_job_service_pb2.ActOnTaskResponse]]:
+        """An operator acts on one task (a step, or one repetition of it): hold, resume, skip,
+        cancel, retry, or confirm / reject an operator step. FAILED_PRECONDITION names the
+        task's state when the action does not apply to it.
+        """
+
+    @_abc_1.abstractmethod
+    def ListReservations(
+        self,
+        request: _job_service_pb2.ListReservationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ListReservationsResponse, _abc.Awaitable[_job_service_pb2.ListReservationsResponse]]:
+        """Stations and zones held now (HELD or SUSPECT)."""
+
+    @_abc_1.abstractmethod
+    def ReleaseReservation(
+        self,
+        request: _job_service_pb2.ReleaseReservationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.ReleaseReservationResponse, _abc.Awaitable[_job_service_pb2.ReleaseReservationResponse]]:
+        """An operator checked a station and frees it (a SUSPECT one above all)."""
 
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
