@@ -8,7 +8,8 @@ A schema is an object schema::
      "required": ["part"]}
 
 Property types: string, number, integer, boolean, array, object; optional keys: enum,
-minimum, maximum, default, description. Unknown parameters are refused.
+minimum, maximum, default, description; arrays also: items (the spec every element
+meets; no default), minItems, maxItems. Unknown parameters are refused.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
     "array": (list,), "object": (dict,),
 }
-PROPERTY_KEYS = frozenset({"type", "description", "enum", "default", "minimum", "maximum"})
+PROPERTY_KEYS = frozenset({"type", "description", "enum", "default", "minimum", "maximum",
+                           "items", "minItems", "maxItems"})
+ARRAY_KEYS = frozenset({"items", "minItems", "maxItems"})
 NUMERIC = frozenset({"number", "integer"})
 MAX_QUOTE = 60
 
@@ -56,18 +59,25 @@ def check_schema(schema: Mapping[str, Any], where: str) -> None:
     if not isinstance(properties, Mapping):
         raise SchemaError(f"{where}.properties", "expected a mapping of parameter specs")
     for name, spec in properties.items():
-        here = f"{where}.{name}"
-        if not isinstance(spec, Mapping) or spec.get("type") not in TYPES:
-            raise SchemaError(here, f"needs a type, one of {sorted(TYPES)}")
-        if extra := set(spec) - PROPERTY_KEYS:
-            raise SchemaError(f"{here}.{sorted(extra)[0]}",
-                              f"unknown key; allowed: {sorted(PROPERTY_KEYS)}")
-        _check_keywords(spec, here)
-        if "default" in spec:
-            check_value(spec, spec["default"], f"{here}.default")
+        check_property(spec, f"{where}.{name}")
     for name in schema.get("required", []):
         if name not in properties:
             raise SchemaError(f"{where}.required", f"{name!r} is not a declared parameter")
+
+
+def check_property(spec: Any, here: str, *, element: bool = False) -> None:
+    """Raise SchemaError unless `spec` is a property spec of this subset (`element`: an
+    array's `items`, which takes no default)."""
+    if not isinstance(spec, Mapping) or spec.get("type") not in TYPES:
+        raise SchemaError(here, f"needs a type, one of {sorted(TYPES)}")
+    allowed = PROPERTY_KEYS - {"default"} if element else PROPERTY_KEYS
+    if extra := set(spec) - allowed:
+        raise SchemaError(f"{here}.{sorted(extra)[0]}", f"unknown key; allowed: {sorted(allowed)}")
+    _check_keywords(spec, here)
+    if "items" in spec:
+        check_property(spec["items"], f"{here}.items", element=True)
+    if "default" in spec:
+        check_value(spec, spec["default"], f"{here}.default")
 
 
 def _is_number(value: Any) -> bool:
@@ -95,6 +105,15 @@ def _check_keywords(spec: Mapping[str, Any], here: str) -> None:
             raise SchemaError(f"{here}.{bound}", f"expected a finite number, got {spec[bound]!r}")
     if "minimum" in spec and "maximum" in spec and spec["maximum"] < spec["minimum"]:
         raise SchemaError(f"{here}.maximum", f"{spec['maximum']} is below the minimum {spec['minimum']}")
+    for key in sorted(ARRAY_KEYS & set(spec)):
+        if kind != "array":
+            raise SchemaError(f"{here}.{key}", f"only array parameters have {key}")
+    for bound in ("minItems", "maxItems"):
+        count = spec.get(bound, 0)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise SchemaError(f"{here}.{bound}", f"expected an integer >= 0, got {quote(count)}")
+    if spec.get("maxItems", math.inf) < spec.get("minItems", 0):
+        raise SchemaError(f"{here}.maxItems", f"{spec['maxItems']} is below minItems {spec['minItems']}")
 
 
 def check_value(spec: Mapping[str, Any], value: Any, where: str) -> Any:
@@ -113,6 +132,13 @@ def check_value(spec: Mapping[str, Any], value: Any, where: str) -> Any:
         raise SchemaError(where, f"{quote(value)} is below the minimum {spec['minimum']}")
     if "maximum" in spec and value > spec["maximum"]:
         raise SchemaError(where, f"{quote(value)} is above the maximum {spec['maximum']}")
+    if isinstance(value, list):
+        if len(value) < spec.get("minItems", 0):
+            raise SchemaError(where, f"has {len(value)} items, fewer than minItems {spec['minItems']}")
+        if len(value) > spec.get("maxItems", math.inf):
+            raise SchemaError(where, f"has {len(value)} items, more than maxItems {spec['maxItems']}")
+        if "items" in spec:
+            value = [check_value(spec["items"], v, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
 
 
