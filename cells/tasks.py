@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -32,12 +34,18 @@ class InFlight:
     skill: str
     started_s: float
     progress: float = 0.0
+    timeout_s: float = 0.0  # start-to-close limit on the cell's clock (0: none)
     cancel_requested: bool = False  # the orchestrator cancelled it: report CANCELLED
     interrupted: bool = False  # PackML Stop/Abort ended it: report FAILED (stopped)
+    timed_out_after_s: float | None = None  # its timeout ended it after this long: FAILED (timeout)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def should_end(self) -> bool:
-        return self.cancel_requested or self.interrupted
+        return self.cancel_requested or self.interrupted or self.timed_out_after_s is not None
+
+    def timeout_error(self) -> job_pb2.TaskError:
+        return task_error("timeout", f"step exceeded its timeout of {self.timeout_s:g} s on the "
+                                     f"cell's clock (ran {self.timed_out_after_s:.1f} s)")
 
     def update(self, state: int = job_pb2.TASK_STATE_RUNNING) -> cell_pb.TaskUpdate:
         return cell_pb.TaskUpdate(task_id=self.task_id, epoch=self.epoch, state=state,  # type: ignore[arg-type]
@@ -130,7 +138,9 @@ class TaskRunner:
         except SchemaError as exc:
             return refuse("invalid_params", str(exc))
         self.resume_components()  # on the asyncio loop: a cancel or Stop after this one wins
-        self.current = InFlight(assign.task_id, assign.epoch, skill.name, self.clock())
+        timeout_s = assign.timeout_s if math.isfinite(assign.timeout_s) and assign.timeout_s > 0 else 0.0
+        self.current = InFlight(assign.task_id, assign.epoch, skill.name, self.clock(),
+                               timeout_s=timeout_s)
         self._send(cell_pb.ConnectRequest(task_update=self.current.update()))
         self._running = asyncio.create_task(self._execute(self.current, skill, params))
         return None
@@ -141,8 +151,50 @@ class TaskRunner:
             return
         log.info("cancelling %s: %s", cancel.task_id, cancel.reason)
         current.cancel_requested = True
+        self._stop_components()
+
+    def _stop_components(self) -> None:
         for component in self.runtime.components():
             component.stop()
+
+    def _time_out(self, task: InFlight) -> None:
+        """On the asyncio loop, after the task's timeout passed on the cell's clock: stop it
+        as a cancel does (the skill's waits cancel their goals, components halt)."""
+        if self.current is task and not task.cancel_requested and not task.interrupted:
+            log.info("%s exceeded its timeout of %g s on the cell's clock", task.task_id,
+                     task.timeout_s)
+            self._stop_components()
+
+    @contextlib.contextmanager
+    def _timeout_guard(self, task: InFlight, notify: Callable[[], object]) -> Iterator[None]:
+        """While the block runs (the skill, on the skill thread): once `task.timeout_s` has
+        passed on the cell's clock since the block began, mark the task timed out (its
+        waits then cancel their goals) and call `notify` (which stops the components).
+
+        The check is a listener of the cell's control loop, so it fires on the tick the
+        clock reaches the limit, however fast the clock runs against the wall; while the
+        loop stands idle it is called on wall time and re-arms for the time left."""
+        if task.timeout_s <= 0:
+            yield
+            return
+        loop = self.runtime.loop
+        start = loop.now_s()
+
+        def check(now: float) -> None:
+            ran = now - start
+            loop.remove_listener(check)
+            if ran + 1e-9 >= task.timeout_s:
+                if not (task.cancel_requested or task.interrupted):  # the first end wins
+                    task.timed_out_after_s = ran
+                    notify()
+            else:  # called while idle, before the limit: re-arm for the time left
+                loop.add_listener(check, task.timeout_s - ran)
+
+        loop.add_listener(check, task.timeout_s)
+        try:
+            yield
+        finally:
+            loop.remove_listener(check)
 
     def resume_components(self) -> None:
         for component in self.runtime.components():
@@ -158,7 +210,8 @@ class TaskRunner:
         def run() -> dict[str, Any]:
             if task.should_end():  # a cancel or Stop that came before the thread got here
                 raise SkillError("stopped", "ended before it started")
-            return skill.run(self.context(progress, task.should_end), params)
+            with self._timeout_guard(task, lambda: loop.call_soon_threadsafe(self._time_out, task)):
+                return skill.run(self.context(progress, task.should_end), params)
 
         update = cell_pb.TaskUpdate(task_id=task.task_id, epoch=task.epoch)
         try:
@@ -174,6 +227,11 @@ class TaskRunner:
             log.exception("skill %s crashed on %s", skill.name, task.task_id)
             update.state = job_pb2.TASK_STATE_FAILED
             update.error.CopyFrom(task_error("internal", f"{type(exc).__name__}: {exc}"))
+        if task.timed_out_after_s is not None:  # it came before any cancel or Stop
+            # Past its timeout the step has failed, whatever the skill made of the stop.
+            update.state = job_pb2.TASK_STATE_FAILED
+            update.ClearField("result")
+            update.error.CopyFrom(task.timeout_error())
         update.duration_s = self.clock() - task.started_s
         update.progress = 1.0 if update.state == job_pb2.TASK_STATE_SUCCEEDED else task.progress
         self.busy_s += update.duration_s

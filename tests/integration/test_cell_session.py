@@ -17,6 +17,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
+from cellwright.cells.config import RobotEntry
 from cellwright.cells.packml import Command
 from cellwright.cells.session import BACKOFF_START_S
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -186,3 +187,57 @@ async def test_a_cell_shuts_down_at_once_while_a_long_noop_runs(orchestrator, st
     while cell.controller.tasks.current is None:
         await asyncio.sleep(0.02)
     await asyncio.wait_for(cell.stop(), 45)  # a hang guard below the noop: it takes a tick
+
+
+# --- task timeouts, on the cell's clock -------------------------------------------------
+PANDA = {"panda": RobotEntry("pybullet.panda", "panda")}
+
+
+def with_timeout(assign: cell_pb.Assign, timeout_s: float) -> cell_pb.Assign:
+    assign.timeout_s = timeout_s
+    return assign
+
+
+async def test_a_task_past_its_timeout_on_the_cell_clock_is_stopped_and_fails_with_timeout(
+        scripted_orchestrator: ScriptedOrchestrator, start_cell: Any) -> None:
+    # A lockstep clock runs as fast as the CPU allows: 30 s of it pass in far less wall time,
+    # so only a limit on the cell's clock (not the wall's) ends the noop at 30 s of it.
+    cell = await start_cell("arm-1", skills=("noop", "move_to"), world="arm_cell", robots=PANDA,
+                            clock="lockstep", address=scripted_orchestrator.address,
+                            wait_execute=False)
+    session = await scripted_orchestrator.accept()
+    await session.welcome()
+    await session.send(assign=with_timeout(noop("t-1", 1, duration_s=600), 30))
+
+    final = await session.update("t-1", *FINAL)
+    assert final.state == job_pb2.TASK_STATE_FAILED
+    assert (final.error.reason, final.error.retryable) == ("timeout", False)
+    assert final.error.message == "step exceeded its timeout of 30 s on the cell's clock (ran 30.0 s)"
+    assert 30 <= final.duration_s < 600
+    assert not final.HasField("result")
+    # Stopped as a cancel stops it: the components hold until the next task resumes them.
+    runtime = cell.controller.runtime
+    assert runtime is not None and runtime.components()
+    assert all(component.stop_requested for component in runtime.components())
+
+    # The next task runs normally (the stop was released for it), as does one in time.
+    params = struct_pb2.Struct()
+    params.update({"location": "home"})
+    await session.send(assign=with_timeout(cell_pb.Assign(
+        task_id="t-2", epoch=1, skill="move_to", params=params), 30))
+    moved = await session.update("t-2", *FINAL)
+    assert moved.state == job_pb2.TASK_STATE_SUCCEEDED, moved.error
+
+
+async def test_a_task_that_ends_within_its_timeout_is_unaffected(
+        scripted_orchestrator: ScriptedOrchestrator, start_cell: Any) -> None:
+    await start_cell("noop-1", skills=("noop",), world="arm_cell", clock="lockstep",
+                     address=scripted_orchestrator.address, wait_execute=False)
+    session = await scripted_orchestrator.accept()
+    await session.welcome()
+    await session.send(assign=with_timeout(noop("t-1", 1, duration_s=20), 30))
+
+    final = await session.update("t-1", *FINAL)
+    assert final.state == job_pb2.TASK_STATE_SUCCEEDED, final.error
+    assert dict(final.result) == {"duration_s": 20}
+    assert 20 <= final.duration_s < 30
