@@ -258,6 +258,20 @@ def _fits(actual: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
     return ""
 
 
+def _at(path: NodePath, message: str) -> str:
+    """`message` prefixed with where it is (nothing for the file's top level)."""
+    return f"{path_text(path)}: {message}" if path else message
+
+
+def _description(spec: Any) -> str:
+    """A property's description, following a `$ref` into the schema's $defs."""
+    if not isinstance(spec, Mapping):
+        return ""
+    if "description" not in spec and str(spec.get("$ref", "")).startswith("#/$defs/"):
+        spec = schema()["$defs"].get(str(spec["$ref"]).removeprefix("#/$defs/"), {})
+    return str(spec.get("description", ""))
+
+
 def _templates(value: Any, path: NodePath) -> Iterator[tuple[NodePath, str]]:
     """Every string holding `${` in a YAML value, with its path."""
     if isinstance(value, str):
@@ -363,7 +377,7 @@ class _Checker:
                 return
             text = message or "does not match any allowed form"
             got = "" if keyword == "oneOf" and isinstance(instance, dict) else f", got {_describe(instance)}"
-            self.report(path, f"{path_text(path) or 'the file'}: {text}{got}", "", "type")
+            self.report(path, _at(path, f"{text}{got}"), "", "type")
             return
         where = path_text(path) or "the file"
         if "propertyNames" in error.absolute_schema_path and isinstance(instance, str):
@@ -379,8 +393,7 @@ class _Checker:
             for name in value:
                 if name not in instance:
                     spec = schema_.get("properties", {}).get(name, {})
-                    hint = str(spec.get("description", "")) if isinstance(spec, Mapping) else ""
-                    self.report(path, f"{where}: `{name}` is missing", hint, "required")
+                    self.report(path, _at(path, f"`{name}` is missing"), _description(spec), "required")
         elif keyword == "type":
             self.report(path, f"{where}: expected {_a(str(value))}, got {_describe(instance)}",
                         "", "type")
@@ -689,7 +702,8 @@ class _Checker:
             if not self.broken(where):
                 types[where] = self.template(where, text, scope)
         skill = step.get("skill")
-        if self.catalog.skills is None or not isinstance(skill, str) or self.broken((*path, "skill")):
+        if (self.catalog.skills is None or not isinstance(skill, str) or self.broken((*path, "skill"))
+                or self.broken((*path, "with"))):
             return
         spec = self.catalog.skills.get(skill)
         if spec is None:
@@ -697,6 +711,8 @@ class _Checker:
             self.report((*path, "skill"), f"no skill `{skill}`",
                         " ".join(filter(None, [did_you_mean(skill, known), f"known skills: {_listing(known)}"])),
                         "unknown-skill")
+            return
+        if not spec.params_schema:  # the skill declares no schema: nothing to check against
             return
         properties: Mapping[str, Any] = spec.params_schema.get("properties", {})
         required = set(spec.params_schema.get("required", []))
