@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from cellwright.api.layout import EMPTY, LayoutError, load_layout
+from cellwright.orchestrator.errors import InvalidArgument
 from cellwright.orchestrator.serve import serve
 from cellwright.orchestrator.store import BUSY_TIMEOUT_S, StoreInUse
-from cellwright.orchestrator.workflows import WorkflowError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -74,7 +74,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
-    except (WorkflowError, StoreInUse, OSError) as exc:
+    except (InvalidArgument, StoreInUse, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -21,12 +21,26 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cellwright.api.schema import quote
-from cellwright.orchestrator import scheduler
+from cellwright.api.layout import EMPTY, Layout
+from cellwright.api.schema import SchemaError, quote
+from cellwright.orchestrator import expand, plant, progress, scheduler
+from cellwright.orchestrator.catalog import WorkflowCatalog
 from cellwright.orchestrator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from cellwright.orchestrator.model import Job, JobState, StoredEvent, Task, TaskError, TaskState
+from cellwright.orchestrator.model import (
+    Job,
+    JobState,
+    KnownCell,
+    Reservation,
+    SkillSchema,
+    StoredEvent,
+    StoredWorkflow,
+    Task,
+    TaskError,
+    TaskState,
+)
 from cellwright.orchestrator.store import Store, StoreReader
-from cellwright.orchestrator.workflows import WorkflowRegistry
+from cellwright.orchestrator.workflow import Diagnostic, bind_params
+from cellwright.orchestrator.workflow.model import Placement
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +51,8 @@ LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
 MAX_LABEL_VALUE = 256
 MAX_REASON = 1024
 REJECTED = "rejected"  # a cell refused an assignment (not ready): not an attempt
+NOT_FOUND = "not_found"  # this cell lacks what the step needs: offer it to another cell
+MAX_BACKOFF_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,7 @@ class Submission:
     priority: int = 0
     deadline: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)
+    pin: Placement = Placement()
 
 
 @dataclass(frozen=True)
@@ -99,12 +116,13 @@ def check_labels(labels: Mapping[str, str], field_name: str) -> None:
 class Engine:
     """Submits, dispatches, advances and cancels jobs; reconciles cells' reports."""
 
-    def __init__(self, store: Store, workflows: WorkflowRegistry, *,
-                 encode_job: Callable[[Job], bytes], on_event: Callable[[StoredEvent], None],
+    def __init__(self, store: Store, *, encode_job: Callable[[Job], bytes],
+                 on_event: Callable[[StoredEvent], None], layout: Layout = EMPTY,
                  clock: Callable[[], float] = time.time, reader: StoreReader | None = None) -> None:
         self.store = store
         self.reader = reader or store
-        self.workflows = workflows
+        self.layout = layout
+        self.workflows = WorkflowCatalog(store, layout, clock)
         self._encode = encode_job
         self._on_event = on_event
         self._clock = clock
@@ -117,13 +135,15 @@ class Engine:
         if len(sub.request_id) > MAX_REQUEST_ID:
             raise InvalidArgument("request_id", f"longer than {MAX_REQUEST_ID} characters")
         if not sub.workflow:
-            raise InvalidArgument("workflow", f"name a workflow; known: {self.workflows.names()}")
+            known = [w.name for w in self.store.newest_workflows()]
+            raise InvalidArgument("workflow", f"name a workflow; known: {known}")
         if not 0 <= sub.priority <= 1000:
             raise InvalidArgument("priority", f"{sub.priority} is outside 0..1000")
         if sub.deadline < 0:
             raise InvalidArgument("deadline", "must be after 1970")
         check_labels(sub.labels, "labels")
-        body = json.dumps([sub.workflow, sub.params, sub.priority, sub.deadline, sub.labels],
+        body = json.dumps([sub.workflow, sub.params, sub.priority, sub.deadline, sub.labels,
+                           *([sub.pin.to_dict()] if sub.pin.to_dict() else [])],
                           sort_keys=True, default=str)
         if len(body) > MAX_PARAMS_BYTES:
             raise InvalidArgument("params", f"request body over {MAX_PARAMS_BYTES} bytes")
@@ -136,23 +156,37 @@ class Engine:
                     f"request_id {quote(sub.request_id)} was used for job {job_id} with a different "
                     "body; use a new request_id for a new job")
             return self._job(job_id), False
+        plant.check_pin(sub.pin)
         workflow = self.workflows.resolve(sub.workflow)
-        params = workflow.bind(sub.params)
+        try:
+            params = bind_params(workflow, sub.params)
+        except SchemaError as exc:
+            raise InvalidArgument(exc.field, exc.problem) from exc
         now = self._clock()
         job_id = f"job-{uuid.uuid4().hex[:16]}"
-        tasks = tuple(
-            Task(id=f"{job_id}/{step.id}", job_id=job_id, step_id=step.id, skill=step.skill,
-                 params=step_params, needs=step.needs, retries=step.retries,
-                 state=TaskState.PENDING if step.needs else TaskState.READY)
-            for step, step_params in workflow.expand(params))
+        try:
+            tasks = expand.expand(workflow, params, job_id, self.layout)
+        except expand.RenderError as exc:
+            raise InvalidArgument("params", str(exc)) from exc
+        plant.check_runnable(workflow, tasks, sub.pin, params, self.store.known_cells(),
+                             self.store.skill_schemas())
         job = Job(id=job_id, request_id=sub.request_id, workflow=sub.workflow,
                   workflow_version=workflow.version, params=params, priority=sub.priority,
                   deadline=sub.deadline, labels=dict(sub.labels), state=JobState.QUEUED,
-                  tasks=tasks, created_at=now, updated_at=now)
+                  tasks=tasks, created_at=now, updated_at=now,
+                  outputs_spec=dict(workflow.outputs), pin=sub.pin)
         with self.store.transaction():
             self.store.insert_job(job, body_hash)
-            self._record(job_id, "")
+            self._advance(job_id, "")
         return self._job(job_id), True
+
+    def put_workflow(self, source: str, origin: str) -> tuple[StoredWorkflow, bool, list[Diagnostic]]:
+        """Validate and store a new workflow version durably (WorkflowService.PutWorkflow)."""
+        with self.store.transaction():
+            stored, created, diagnostics = self.workflows.put(source, origin)
+        if created:
+            log.info("workflow %s@%d stored (from %s)", stored.name, stored.version, origin)
+        return stored, created, diagnostics
 
     # --- reads (reader connection) ---------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -180,26 +214,37 @@ class Engine:
         """A small durable write: raises while the database cannot be written."""
         self.store.probe(self._clock())
 
+    def reservations(self) -> list[Reservation]:
+        return self.reader.reservations()
+
+    # --- the plant -----------------------------------------------------------------
+    def remember_cell(self, cell: KnownCell, skills: Sequence[SkillSchema]) -> None:
+        """Record a cell's hello durably. Raises FailedPrecondition (with the difference)
+        if it advertises another schema for a skill name the plant knows."""
+        plant.check_schema_conflicts(cell.cell_id, skills, self.store.skill_schemas())
+        with self.store.transaction():
+            self.store.remember_cell(cell, skills)
+
     # --- operators -----------------------------------------------------------------
     def retry_task(self, job_id: str, task_ref: str, reason: str) -> tuple[Job, list[CancelOrder]]:
-        """Run an UNKNOWN task of a HELD job again. Its epoch rises now, so the cell that
-        held it is fenced off: its late reports are stale and a run it still has is
-        cancelled on its next hello."""
+        """Run an UNKNOWN (or HELD, or failed) task of a HELD job again. Its epoch rises now,
+        so the cell that held it is fenced off: its late reports are stale and a run it still
+        has is cancelled on its next hello."""
         job = self._job(job_id)
         task = self._task_of(job, task_ref)
         _require_reason(reason)
-        if task.state is not TaskState.UNKNOWN:
+        if task.state not in (TaskState.UNKNOWN, TaskState.HELD):
             raise FailedPrecondition(
                 f"task {task.id} is {task.state.value}; only a task whose outcome is unknown "
-                "(UNKNOWN, in a HELD job) can be retried")
+                "(UNKNOWN) or that is HELD can be retried")
         if job.state is not JobState.HELD:  # e.g. cancelled meanwhile: its tasks stay ended
             raise FailedPrecondition(f"job {job_id} is {job.state.value}; only a task of a HELD "
                                      "job can be retried")
         with self.store.transaction():
             self.store.update_task(
-                task.id, expect_states=[TaskState.UNKNOWN], expect_epoch=task.epoch,
+                task.id, expect_states=[task.state], expect_epoch=task.epoch,
                 state=TaskState.READY, epoch=task.epoch + 1, error=None, finished_at=0.0,
-                operator_note=f"retried by an operator: {reason}")
+                not_before=0.0, operator_note=f"retried by an operator: {reason}")
             orders = self._advance(job_id, task.id)
         log.warning("operator retried task %s of job %s: %s", task.id, job_id, reason)
         return self._job(job_id), orders
@@ -207,7 +252,7 @@ class Engine:
     def resume_job(self, job_id: str, reason: str) -> tuple[Job, list[CancelOrder]]:
         """An operator confirms the UNKNOWN tasks of a HELD job were done: they become
         SUCCEEDED (with their epoch raised, fencing the cell that held them) and the job
-        goes on."""
+        goes on; operator-HELD tasks are released too."""
         job = self._job(job_id)
         _require_reason(reason)
         if job.state is not JobState.HELD:
@@ -221,32 +266,115 @@ class Engine:
                         task.id, expect_states=[TaskState.UNKNOWN], expect_epoch=task.epoch,
                         state=TaskState.SUCCEEDED, epoch=task.epoch + 1, error=None,
                         finished_at=now, operator_note=f"confirmed done by an operator: {reason}")
+                elif task.state is TaskState.HELD:
+                    self._resume_task(task, reason)
             orders = self._advance(job_id, "")
         log.warning("operator resumed job %s: %s", job_id, reason)
         return self._job(job_id), orders
 
+    def act(self, job_id: str, task_ref: str, action: str, reason: str, operator: str
+            ) -> tuple[Job, list[CancelOrder]]:
+        """An operator's action on one task: hold, resume, skip, cancel, retry, confirm or
+        reject (see JobService.ActOnTask)."""
+        if action == "retry":
+            return self.retry_task(job_id, task_ref, reason)
+        job = self._job(job_id)
+        task = self._task_of(job, task_ref)
+        _require_reason(reason)
+        if action == "cancel":
+            return self.cancel(job_id, f"step {task.step_id} cancelled by {operator or 'an operator'}: "
+                               f"{reason}")
+        if job.state.final:
+            raise FailedPrecondition(f"job {job_id} is {job.state.value}; its tasks can no longer "
+                                     "be changed")
+        now, note = self._clock(), f"{action} by {operator or 'an operator'}: {reason}"
+        allowed = {
+            "hold": (TaskState.PENDING, TaskState.READY),
+            "resume": (TaskState.HELD,),
+            "skip": (TaskState.PENDING, TaskState.READY, TaskState.HELD, TaskState.UNKNOWN,
+                     TaskState.AWAITING_OPERATOR, TaskState.FAILED, TaskState.ASSIGNED,
+                     TaskState.RUNNING),
+            "confirm": (TaskState.AWAITING_OPERATOR,),
+            "reject": (TaskState.AWAITING_OPERATOR,),
+        }
+        if action not in allowed:
+            raise InvalidArgument("action", f"{quote(action)} is not an action; use one of "
+                                  f"{[*allowed, 'cancel', 'retry']}")
+        if task.state not in allowed[action]:
+            raise FailedPrecondition(
+                f"task {task.id} is {task.state.value}; {action} applies to a task that is "
+                f"{' or '.join(s.value for s in allowed[action])}")
+        orders: list[CancelOrder] = []
+        with self.store.transaction():
+            if action == "hold":
+                self.store.update_task(task.id, expect_states=[task.state], state=TaskState.HELD,
+                                       operator_note=note)
+            elif action == "resume":
+                self._resume_task(task, reason)
+            elif action == "skip":
+                if task.state.in_flight:
+                    orders.append(CancelOrder(task.cell_id, task.id, task.epoch, f"skipped: {reason}"))
+                    self.store.release(task.id)
+                self.store.update_task(task.id, expect_states=[task.state], state=TaskState.SKIPPED,
+                                       epoch=task.epoch + 1, finished_at=now, operator_note=note)
+            else:
+                confirmed = action == "confirm"
+                self.store.update_task(
+                    task.id, expect_states=[TaskState.AWAITING_OPERATOR],
+                    state=TaskState.SUCCEEDED if confirmed else TaskState.FAILED, finished_at=now,
+                    result={"by": operator, "note": reason}, operator_note=note,
+                    duration_s=now - task.assigned_at,
+                    error=None if confirmed else TaskError("rejected_by_operator", note))
+            orders += self._advance(job_id, task.id)
+        log.warning("operator: %s task %s of job %s: %s", action, task.id, job_id, reason)
+        return self._job(job_id), orders
+
+    def _resume_task(self, task: Task, reason: str) -> None:
+        """A HELD task runs (again): PENDING, so its needs and `when` are looked at anew."""
+        self.store.update_task(task.id, expect_states=[TaskState.HELD], state=TaskState.PENDING,
+                               error=None, not_before=0.0, epoch=task.epoch + 1,
+                               operator_note=f"resumed by an operator: {reason}")
+
+    def release_reservation(self, resource: str, reason: str) -> Reservation:
+        """An operator checked the station and frees it."""
+        _require_reason(reason)
+        held = next((r for r in self.store.reservations() if r.resource == resource), None)
+        if held is None:
+            raise NotFound(f"{quote(resource)} is not reserved; reserved now: "
+                           f"{[r.resource for r in self.store.reservations()]}")
+        with self.store.transaction():
+            self.store.release_resource(resource)
+        log.warning("operator released %s (held by %s, %s): %s", resource, held.task_id,
+                    held.state, reason)
+        return held
+
     def _task_of(self, job: Job, ref: str) -> Task:
-        task = next((t for t in job.tasks if ref in (t.id, t.step_id)), None)
+        task = next((t for t in job.tasks if ref in (t.id, t.step_id, t.id.partition("/")[2])), None)
         if task is None:
-            raise NotFound(f"job {job.id} has no task {quote(ref)}; its steps: "
-                           f"{[t.step_id for t in job.tasks]}")
+            raise NotFound(f"job {job.id} has no task {quote(ref)}; its tasks: "
+                           f"{[t.id.partition('/')[2] for t in job.tasks]}")
         return task
 
     def cancel(self, job_id: str, reason: str) -> tuple[Job, list[CancelOrder]]:
-        """Ask for a job to end: queued tasks end now, running ones get a cancel."""
+        """Ask for a job to end: queued tasks end now, running ones get a cancel; the job's
+        reservations are released."""
         job = self._job(job_id)
         if job.state.final:
             raise FailedPrecondition(f"job {job_id} is already {job.state.value}; nothing to cancel")
         with self.store.transaction():
             self.store.update_job(job_id, self._clock(), cancel_requested=True)
+            released = self.store.release_job(job_id)
             orders = self._advance(job_id, "", cancel_reason=reason or "cancelled by client")
+        if released:
+            log.warning("job %s cancelled: released %s", job_id, ", ".join(released))
         return self._job(job_id), orders
 
     # --- dispatch ------------------------------------------------------------------
     def dispatch(self, cells: Sequence[scheduler.CellOffer]
                  ) -> tuple[list[Assignment], list[CancelOrder]]:
         """Fail jobs whose deadline passed with READY tasks (cancelling their running
-        tasks), then assign READY tasks to idle cells, all in one transaction (one fsync)."""
+        tasks), fail operator steps past their timeout, then assign READY tasks to idle
+        cells and take their reservations, all in one transaction (one fsync)."""
         now = self._clock()
         assignments: list[Assignment] = []
         orders: list[CancelOrder] = []
@@ -255,15 +383,29 @@ class Engine:
                 step = task_id.rpartition("/")[2]
                 orders += self._fail_job(job_id, task_id, TaskError(
                     "deadline_exceeded", f"job deadline passed before step {step} could start"))
+            for task in self.store.tasks_in_state(TaskState.AWAITING_OPERATOR):
+                limit = task.spec.operator.timeout_s if task.spec.operator else 0.0
+                if limit > 0 and now - task.assigned_at > limit:
+                    self.store.update_task(
+                        task.id, expect_states=[TaskState.AWAITING_OPERATOR], state=TaskState.FAILED,
+                        finished_at=now, duration_s=now - task.assigned_at, error=TaskError(
+                            "timeout", f"nobody confirmed operator step {task.step_id} within "
+                            f"{limit:g} s"))
+                    orders += self._advance(task.job_id, task.id)
             skills = sorted({skill for cell in cells for skill in cell.skills})
-            live = self.store.ready_tasks(skills, limit=max(64, 4 * len(cells)))
-            for item, cell in scheduler.match(live, cells):
+            live = self.store.ready_tasks(skills, now, limit=max(64, 4 * len(cells)))
+            held = {r.resource for r in self.store.reservations()}
+            for item, cell in scheduler.match(live, cells, held):
                 task = item.task
                 if not self.store.update_task(
                         task.id, expect_states=[TaskState.READY], state=TaskState.ASSIGNED,
                         cell_id=cell.cell_id, boot_id=cell.boot_id, epoch=task.epoch + 1,
                         attempt=task.attempt + 1, assigned_at=now):
                     continue
+                if not self.store.reserve(
+                        Reservation(r, task.job_id, task.id, cell.cell_id, cell.boot_id,
+                                    task.epoch + 1, "HELD", now) for r in task.spec.reserve):
+                    raise RuntimeError(f"reservation of {task.spec.reserve} taken twice")
                 job = self.store.get_job(task.job_id)
                 if job is not None and job.state is JobState.QUEUED:
                     self.store.update_job(task.job_id, now, state=JobState.RUNNING)
@@ -275,13 +417,14 @@ class Engine:
 
     def unassign(self, task_id: str, epoch: int) -> None:
         """An assignment that could not be sent (its cell's session ended meanwhile): the
-        task is READY again, and the attempt does not count."""
+        task is READY again, its reservations free, and the attempt does not count."""
         task = self.store.get_task(task_id)
         if task is None or task.state is not TaskState.ASSIGNED or task.epoch != epoch:
             return
         with self.store.transaction():
             if self.store.update_task(task_id, expect_states=[TaskState.ASSIGNED], expect_epoch=epoch,
                                       state=TaskState.READY, attempt=task.attempt - 1):
+                self.store.release(task_id, epoch)
                 self._advance(task.job_id, task_id)
 
     # --- reports from cells --------------------------------------------------------
@@ -291,7 +434,8 @@ class Engine:
 
         Only the holder of the assignment may move a task: the same cell, the same process
         (boot id) and the same epoch. Anything else is stale: acknowledged and ignored, so
-        the cell can forget it.
+        the cell can forget it. A final report frees the task's reservations (even SUSPECT
+        ones: this is the same boot, which knows what it did).
         """
         task = self.store.get_task(report.task_id)
         if task is None or (task.cell_id, task.boot_id, task.epoch) != (cell_id, boot_id, report.epoch):
@@ -308,26 +452,51 @@ class Engine:
                 return False, []
             if not report.state.final:
                 return False, []
-            new_state, attempt = report.state, task.attempt
-            if new_state is TaskState.FAILED and report.error is not None:
-                if report.error.reason == REJECTED:  # never started: not an attempt
-                    new_state, attempt = TaskState.READY, task.attempt - 1
-                elif report.error.retryable and task.attempt <= task.retries:
-                    new_state = TaskState.READY  # try again: the next assignment raises the epoch
+            fields = self._outcome(task, report, now)
             changed = self.store.update_task(
                 task.id, expect_states=[TaskState.ASSIGNED, TaskState.RUNNING, TaskState.UNKNOWN],
-                expect_epoch=task.epoch, state=new_state, result=report.result,
-                error=report.error, duration_s=report.duration_s, finished_at=now, attempt=attempt)
+                expect_epoch=task.epoch, result=report.result, error=report.error,
+                duration_s=report.duration_s, finished_at=now, **fields)
+            if changed:
+                self.store.release(task.id, task.epoch)
             orders = self._advance(task.job_id, task.id) if changed else []
         return True, orders
+
+    def _outcome(self, task: Task, report: TaskReport, now: float) -> dict[str, Any]:
+        """What a final report makes of the task: its state, and for a retry its attempt,
+        backoff or the cells it must avoid."""
+        error = report.error
+        if report.state is not TaskState.FAILED or error is None:
+            return {"state": report.state}
+        if error.reason == REJECTED:  # never started: not an attempt
+            return {"state": TaskState.READY, "attempt": task.attempt - 1}
+        if error.reason == NOT_FOUND:
+            excluded = (*task.excluded_cells, task.cell_id)
+            job = self._job(task.job_id)
+            others = [c for c in plant.capable(task, job.pin, self.store.known_cells())
+                      if c not in excluded]
+            if others:
+                log.info("task %s: cell %s reported not_found; offering it to %s", task.id,
+                         task.cell_id, ", ".join(others))
+                return {"state": TaskState.READY, "attempt": task.attempt - 1,
+                        "excluded_cells": list(excluded)}
+        retry = task.spec.retry
+        retried = error.reason in retry.on if retry.on else error.retryable
+        if retried and task.attempt < retry.attempts:
+            backoff = min(MAX_BACKOFF_S, retry.backoff_s * 2 ** (task.attempt - 1))
+            return {"state": TaskState.READY, "not_before": now + backoff if backoff else 0.0}
+        if task.spec.on_failure.action == "hold":
+            return {"state": TaskState.HELD}
+        return {"state": TaskState.FAILED}
 
     def reconcile(self, cell_id: str, boot_id: str, reports: Sequence[TaskReport]) -> Reconciled:
         """A cell said hello listing the tasks it holds.
 
         Tasks the store has in flight (or UNKNOWN) on this cell that the cell does not list
         were never received if the cell did not restart (same boot id): they go back to
-        READY (CANCELLED if their job has ended meanwhile). After a restart the outcome of
-        in-flight ones is unknown: UNKNOWN, and the job is HELD.
+        READY (CANCELLED if their job has ended meanwhile) and free their reservations.
+        After a restart the outcome of in-flight ones is unknown: UNKNOWN, the job HELD, and
+        their reservations SUSPECT.
         """
         acks: list[tuple[str, int]] = []
         orders: list[CancelOrder] = []
@@ -351,16 +520,21 @@ class Engine:
                         task.id, expect_states=[task.state], expect_epoch=task.epoch,
                         state=TaskState.CANCELLED if ended else TaskState.READY, error=None,
                         attempt=task.attempt - 1, finished_at=now if ended else 0.0)
+                    self.store.release(task.id, task.epoch)
                 else:
-                    self.store.update_task(
-                        task.id, expect_states=[task.state], expect_epoch=task.epoch,
-                        state=TaskState.UNKNOWN, finished_at=now, error=TaskError(
-                            "cell_lost", f"cell {cell_id} restarted while holding the task; "
-                            "check the cell, then cancel the job"))
+                    self._lose(task, f"cell {cell_id} restarted while holding the task; check "
+                               "the cell, then cancel the job")
                 orders += self._advance(task.job_id, task.id)
         unique = {(o.cell_id, o.task_id, o.epoch): o for o in orders}  # one cancel per task
         held = [t.id for t in self.store.tasks_on_cell(cell_id, [TaskState.ASSIGNED, TaskState.RUNNING])]
         return Reconciled(acks, list(unique.values()), held[0] if held else "")
+
+    def _lose(self, task: Task, message: str) -> None:
+        """The task's outcome is unknown: UNKNOWN, and what it reserved SUSPECT."""
+        self.store.update_task(task.id, expect_states=[task.state], expect_epoch=task.epoch,
+                               state=TaskState.UNKNOWN, finished_at=self._clock(),
+                               error=TaskError("cell_lost", message))
+        self.store.suspect(task.id, f"{message} (at {time.strftime('%Y-%m-%d %H:%M:%S')})")
 
     def _unwanted(self, cell_id: str, report: TaskReport) -> list[CancelOrder]:
         """A cancel for a task a cell says it runs, if it should not: no longer its
@@ -377,16 +551,14 @@ class Engine:
         return [CancelOrder(cell_id, report.task_id, report.epoch, reason)]
 
     def cell_lost(self, cell_id: str) -> list[CancelOrder]:
-        """The cell's lease expired: its in-flight tasks become UNKNOWN, their jobs HELD."""
+        """The cell's lease expired: its in-flight tasks become UNKNOWN, their jobs HELD,
+        their reservations SUSPECT (kept until an operator or the same boot frees them)."""
         orders: list[CancelOrder] = []
         for task in self.store.in_flight_tasks():
             if task.cell_id != cell_id:
                 continue
             with self.store.transaction():
-                self.store.update_task(
-                    task.id, expect_states=[task.state], expect_epoch=task.epoch,
-                    state=TaskState.UNKNOWN, finished_at=self._clock(), error=TaskError(
-                        "cell_lost", f"lease of cell {cell_id} expired while it held the task"))
+                self._lose(task, f"lease of cell {cell_id} expired while it held the task")
                 orders += self._advance(task.job_id, task.id)
         return orders
 
@@ -407,7 +579,8 @@ class Engine:
         self.store.update_job(job_id, now, state=JobState.FAILED, error=error)
         orders = []
         for task in self._job(job_id).tasks:
-            if task.state in (TaskState.PENDING, TaskState.READY):
+            if task.state in (TaskState.PENDING, TaskState.READY, TaskState.HELD,
+                              TaskState.AWAITING_OPERATOR):
                 self.store.update_task(task.id, expect_states=[task.state],
                                        state=TaskState.CANCELLED, finished_at=now)
             elif task.state.in_flight:
@@ -415,51 +588,42 @@ class Engine:
         self._record(job_id, task_id)
         return orders
 
+    def _start_recovery(self, job: Job, failed: Task, step_id: str) -> Task:
+        workflow = self.workflows.resolve(f"{job.workflow.partition('@')[0]}@{job.workflow_version}")
+        return expand.recovery_task(job, failed, workflow.step(step_id), self.layout)
+
     def _advance(self, job_id: str, task_id: str, cancel_reason: str = ""
                  ) -> list[CancelOrder]:
-        """Move a job forward after a change; record the event. Call inside a transaction."""
+        """Move a job forward after a change (`progress.advance`), write the difference and
+        record the event. Call inside a transaction."""
         job = self._job(job_id)
         now = self._clock()
-        cancel_reason = cancel_reason or ("job cancelled" if job.cancel_requested else "job failed")
-        orders: list[CancelOrder] = []
-        if job.state.final:  # a task of an ended job still running (e.g. back from UNKNOWN)
-            orders = [CancelOrder(t.cell_id, t.id, t.epoch, cancel_reason)
-                      for t in job.tasks if t.state.in_flight]
-            self._record(job_id, task_id)
-            return orders
-        failed = next((t for t in job.tasks if t.state is TaskState.FAILED), None)
-        if all(t.state is TaskState.SUCCEEDED for t in job.tasks):  # even if a cancel came late
-            self.store.update_job(job_id, now, state=JobState.SUCCEEDED)
-        elif job.cancel_requested or failed is not None:
-            for task in job.tasks:
-                if task.state in (TaskState.PENDING, TaskState.READY):
-                    self.store.update_task(task.id, expect_states=[task.state],
-                                           state=TaskState.CANCELLED, finished_at=now)
-                elif task.state.in_flight:
-                    orders.append(CancelOrder(task.cell_id, task.id, task.epoch, cancel_reason))
-            if job.cancel_requested and not orders:
-                self.store.update_job(job_id, now, state=JobState.CANCELLED)
-            elif failed is not None:
-                self.store.update_job(job_id, now, state=JobState.FAILED, error=failed.error)
-        else:
-            done = {t.step_id for t in job.tasks if t.state is TaskState.SUCCEEDED}
-            for task in job.tasks:
-                if task.state is TaskState.PENDING and set(task.needs) <= done:
-                    self.store.update_task(task.id, expect_states=[TaskState.PENDING],
-                                           state=TaskState.READY)
-            unknown = any(t.state is TaskState.UNKNOWN for t in job.tasks)
-            started = job.state is not JobState.QUEUED or any(t.attempt > 0 for t in job.tasks)
-            state = JobState.HELD if unknown else JobState.RUNNING if started else JobState.QUEUED
-            if state is not job.state:
-                self.store.update_job(job_id, now, state=state)
-            if state is JobState.HELD and job.state is not JobState.HELD:
-                lost = [t.step_id for t in job.tasks if t.state is TaskState.UNKNOWN]
-                log.warning("job %s is HELD and needs an operator: the outcome of step(s) %s is "
-                            "unknown; check the cell, then `cellwright job retry %s STEP`, "
-                            "`cellwright job resume %s` or `cellwright job cancel %s`",
-                            job_id, ", ".join(lost), job_id, job_id, job_id)
+        plan = progress.advance(job, now, self._start_recovery, cancel_reason)
+        if plan.new_tasks:
+            self.store.insert_tasks(job_id, len(job.tasks), plan.new_tasks)
+        before = {t.id: t for t in job.tasks}
+        for task in plan.tasks.values():
+            old = before.get(task.id)
+            if old is None or old == task:
+                continue
+            self.store.update_task(task.id, expect_states=[old.state], **{
+                name: getattr(task, name) for name in _PROGRESS_FIELDS
+                if getattr(task, name) != getattr(old, name)})
+        if (plan.state, plan.error, plan.outputs) != (job.state, job.error, None):
+            self.store.update_job(job_id, now, state=plan.state, error=plan.error,
+                                  outputs=plan.outputs)
+        if plan.state is JobState.HELD and job.state is not JobState.HELD:
+            waiting = [t.step_id for t in plan.tasks.values()
+                       if t.state in (TaskState.UNKNOWN, TaskState.HELD)]
+            log.warning("job %s is HELD and needs an operator: step(s) %s; check the cell, then "
+                        "`cellwright job retry %s STEP`, `cellwright job resume %s` or "
+                        "`cellwright job cancel %s`", job_id, ", ".join(waiting), job_id, job_id,
+                        job_id)
         self._record(job_id, task_id)
-        return orders
+        return [CancelOrder(*c) for c in plan.cancels]
+
+
+_PROGRESS_FIELDS = ("state", "params", "error", "finished_at", "same_cell", "assigned_at")
 
 
 def _job_id(job_id: str) -> str:

@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from cellwright.api.layout import EMPTY, Layout
 from cellwright.api.schema import quote
@@ -20,7 +21,8 @@ from cellwright.orchestrator import convert
 from cellwright.orchestrator.cell_checks import check_packml_state, check_stats
 from cellwright.orchestrator.engine import CancelOrder, Engine, TaskReport
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from cellwright.orchestrator.model import Job, StoredEvent
+from cellwright.orchestrator.model import Job, ReadyTask, StoredEvent, TaskState
+from cellwright.orchestrator.scheduler import admits
 from cellwright.orchestrator.sessions import CellSession
 from cellwright.orchestrator.storethreads import StoreThreads
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -129,7 +131,8 @@ class Orchestrator:
                     session.task_id = a.task.id
                     session.send(cell_pb.ConnectResponse(assign=cell_pb.Assign(
                         task_id=a.task.id, epoch=a.task.epoch, skill=a.task.skill,
-                        params=to_struct(a.task.params), deadline=convert.timestamp(a.deadline))))
+                        params=to_struct(a.task.params), deadline=convert.timestamp(a.deadline),
+                        timeout_s=a.task.spec.timeout_s)))
             except Unavailable as exc:
                 log.warning("dispatch: %s; retrying in %g s", exc, DISPATCH_RETRY_S)
                 await self._retry_later()
@@ -189,6 +192,8 @@ class Orchestrator:
                         f"{self.lease_ttl_s:g} s for the old one's lease to end")
                 log.warning("cell %s connected again; closing its previous session", hello.cell_id)
                 old.close()
+            await self.db.write(self.engine.remember_cell, convert.known_cell(hello, time.time()),
+                                convert.skill_schemas(hello))
             reconciled = await self.db.write(self.engine.reconcile, hello.cell_id, hello.boot_id,
                                              reports)
             session = CellSession(hello, self.clock, packml_state=hello.packml_state,
@@ -242,14 +247,25 @@ class Orchestrator:
             raise InvalidArgument(f"ConnectRequest.{kind or 'msg'}", "after the hello, send a "
                                   "heartbeat, task_update or command_result")
 
-    def warn_unserved(self, job: Job) -> None:
-        """Log the skills of a new job that no connected cell offers: it waits for one."""
-        offered = {s.name for session in self.sessions.values() if session.connected
-                   for s in session.hello.skills}
-        missing = sorted({t.skill for t in job.tasks} - offered)
-        if missing:
-            log.warning("job %s needs skills no connected cell offers: %s; it waits for such a "
-                        "cell", job.id, ", ".join(missing))
+    def annotate(self, job: Job) -> Job:
+        """The job with why its READY tasks wait, in words: no connected cell admits them (and
+        which known ones would), or a reservation held by another task."""
+        if job.state.final:
+            return job
+        offers = [(s, o) for s in self.sessions.values() if s.connected
+                  and (o := s.offer_of(busy_ok=True)) is not None]
+        tasks = []
+        for task in job.tasks:
+            reason = ""
+            if task.state is TaskState.READY:
+                item = ReadyTask(task, job.priority, job.deadline, job.created_at, pin=job.pin)
+                if not any(admits(item, offer) for _, offer in offers):
+                    reason = (f"no connected cell can run step {task.step_id} (skill {task.skill}"
+                              f"{', placement ' + str(task.spec.place.to_dict()) if task.spec.place.to_dict() else ''}"
+                              f"); it waits for one to connect")
+            tasks.append(replace(task, waiting_reason=reason) if reason else task)
+        waiting = [t.waiting_reason for t in tasks if t.waiting_reason]
+        return replace(job, tasks=tuple(tasks), waiting_reason=waiting[0] if waiting else "")
 
     def route(self, orders: list[CancelOrder]) -> None:
         for order in orders:

@@ -21,17 +21,20 @@ from cellwright.orchestrator.model import StoredEvent
 from cellwright.orchestrator.server import CellServicer, JobServicer
 from cellwright.orchestrator.store import BUSY_TIMEOUT_S, Store
 from cellwright.orchestrator.storethreads import StoreThreads
-from cellwright.orchestrator.workflows import WorkflowRegistry
+from cellwright.orchestrator.workflow_server import WorkflowServicer
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
+from cellwright.v1 import workflow_service_pb2 as wf_pb
+from cellwright.v1 import workflow_service_pb2_grpc as wf_grpc
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 SERVICE_NAMES = [job_svc.DESCRIPTOR.services_by_name["JobService"].full_name,
                  cell_pb.DESCRIPTOR.services_by_name["CellService"].full_name,
+                 wf_pb.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
                  health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
 
 
@@ -46,7 +49,6 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
     gRPC health answers NOT_SERVING (for "" and every service) while the job database
     cannot be written, and SERVING again once a write succeeds.
     """
-    workflows = WorkflowRegistry(workflow_dirs)
     store = Store(db_path, busy_timeout_s=busy_timeout_s)
     reader = store.reader()
     health_servicer = health.aio.HealthServicer()
@@ -63,8 +65,16 @@ async def serve(address: str, db_path: Path, workflow_dirs: list[Path], *,
             await health_servicer.set(name, status)
 
     db = StoreThreads(store.run_group, on_writable)
-    engine = Engine(store, workflows, encode_job=convert.encode_job, reader=reader,
+    engine = Engine(store, encode_job=convert.encode_job, reader=reader, layout=layout,
                     on_event=lambda event: _call_soon(loop, orchestrator.notify, event))
+    try:
+        for stored, created in engine.workflows.put_folders(workflow_dirs):
+            if created:
+                log.info("workflow %s@%d stored from %s", stored.name, stored.version, stored.origin)
+    except BaseException:
+        reader.close()
+        store.close()
+        raise
     orchestrator = Orchestrator(engine, db, heartbeat_interval_s=heartbeat_interval_s,
                                 lease_ttl_s=lease_ttl_s, forget_after_s=forget_after_s, layout=layout, clock=clock)
     try:
@@ -87,6 +97,7 @@ async def _serve(address: str, orchestrator: Orchestrator, health_servicer: heal
     ])
     add_servicer(job_grpc.add_JobServiceServicer_to_server, JobServicer(orchestrator), server)
     add_servicer(cell_grpc.add_CellServiceServicer_to_server, CellServicer(orchestrator), server)
+    add_servicer(wf_grpc.add_WorkflowServiceServicer_to_server, WorkflowServicer(orchestrator), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*SERVICE_NAMES, reflection.SERVICE_NAME], server)
     try:

@@ -41,11 +41,15 @@ log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
 MAX_DETAILS = 1024  # status details travel in HTTP/2 headers: keep them far below the limit
 WATCH_BATCH = 256
+ACTIONS = {job_svc.TASK_ACTION_HOLD: "hold", job_svc.TASK_ACTION_RESUME: "resume",
+           job_svc.TASK_ACTION_SKIP: "skip", job_svc.TASK_ACTION_CANCEL: "cancel",
+           job_svc.TASK_ACTION_RETRY: "retry", job_svc.TASK_ACTION_CONFIRM: "confirm",
+           job_svc.TASK_ACTION_REJECT: "reject"}
 
 Response = TypeVar("Response")
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: BaseException) -> None:
+async def abort(context: grpc.aio.ServicerContext, error: BaseException) -> None:
     """End the call with the error's status: OrchestratorErrors with their code and plain
     message; anything else is a bug: INTERNAL, logged with its traceback."""
     if isinstance(error, grpc.aio.AbortError):  # the call was already ended on purpose
@@ -57,7 +61,7 @@ async def _abort(context: grpc.aio.ServicerContext, error: BaseException) -> Non
                         "has the details")
 
 
-def _status(method: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+def status(method: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
     """Refuse unparseable requests with INVALID_ARGUMENT and answer errors with their status."""
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Response:
@@ -66,7 +70,7 @@ def _status(method: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitab
                 raise request.error()
             return await method(self, request, context)
         except Exception as exc:
-            await _abort(context, exc)
+            await abort(context, exc)
             raise  # unreachable: abort raises
     return wrapper
 
@@ -94,23 +98,25 @@ class JobServicer(job_grpc.JobServiceServicer):
         self.o = orchestrator
         self.engine, self.db = orchestrator.engine, orchestrator.db
 
-    @_status
+    @status
     async def SubmitJob(self, request: job_svc.SubmitJobRequest,
                         context: grpc.aio.ServicerContext) -> job_svc.SubmitJobResponse:
         job, created = await self.db.write(self.engine.submit, convert.submission(request),
                                            new_work=True)
+        job = self.o.annotate(job)
         if created:
-            self.o.warn_unserved(job)
+            if job.waiting_reason:
+                log.warning("job %s: %s", job.id, job.waiting_reason)
             self.o.wake()
         return job_svc.SubmitJobResponse(job=convert.job_to_proto(job), created=created)
 
-    @_status
+    @status
     async def GetJob(self, request: job_svc.GetJobRequest,
                      context: grpc.aio.ServicerContext) -> job_svc.GetJobResponse:
         job = await self.db.read(self.engine.get, request.job_id)
-        return job_svc.GetJobResponse(job=convert.job_to_proto(job))
+        return job_svc.GetJobResponse(job=convert.job_to_proto(self.o.annotate(job)))
 
-    @_status
+    @status
     async def ListJobs(self, request: job_svc.ListJobsRequest,
                        context: grpc.aio.ServicerContext) -> job_svc.ListJobsResponse:
         size = request.page_size or 50
@@ -130,14 +136,14 @@ class JobServicer(job_grpc.JobServiceServicer):
         return job_svc.ListJobsResponse(jobs=[convert.job_to_proto(j) for _, j in page],
                                         next_page_token=token)
 
-    @_status
+    @status
     async def CancelJob(self, request: job_svc.CancelJobRequest,
                         context: grpc.aio.ServicerContext) -> job_svc.CancelJobResponse:
         job, orders = await self.db.write(self.engine.cancel, request.job_id, request.reason)
         self.o.route(orders)
         return job_svc.CancelJobResponse(job=convert.job_to_proto(job))
 
-    @_status
+    @status
     async def RetryTask(self, request: job_svc.RetryTaskRequest,
                         context: grpc.aio.ServicerContext) -> job_svc.RetryTaskResponse:
         if not request.task_id:
@@ -148,13 +154,44 @@ class JobServicer(job_grpc.JobServiceServicer):
         self.o.wake()
         return job_svc.RetryTaskResponse(job=convert.job_to_proto(job))
 
-    @_status
+    @status
     async def ResumeJob(self, request: job_svc.ResumeJobRequest,
                         context: grpc.aio.ServicerContext) -> job_svc.ResumeJobResponse:
         job, orders = await self.db.write(self.engine.resume_job, request.job_id, request.reason)
         self.o.route(orders)
         self.o.wake()
         return job_svc.ResumeJobResponse(job=convert.job_to_proto(job))
+
+    @status
+    async def ActOnTask(self, request: job_svc.ActOnTaskRequest,
+                        context: grpc.aio.ServicerContext) -> job_svc.ActOnTaskResponse:
+        if not request.task_id:
+            raise InvalidArgument("task_id", "required: the task id or its step id")
+        if request.action not in ACTIONS:
+            raise InvalidArgument("action", f"give one of {sorted(job_svc.TaskAction.keys()[1:])}")
+        job, orders = await self.db.write(self.engine.act, request.job_id, request.task_id,
+                                          ACTIONS[request.action], request.reason, request.operator)
+        self.o.route(orders)
+        self.o.wake()
+        return job_svc.ActOnTaskResponse(job=convert.job_to_proto(job))
+
+    @status
+    async def ListReservations(self, request: job_svc.ListReservationsRequest,
+                               context: grpc.aio.ServicerContext) -> job_svc.ListReservationsResponse:
+        held = await self.db.read(self.engine.reservations)
+        return job_svc.ListReservationsResponse(
+            reservations=[convert.reservation_to_proto(r) for r in held])
+
+    @status
+    async def ReleaseReservation(self, request: job_svc.ReleaseReservationRequest,
+                                 context: grpc.aio.ServicerContext
+                                 ) -> job_svc.ReleaseReservationResponse:
+        if not request.resource:
+            raise InvalidArgument("resource", "required: the station or zone to free")
+        released = await self.db.write(self.engine.release_reservation, request.resource,
+                                       request.reason)
+        self.o.wake()
+        return job_svc.ReleaseReservationResponse(reservation=convert.reservation_to_proto(released))
 
     async def WatchJobs(self, request: job_svc.WatchJobsRequest,
                         context: grpc.aio.ServicerContext) -> AsyncIterator[job_svc.WatchJobsResponse]:
@@ -187,7 +224,7 @@ class JobServicer(job_grpc.JobServiceServicer):
                     await changed.wait()
             raise Unavailable(f"the orchestrator is shutting down; resume with after_seq={seq}")
         except Exception as exc:
-            await _abort(context, exc)
+            await abort(context, exc)
 
 
 class CellServicer(cell_grpc.CellServiceServicer):
@@ -214,7 +251,7 @@ class CellServicer(cell_grpc.CellServiceServicer):
             reports = [convert.task_report(t, f"hello.tasks[{i}]") for i, t in enumerate(hello.tasks)]
             session = await self.o.open_session(hello, reports)
         except Exception as exc:
-            await _abort(context, exc)
+            await abort(context, exc)
         reader = asyncio.create_task(self._read(session, context))
         try:
             while (message := await session.outbox.get()) is not None:
@@ -225,7 +262,7 @@ class CellServicer(cell_grpc.CellServiceServicer):
             log.info("cell %s disconnected", session.cell_id)
         failure = reader.exception() if reader.done() and not reader.cancelled() else None
         if failure is not None:
-            await _abort(context, failure)
+            await abort(context, failure)
 
     async def _read(self, session: CellSession, context: grpc.aio.ServicerContext) -> None:
         try:
@@ -236,18 +273,18 @@ class CellServicer(cell_grpc.CellServiceServicer):
         finally:
             session.close()
 
-    @_status
+    @status
     async def ListCells(self, request: cell_pb.ListCellsRequest,
                         context: grpc.aio.ServicerContext) -> cell_pb.ListCellsResponse:
         return cell_pb.ListCellsResponse(
             cells=[s.to_proto(self.o.layout) for _, s in sorted(self.o.sessions.items())])
 
-    @_status
+    @status
     async def GetCell(self, request: cell_pb.GetCellRequest,
                       context: grpc.aio.ServicerContext) -> cell_pb.GetCellResponse:
         return cell_pb.GetCellResponse(cell=self.o.session(request.cell_id).to_proto(self.o.layout))
 
-    @_status
+    @status
     async def CommandCell(self, request: cell_pb.CommandCellRequest,
                           context: grpc.aio.ServicerContext) -> cell_pb.CommandCellResponse:
         if request.command not in packml_pb2.PackmlCommand.values() or not request.command:

@@ -71,10 +71,19 @@ class CellSession:
 
     def offer(self) -> CellOffer | None:
         """The cell as a scheduling candidate, if it can take a task now."""
-        if not self.connected or self.task_id or self.busy or self.packml_state != EXECUTE:
+        return self.offer_of(busy_ok=False)
+
+    def offer_of(self, busy_ok: bool) -> CellOffer | None:
+        """What the cell offers; None if it is not connected (or, unless `busy_ok`, cannot
+        take a task now)."""
+        if not self.connected:
+            return None
+        if not busy_ok and (self.task_id or self.busy or self.packml_state != EXECUTE):
             return None
         return CellOffer(self.cell_id, self.hello.boot_id,
-                         frozenset(s.name for s in self.hello.skills), frozenset(self.hello.tags))
+                         frozenset(s.name for s in self.hello.skills), frozenset(self.hello.tags),
+                         frozenset(c.kind for r in self.hello.robots for c in r.components),
+                         frozenset(r.model for r in self.hello.robots if r.model))
 
     def to_proto(self, layout: Layout = EMPTY) -> cell_pb.Cell:
         """The cell as ListCells shows it, with the places of `layout` its robots reach."""

@@ -21,7 +21,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from cellwright.orchestrator import codec
 from cellwright.orchestrator.model import Job, JobState, ReadyTask, StoredEvent, Task, TaskError, TaskState
+from cellwright.orchestrator.store_plant import PLANT_SCHEMA, PlantQueries, PlantWrites
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -78,6 +80,20 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
 CREATE TABLE IF NOT EXISTS probes (id INTEGER PRIMARY KEY CHECK (id = 1), time REAL NOT NULL);
 """
+# Columns added after 0.1, as (table, column, definition): `_migrate` adds the missing ones,
+# so a 0.1 database opens with every old row reading as the defaults.
+ADDED_COLUMNS = [
+    ("tasks", "operator_note", "TEXT NOT NULL DEFAULT ''"),
+    ("tasks", "spec", "TEXT NOT NULL DEFAULT '{}'"),
+    ("tasks", "idx", "INTEGER NOT NULL DEFAULT 0"),
+    ("tasks", "item", "TEXT NOT NULL DEFAULT 'null'"),
+    ("tasks", "not_before", "REAL NOT NULL DEFAULT 0"),
+    ("tasks", "excluded_cells", "TEXT NOT NULL DEFAULT '[]'"),
+    ("tasks", "same_cell", "TEXT NOT NULL DEFAULT ''"),
+    ("jobs", "outputs", "TEXT NOT NULL DEFAULT '{}'"),
+    ("jobs", "outputs_spec", "TEXT NOT NULL DEFAULT '{}'"),
+    ("jobs", "pin", "TEXT NOT NULL DEFAULT '{}'"),
+]
 # The order READY tasks are dispatched in, copied from their job at submission (priority
 # and deadline never change): an index walk finds the most urgent ones without sorting
 # every READY task, however long the queue (after `_migrate`: 0.1 files lack the columns).
@@ -102,7 +118,7 @@ class StoreInUse(RuntimeError):
     """Another orchestrator has the database open."""
 
 
-class _Queries:
+class _Queries(PlantQueries):
     """Reads shared by the writer and the reader connections."""
 
     _db: sqlite3.Connection
@@ -162,21 +178,26 @@ class _Queries:
             priority=row["priority"], deadline=row["deadline"], labels=json.loads(row["labels"]),
             state=JobState(row["state"]), tasks=tuple(self._task(t) for t in tasks),
             created_at=row["created_at"], updated_at=row["updated_at"], error=_error(row["error"]),
-            cancel_requested=bool(row["cancel_requested"]))
+            cancel_requested=bool(row["cancel_requested"]), outputs=json.loads(row["outputs"]),
+            outputs_spec=json.loads(row["outputs_spec"]),
+            pin=codec.placement_from_dict(json.loads(row["pin"])))
 
     @staticmethod
     def _task(row: sqlite3.Row) -> Task:
         return Task(
             id=row["id"], job_id=row["job_id"], step_id=row["step_id"], skill=row["skill"],
             params=json.loads(row["params"]), needs=tuple(json.loads(row["needs"])),
-            retries=row["retries"], state=TaskState(row["state"]), cell_id=row["cell_id"],
+            state=TaskState(row["state"]), cell_id=row["cell_id"],
             boot_id=row["boot_id"], epoch=row["epoch"], attempt=row["attempt"],
             result=json.loads(row["result"]), error=_error(row["error"]),
             duration_s=row["duration_s"], assigned_at=row["assigned_at"],
-            finished_at=row["finished_at"], operator_note=row["operator_note"])
+            finished_at=row["finished_at"], operator_note=row["operator_note"],
+            spec=codec.spec_from_json(row["spec"]), index=row["idx"], item=json.loads(row["item"]),
+            not_before=row["not_before"], excluded_cells=tuple(json.loads(row["excluded_cells"])),
+            same_cell=row["same_cell"])
 
 
-class Store(_Queries):
+class Store(_Queries, PlantWrites):
     """Jobs, tasks and events in one SQLite file (created if missing); the one writer.
 
     One orchestrator per file: a second Store on the same file raises StoreInUse (an
@@ -202,6 +223,7 @@ class Store(_Queries):
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._db.executescript(PLANT_SCHEMA)
         self._migrate()
 
     def close(self) -> None:
@@ -210,9 +232,10 @@ class Store(_Queries):
 
     def _migrate(self) -> None:
         """Bring a 0.1 database up to date (columns added since)."""
+        for table, column, definition in ADDED_COLUMNS:
+            if column not in {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(tasks)")}
-        if "operator_note" not in columns:
-            self._db.execute("ALTER TABLE tasks ADD COLUMN operator_note TEXT NOT NULL DEFAULT ''")
         if "rank_seq" not in columns:
             with self.transaction():
                 self._db.execute("ALTER TABLE tasks ADD COLUMN rank_priority INTEGER NOT NULL DEFAULT 0")
@@ -304,19 +327,29 @@ class Store(_Queries):
 
     # --- jobs ----------------------------------------------------------------------
     def insert_job(self, job: Job, body_hash: str) -> None:
-        cursor = self._db.execute(
+        self._db.execute(
             "INSERT INTO jobs (id, request_id, body_hash, workflow, workflow_version, params,"
-            " priority, deadline, labels, state, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " priority, deadline, labels, state, created_at, updated_at, outputs_spec, pin)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (job.id, job.request_id, body_hash, job.workflow, job.workflow_version,
              json.dumps(job.params), job.priority, job.deadline, json.dumps(job.labels),
-             job.state.value, job.created_at, job.updated_at))
-        rank = (-job.priority, job.deadline if job.deadline > 0 else NO_DEADLINE, cursor.lastrowid)
+             job.state.value, job.created_at, job.updated_at, json.dumps(job.outputs_spec),
+             json.dumps(job.pin.to_dict())))
+        self.insert_tasks(job.id, 0, job.tasks)
+
+    def insert_tasks(self, job_id: str, first_ordinal: int, tasks: Sequence[Task]) -> None:
+        """Add tasks to a job (at submission, or a recovery step when it is started)."""
+        rank = self._db.execute(
+            "SELECT -priority, CASE WHEN deadline > 0 THEN deadline ELSE ? END, seq FROM jobs"
+            " WHERE id = ?", (NO_DEADLINE, job_id)).fetchone()
         self._db.executemany(
             "INSERT INTO tasks (id, job_id, ordinal, step_id, skill, params, needs, retries, state,"
-            " rank_priority, rank_deadline, rank_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(t.id, job.id, i, t.step_id, t.skill, json.dumps(t.params), json.dumps(t.needs),
-              t.retries, t.state.value, *rank) for i, t in enumerate(job.tasks)])
+            " rank_priority, rank_deadline, rank_seq, spec, idx, item, same_cell)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(t.id, job_id, first_ordinal + i, t.step_id, t.skill, json.dumps(t.params),
+              json.dumps(t.needs), t.max_attempts - 1, t.state.value, *rank,
+              codec.spec_to_json(t.spec), t.index, json.dumps(t.item), t.same_cell)
+             for i, t in enumerate(tasks)])
 
     def find_request(self, request_id: str) -> tuple[str, str] | None:
         """(job id, body hash) of an earlier submission with this idempotency key."""
@@ -325,8 +358,12 @@ class Store(_Queries):
         return None if row is None else (row["id"], row["body_hash"])
 
     def update_job(self, job_id: str, now: float, *, state: JobState | None = None,
-                   error: TaskError | None = None, cancel_requested: bool | None = None) -> None:
+                   error: TaskError | None = None, cancel_requested: bool | None = None,
+                   outputs: dict[str, Any] | None = None) -> None:
         sets, args = ["updated_at = ?"], list[Any]([now])
+        if outputs is not None:
+            sets.append("outputs = ?")
+            args.append(json.dumps(outputs))
         if state is not None:
             sets.append("state = ?")
             args.append(state.value)
@@ -340,22 +377,25 @@ class Store(_Queries):
 
     # --- tasks ---------------------------------------------------------------------
 
-    def ready_tasks(self, skills: Sequence[str], limit: int) -> list[ReadyTask]:
+    def ready_tasks(self, skills: Sequence[str], now: float, limit: int) -> list[ReadyTask]:
         """READY tasks needing one of `skills`, most urgent first: priority, then deadline,
-        then age. Filtering by skill here keeps tasks nobody can run now from hiding
+        then age; a retry waiting out its backoff (`not_before`) is left out. Filtering by
+        skill here keeps tasks nobody can run now from hiding
         those somebody can."""
         if not skills:
             return []
         rows = self._db.execute(
             "SELECT t.*, j.priority AS j_priority, j.deadline AS j_deadline,"
-            " j.created_at AS j_created, (SELECT p.cell_id FROM tasks p WHERE p.job_id = t.job_id"
+            " j.created_at AS j_created, j.pin AS j_pin, (SELECT p.cell_id FROM tasks p WHERE p.job_id = t.job_id"
             " AND p.cell_id != '' ORDER BY p.assigned_at DESC LIMIT 1) AS last_cell"
             " FROM tasks t JOIN jobs j ON j.id = t.job_id"
             f" WHERE t.state = 'READY' AND t.skill IN ({','.join('?' * len(skills))})"
+            " AND t.not_before <= ?"
             " ORDER BY t.rank_priority, t.rank_deadline, t.rank_seq, t.ordinal"
-            " LIMIT ?", (*skills, limit)).fetchall()
+            " LIMIT ?", (*skills, now, limit)).fetchall()
         return [ReadyTask(self._task(r), r["j_priority"], r["j_deadline"], r["j_created"],
-                          r["last_cell"] or "") for r in rows]
+                          r["last_cell"] or "", codec.placement_from_dict(json.loads(r["j_pin"])))
+                for r in rows]
 
     def late_jobs(self, now: float) -> list[tuple[str, str]]:
         """(job id, READY task id) of unfinished jobs past their deadline with a task not
@@ -365,6 +405,10 @@ class Store(_Queries):
             " WHERE t.state = 'READY' AND t.rank_deadline < ?"
             " AND j.state IN ('QUEUED', 'RUNNING', 'HELD') GROUP BY t.job_id", (now,))
         return [(r[0], r[1]) for r in rows]
+
+    def tasks_in_state(self, state: TaskState) -> list[Task]:
+        return [self._task(r) for r in
+                self._db.execute("SELECT * FROM tasks WHERE state = ?", (state.value,))]
 
     def tasks_on_cell(self, cell_id: str, states: Sequence[TaskState]) -> list[Task]:
         """Tasks last assigned to `cell_id` that are in one of `states`."""
@@ -383,7 +427,7 @@ class Store(_Queries):
             sets.append(f"{name} = ?")
             if isinstance(value, TaskState):
                 value = value.value
-            elif name == "result":
+            elif name in ("result", "params", "excluded_cells"):
                 value = json.dumps(value)
             elif name == "error":
                 value = _error_json(value)

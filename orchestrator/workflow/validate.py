@@ -311,6 +311,7 @@ class _Checker:
         self.needs: dict[str, list[str]] = {}
         self.kinds: dict[str, Mapping[str, Any]] = {}  # step id -> its type in `steps`
         self._seen: set[tuple[int, int, str]] = set()
+        self.legacy = False
 
     # diagnostics
 
@@ -343,7 +344,7 @@ class _Checker:
             self.report((), f"a workflow is a mapping with apiVersion, kind, name and steps; got {_describe(data)}",
                         "start from: apiVersion: cellwright/v1, kind: Workflow, name: ..., steps: [...]", "type")
             return None
-        legacy = "apiVersion" not in data and "version" in data
+        legacy = self.legacy = "apiVersion" not in data and "version" in data
         v1, old = _validators()
         for error in (old if legacy else v1).iter_errors(data):
             self.schema_error(error)
@@ -424,6 +425,8 @@ class _Checker:
             hint = "0.1 had `retries: n`; cellwright/v1 writes `retry: {attempts: n+1}`"
         elif key == "version" and len(path) == 1:
             hint = "drop it: the store numbers a workflow's versions"
+        elif self.legacy and (key in schema()["properties"] or key in schema()["$defs"]["step"]["properties"]):
+            hint = f"`{key}` is cellwright/v1: add `apiVersion: cellwright/v1` and `kind: Workflow` to use it"
         where = path_text(path[:-1])
         self.report(path, f"unknown key `{key}`" + (f" in {where}" if where else ""), hint, "unknown-key",
                     key=True)

@@ -13,7 +13,6 @@ from cellwright.orchestrator.errors import AlreadyExists, FailedPrecondition, In
 from cellwright.orchestrator.model import Job, JobState, TaskError, TaskState
 from cellwright.orchestrator.scheduler import CellOffer
 from cellwright.orchestrator.store import Store, StoreInUse
-from cellwright.orchestrator.workflows import WorkflowRegistry
 
 ALL_SKILLS = frozenset({"noop", "pick_place", "move_to"})  # no "weld"
 PAIR = """\
@@ -44,9 +43,9 @@ class Harness:
         self.clock = Clock()
         self.seqs: list[int] = []
         self.store = Store(path)
-        self.engine = Engine(self.store, WorkflowRegistry([workflow_dir]),
-                             encode_job=lambda job: job.state.value.encode(),
+        self.engine = Engine(self.store, encode_job=lambda job: job.state.value.encode(),
                              on_event=lambda event: self.seqs.append(event.seq), clock=self.clock)
+        self.engine.workflows.put_folders([workflow_dir])
 
     def submit(self, workflow: str = "noop", params: dict[str, object] | None = None,
                **fields: object) -> Job:
@@ -445,7 +444,7 @@ def test_a_store_reopened_on_the_same_file_sees_every_job_task_and_event(h):
         assert reopened.get_job(job.id) == before
         assert reopened.events_after(0, "", 1000) == events
         assert reopened.find_request(job.request_id) is not None
-        assert [r.task.step_id for r in reopened.ready_tasks(sorted(ALL_SKILLS), 10)] == ["second"]
+        assert [r.task.step_id for r in reopened.ready_tasks(sorted(ALL_SKILLS), h.clock(), 10)] == ["second"]
     finally:
         reopened.close()
     h.store = Store(h.path)  # for the fixture's teardown
@@ -454,7 +453,7 @@ def test_a_store_reopened_on_the_same_file_sees_every_job_task_and_event(h):
 def test_tasks_needing_a_skill_nobody_offers_do_not_hide_those_an_idle_cell_can_run(h):
     (h.workflow_dir / "weld.yaml").write_text(
         "name: weld\nversion: 1\nsteps:\n  - {id: weld, skill: weld}\n")
-    h.engine.workflows = WorkflowRegistry([h.workflow_dir])
+    h.engine.workflows.put_folders([h.workflow_dir])
     for _ in range(100):
         h.submit("weld", priority=1000)
     noop = h.submit("noop")
@@ -594,7 +593,7 @@ def test_retry_of_a_task_that_is_not_unknown_is_failed_precondition(h):
     for step in ("b", "c"):  # ASSIGNED, PENDING
         with pytest.raises(FailedPrecondition, match="only a task whose outcome is unknown"):
             h.engine.retry_task(job.id, step, "checked")
-    with pytest.raises(NotFound, match="its steps"):
+    with pytest.raises(NotFound, match="its tasks"):
         h.engine.retry_task(job.id, "nope", "checked")
     assert h.job(job.id).tasks[0].state is TaskState.UNKNOWN
 
@@ -622,7 +621,7 @@ def test_a_job_going_held_logs_one_warning_naming_it_and_its_lost_step(h, caplog
             if r.name == "cellwright.orchestrator.engine" and "HELD" in r.getMessage()]
     assert len(held) == 1
     assert held[0].levelno == logging.WARNING
-    assert job.id in held[0].getMessage() and "step(s) a " in held[0].getMessage()
+    assert job.id in held[0].getMessage() and "step(s) a;" in held[0].getMessage()
 
 
 def test_a_task_back_from_unknown_running_no_longer_carries_the_cell_lost_error(h):

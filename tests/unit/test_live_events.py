@@ -9,7 +9,6 @@ from cellwright.orchestrator.live import Orchestrator
 from cellwright.orchestrator.model import StoredEvent
 from cellwright.orchestrator.store import Store
 from cellwright.orchestrator.storethreads import StoreThreads
-from cellwright.orchestrator.workflows import WorkflowRegistry
 
 
 async def _ignore(_writable: bool) -> None:
@@ -24,7 +23,7 @@ async def test_memory_serves_only_consecutive_events_it_reaches_back_to(tmp_path
     store = Store(tmp_path / "jobs.db")
     db = StoreThreads(store.run_group, _ignore)
     try:
-        live = Orchestrator(Engine(store, WorkflowRegistry([]), encode_job=lambda job: b"",
+        live = Orchestrator(Engine(store, encode_job=lambda job: b"",
                                    on_event=lambda event: None), db)
         assert live.recent_after(0) is None  # nothing in memory: read the store
         live.notify(_event(5))

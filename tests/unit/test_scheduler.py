@@ -12,12 +12,11 @@ from cellwright.orchestrator.engine import Engine, Submission, TaskReport
 from cellwright.orchestrator.model import ReadyTask, Task, TaskState
 from cellwright.orchestrator.scheduler import CellOffer, match
 from cellwright.orchestrator.store import Store
-from cellwright.orchestrator.workflows import WorkflowRegistry
 
 
 def ready(task_id: str, skill: str = "noop", last_cell: str = "") -> ReadyTask:
     task = Task(id=task_id, job_id=task_id.split("/")[0], step_id="s", skill=skill, params={},
-                needs=(), retries=0, state=TaskState.READY)
+                needs=(), state=TaskState.READY)
     return ReadyTask(task, priority=0, deadline=0.0, job_created_at=0.0, last_cell=last_cell)
 
 
@@ -79,8 +78,8 @@ class Clock:
 def engine(tmp_path: Path) -> Iterator[Engine]:
     store = Store(tmp_path / "jobs.db")
     clock = Clock()
-    engine = Engine(store, WorkflowRegistry(), encode_job=lambda job: b"", on_event=lambda seq: None,
-                    clock=clock)
+    engine = Engine(store, encode_job=lambda job: b"", on_event=lambda seq: None, clock=clock)
+    engine.workflows.put_folders([])
     yield engine
     store.close()
 

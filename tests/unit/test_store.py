@@ -50,7 +50,7 @@ def test_a_0_1_database_is_brought_up_to_date_and_keeps_its_queue_order(tmp_path
     old.close()
     store = Store(path)
     try:
-        ready = store.ready_tasks(["noop"], limit=10)
+        ready = store.ready_tasks(["noop"], now=2e9, limit=10)
         assert [r.task.id for r in ready] == ["job-b/noop", "job-a/noop"]  # priority 5 first
         assert [r.task.operator_note for r in ready] == ["", ""]
         assert store.late_jobs(now=1700000200) == [("job-b", "job-b/noop")]  # its deadline passed

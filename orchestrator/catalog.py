@@ -1,0 +1,137 @@
+"""Workflow versions in the store: put (validated against the plant), resolve, list.
+
+Every version is immutable and durable; putting the same text as the newest version of
+its name stores nothing. Workflows are checked against what the plant advertised (the
+skills and their schemas every cell ever sent) and the line layout; while the plant knows
+no cell at all, skills are not checked (a warning says so) and jobs are checked at submit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from cellwright.api.layout import Layout
+from cellwright.api.schema import quote
+from cellwright.orchestrator.errors import InvalidArgument, NotFound
+from cellwright.orchestrator.model import StoredWorkflow
+from cellwright.orchestrator.store import Store, StoreReader
+from cellwright.orchestrator.workflow import Catalog, Diagnostic, SkillSpec, Workflow, check
+
+BUILTIN_DIR = Path(__file__).parent / "builtin_workflows"
+MAX_SOURCE_BYTES = 256 * 1024
+UNMET = ("no cell of this plant has advertised it yet; jobs that need it are refused until "
+         "one does")
+
+
+class WorkflowRefused(InvalidArgument):
+    """A workflow with errors; `diagnostics` has every one."""
+
+    def __init__(self, origin: str, diagnostics: list[Diagnostic]) -> None:
+        errors = [d for d in diagnostics if d.severity == "error"]
+        super().__init__("source", f"{len(errors)} error(s) in {origin}:\n" +
+                         "\n".join(str(d) for d in errors[:20]))
+        self.diagnostics = diagnostics
+
+
+class WorkflowCatalog:
+    """Versions of workflows kept in the store; parsed ones cached (they never change)."""
+
+    def __init__(self, store: Store, layout: Layout, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.layout = layout
+        self._clock = clock
+        self._parsed: dict[tuple[str, int], Workflow] = {}
+        self._lock = threading.Lock()
+
+    def plant(self) -> Catalog:
+        """What workflows are checked against now."""
+        schemas = self.store.skill_schemas()
+        skills = {name: SkillSpec(name, s.params_schema, s.result_schema or None)
+                  for name, s in schemas.items()} if self.store.known_cells() else None
+        return Catalog(skills=skills, layout=self.layout)
+
+    def check(self, source: str, origin: str) -> tuple[Workflow | None, list[Diagnostic]]:
+        """Check against the plant. A skill no cell has advertised yet is a warning here
+        (the plant may not have met every cell; SubmitJob refuses what no known cell runs);
+        `with` values against the skills it knows are errors."""
+        _check_size(source)
+        plant = self.plant()
+        workflow, diagnostics = check(source, origin, plant)
+        errors = [d for d in diagnostics if d.severity == "error"]
+        if workflow is None and errors and all(d.code == "unknown-skill" for d in errors):
+            workflow, _ = check(source, origin, Catalog(layout=plant.layout))
+            diagnostics = [replace(d, severity="warning", hint=UNMET) if d.code == "unknown-skill"
+                           else d for d in diagnostics]
+        return workflow, diagnostics
+
+    def validate(self, source: str, origin: str) -> list[Diagnostic]:
+        return self.check(source, origin)[1]
+
+    def put(self, source: str, origin: str) -> tuple[StoredWorkflow, bool, list[Diagnostic]]:
+        """Store `source` as the next version of its workflow (call in a transaction on the
+        writer). Returns (stored, created, warnings); raises WorkflowRefused."""
+        digest = hashlib.sha256(source.encode()).hexdigest()
+        unchanged = self.store.newest_with_digest(digest)
+        if unchanged is not None:  # checked when it was put; a restart does not refuse it now
+            return unchanged, False, []
+        workflow, diagnostics = self.check(source, origin)
+        if workflow is None:
+            raise WorkflowRefused(origin, diagnostics)
+        versions = self.store.workflow_versions(workflow.name)
+        stored = StoredWorkflow(workflow.name, len(versions) + 1, source, digest, origin, self._clock())
+        self.store.insert_workflow(stored)
+        return stored, True, diagnostics
+
+    def put_folders(self, folders: Iterable[Path]) -> list[tuple[StoredWorkflow, bool]]:
+        """Put every *.yaml / *.yml of the built-in folder and `folders` (at start-up)."""
+        stored = []
+        for folder in (BUILTIN_DIR, *folders):
+            if not Path(folder).is_dir():
+                raise InvalidArgument("--workflows", f"{folder} is not a folder; give a folder of "
+                                      "workflow files")
+            paths = sorted([*Path(folder).glob("*.yaml"), *Path(folder).glob("*.yml")])
+            if not paths:
+                raise InvalidArgument("--workflows", f"{folder}: no workflow files (*.yaml, *.yml)")
+            with self.store.transaction():
+                for path in paths:
+                    workflow, created, _ = self.put(path.read_text(), str(path))
+                    stored.append((workflow, created))
+        return stored
+
+    def resolve(self, ref: str, reader: Store | StoreReader | None = None) -> Workflow:
+        """`name` (newest version) or `name@version`, parsed; NotFound lists what exists."""
+        db = reader or self.store
+        name, at, version = ref.partition("@")
+        versions = db.workflow_versions(name)
+        if not versions:
+            known = [w.name for w in db.newest_workflows()]
+            raise NotFound(f"workflow {quote(name)} not found; known workflows: {known}")
+        if not at:
+            chosen = versions[-1]
+        elif version.isdigit() and 1 <= int(version) <= len(versions):
+            chosen = versions[int(version) - 1]
+        else:
+            raise NotFound(f"workflow {quote(name)} has no version {quote(version)}; versions: "
+                           f"{[v.version for v in versions]}")
+        return self.parsed(chosen)
+
+    def parsed(self, stored: StoredWorkflow) -> Workflow:
+        """The stored version parsed (not checked against the plant again: it was when put)."""
+        key = (stored.name, stored.version)
+        with self._lock:
+            if key not in self._parsed:
+                workflow, diagnostics = check(stored.source, stored.origin, Catalog(layout=self.layout))
+                if workflow is None:
+                    raise InvalidArgument("workflow", f"stored {stored.name}@{stored.version} no "
+                                          f"longer parses: {diagnostics[0]}")
+                self._parsed[key] = replace(workflow, version=stored.version)
+            return self._parsed[key]
+
+
+def _check_size(source: str) -> None:
+    if len(source.encode()) > MAX_SOURCE_BYTES:
+        raise InvalidArgument("source", f"workflow over {MAX_SOURCE_BYTES // 1024} KiB; split it")
