@@ -26,7 +26,7 @@ from cellwright.cells.packml import Command, InvalidTransition, PackmlMachine, f
 from cellwright.cells.publishing import StatePublishing
 from cellwright.cells.session import Session
 from cellwright.cells.shutdown import build, shut_down
-from cellwright.cells.skills import SKILLS, Skill
+from cellwright.cells.skills import SKILLS, Skill, result_schema
 from cellwright.cells.state_messages import robot_proto
 from cellwright.cells.tasks import TaskRunner
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -150,7 +150,8 @@ class CellController:
             state_endpoint=self.state_endpoint,
             packml_state=to_proto_state(self.packml.state),  # type: ignore[arg-type]
             skills=[cell_pb.Skill(name=s.name, description=s.description,
-                                  params_schema=to_struct(dict(s.params_schema)))
+                                  params_schema=to_struct(dict(s.params_schema)),
+                                  result_schema=to_struct(dict(result_schema(s))))
                     for s in self.skills.values()],
             robots=[robot_proto(robot, mounts.get(name, ""))
                     for name, robot in self.runtime.robots.items()],

@@ -16,7 +16,7 @@ from cellwright.api.schema import SchemaError, validate
 from cellwright.api.structs import from_struct, to_struct
 from cellwright.cells.environment import CellRuntime
 from cellwright.cells.packml import PackmlMachine, State
-from cellwright.cells.skills import Skill, SkillContext, SkillError
+from cellwright.cells.skills import Skill, SkillContext, SkillError, check_result, result_schema
 from cellwright.robots import RobotError
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import job_pb2
@@ -211,7 +211,9 @@ class TaskRunner:
             if task.should_end():  # a cancel or Stop that came before the thread got here
                 raise SkillError("stopped", "ended before it started")
             with self._timeout_guard(task, lambda: loop.call_soon_threadsafe(self._time_out, task)):
-                return skill.run(self.context(progress, task.should_end), params)
+                result = skill.run(self.context(progress, task.should_end), params)
+            check_result(result_schema(skill), result, f"skill {skill.name}")  # else: a bug in it
+            return result
 
         update = cell_pb.TaskUpdate(task_id=task.task_id, epoch=task.epoch)
         try:

@@ -3,7 +3,7 @@
 
 from cellwright.api.registry import Registry
 from cellwright.api.schema import check_schema
-from cellwright.cells.skills.base import Skill, SkillContext, SkillError
+from cellwright.cells.skills.base import Skill, SkillContext, SkillError, check_result, result_schema
 from cellwright.cells.skills.handling import Pick, PickPlace, Place
 from cellwright.cells.skills.motion import MoveTo
 from cellwright.cells.skills.noop import Noop
@@ -15,6 +15,8 @@ def _check_skill(entry: object) -> None:
             raise TypeError(f"a skill needs name, description, params_schema and run(); "
                             f"{type(entry).__name__} has no {attribute}")
     check_schema(entry.params_schema, f"skill {entry.name}: params_schema")  # type: ignore[attr-defined]
+    if hasattr(entry, "result_schema"):  # optional for older plugins: then not declared
+        check_schema(entry.result_schema, f"skill {entry.name}: result_schema")  # type: ignore[attr-defined]
 
 
 SKILLS: Registry[Skill] = Registry("cellwright.skills", "skill", key=lambda s: s.name,
@@ -24,7 +26,8 @@ for _skill in (MoveTo(), Pick(), Place(), PickPlace(), Noop()):
 
 
 def register(skill: Skill, *, replace: bool = False) -> Skill:
-    """Add a skill (an object with name, description, params_schema and run())."""
+    """Add a skill (an object with name, description, params_schema, result_schema and
+    run())."""
     return SKILLS.register(skill, replace=replace)
 
 
@@ -37,4 +40,5 @@ def get_skill(name: str) -> Skill:
     return SKILLS.get(name)
 
 
-__all__ = ["SKILLS", "Skill", "SkillContext", "SkillError", "get_skill", "register"]
+__all__ = ["SKILLS", "Skill", "SkillContext", "SkillError", "check_result", "get_skill", "register",
+           "result_schema"]

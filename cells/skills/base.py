@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from cellwright.api.layout import EMPTY, Layout
+from cellwright.api.schema import SchemaError, check_value
 from cellwright.robots import Arm, Component, Goal, Gripper, PartLocator, Robot, RobotError
 
 Params = Mapping[str, Any]
@@ -113,12 +114,47 @@ class SkillContext:
 class Skill(Protocol):
     """A named capability. `params_schema` is a JSON-schema subset: an object schema with
     `properties` (each with `type`: string|number|integer|boolean|array|object, optional
-    `enum`, `minimum`, `maximum`, `description`, `default`) and `required`."""
+    `enum`, `minimum`, `maximum`, `description`, `default`; arrays `items`, `minItems`,
+    `maxItems`) and `required`. `result_schema`, in the same subset, says what `run`
+    returns: every key it may return (no others), `required` the keys it always returns.
+    Workflows type `${steps.<id>.result...}` with it; a result that breaks it fails the
+    task with reason `internal` (a bug in the skill). A skill without one (older plugins)
+    declares nothing, and its result is not checked."""
 
     name: str
     description: str
     params_schema: Mapping[str, Any]
+    result_schema: Mapping[str, Any]
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
         """Do the work; return a JSON-able result or raise SkillError."""
         ...
+
+
+def result_schema(skill: object) -> Mapping[str, Any]:
+    """The skill's declared `result_schema`, or {} if it declares none."""
+    schema = getattr(skill, "result_schema", None)
+    return schema if isinstance(schema, Mapping) else {}
+
+
+def check_result(schema: Mapping[str, Any], result: Any, owner: str) -> None:
+    """Raise SkillError (`internal`: a bug in the skill) unless `result` meets `schema`, a
+    result schema of the `cellwright.api.schema` subset; the message names the field.
+    An empty schema (none declared) accepts any dict."""
+    if not isinstance(result, Mapping):
+        raise SkillError("internal", f"{owner} returned {type(result).__name__}, not a dict")
+    if not schema:
+        return
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    try:
+        for name, value in result.items():
+            if name not in properties:
+                raise SchemaError(f"result.{name}", f"not in the result_schema of {owner} "
+                                                    f"(it declares {sorted(properties)})")
+            check_value(properties[name], value, f"result.{name}")
+        for name in schema.get("required", []):
+            if name not in result:
+                raise SchemaError(f"result.{name}", f"missing; the result_schema of {owner} "
+                                                    "requires it")
+    except SchemaError as exc:
+        raise SkillError("internal", f"{owner} broke its result_schema: {exc}") from None

@@ -38,6 +38,9 @@ SLOT_MARGIN_M = 0.06  # keeps open fingers clear of tray walls
 FINE_TIMEOUT_S = 5.0
 
 _ROBOT = {"type": "string", "description": "robot name; optional with one robot"}
+_PART_ID = {"type": "string", "description": "the part's id in the world, e.g. red_cube_0"}
+_PART_TYPE = {"type": "string", "description": "the part's type, e.g. red_cube"}
+_POSITION = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
 
 
 def pick_part(ctx: SkillContext, robot: str | None, part_type: str, source: str, *,
@@ -46,10 +49,14 @@ def pick_part(ctx: SkillContext, robot: str | None, part_type: str, source: str,
     box = station(ctx, source)
     parts = ctx.locator()
     if part_type not in parts.part_types():
-        raise SkillError("not_found", f"no part type {part_type!r}; known: {parts.part_types()}")
+        raise SkillError("not_found", f"no part type {part_type!r}; the part locator "
+                                      f"{parts.id} knows {parts.part_types()}")
     part = parts.locate(part_type, box)
     if part is None:
-        raise SkillError("not_found", f"no {part_type} in {source}")
+        there = sorted(sighting.id for sighting in parts.parts_in(box))
+        raise SkillError("not_found", f"no {part_type} in station {source}: the part locator "
+                                      f"{parts.id} finds none there (it sees "
+                                      f"{', '.join(there) if there else 'no parts'} there)")
     arm, gripper = ctx.arm(robot), ctx.gripper(robot)
     x, y, z = part.pose.position
     yaw = box_grasp_yaw(part.pose.orientation)
@@ -137,6 +144,14 @@ class Pick:
         },
         "required": ["part"],
     }
+    result_schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "part_id": _PART_ID, "part_type": _PART_TYPE,
+            "picked_from": {**_POSITION, "description": "where the part was, x y z in m (world)"},
+        },
+        "required": ["part_id", "part_type", "picked_from"],
+    }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
         part = pick_part(ctx, params.get("robot"), str_param(params, "part"),
@@ -157,6 +172,14 @@ class Place:
             "robot": _ROBOT,
         },
         "required": ["at"],
+    }
+    result_schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "part_id": _PART_ID, "part_type": _PART_TYPE,
+            "placed_at": {**_POSITION, "description": "where the part came to rest, x y z in m"},
+        },
+        "required": ["part_id", "part_type", "placed_at"],
     }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
@@ -179,6 +202,16 @@ class PickPlace:
             "robot": _ROBOT,
         },
         "required": ["part", "place_at"],
+    }
+    result_schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "part_id": _PART_ID, "part_type": _PART_TYPE,
+            "placed_at": {**_POSITION, "description": "where the part came to rest, x y z in m"},
+            "cycle_time_s": {"type": "number", "minimum": 0,
+                             "description": "pick and place on the cell's clock"},
+        },
+        "required": ["part_id", "part_type", "placed_at", "cycle_time_s"],
     }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:

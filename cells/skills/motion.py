@@ -38,6 +38,15 @@ class MoveTo:
         },
         "required": ["location"],
     }
+    result_schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "location": {"type": "string", "description": "where the arm went"},
+            "duration_s": {"type": "number", "minimum": 0,
+                           "description": "how long the move took on the cell's clock"},
+        },
+        "required": ["location", "duration_s"],
+    }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
         name = str_param(params, "location")

@@ -22,6 +22,14 @@ class Noop:
         },
         "required": [],
     }
+    result_schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "duration_s": {"type": "number", "minimum": 0,
+                           "description": "the seconds waited, as asked"},
+        },
+        "required": ["duration_s"],
+    }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
         duration = params.get("duration_s", 0)

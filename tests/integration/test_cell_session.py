@@ -241,3 +241,36 @@ async def test_a_task_that_ends_within_its_timeout_is_unaffected(
     assert final.state == job_pb2.TASK_STATE_SUCCEEDED, final.error
     assert dict(final.result) == {"duration_s": 20}
     assert 20 <= final.duration_s < 30
+
+
+# --- result schemas -----------------------------------------------------------------------
+class BrokenResult:
+    """Declares a string part_id and returns a number: a bug in the skill."""
+
+    name = "broken_result"
+    description = "returns what its result_schema does not allow"
+    params_schema: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+    result_schema: dict[str, Any] = {"type": "object", "properties": {"part_id": {"type": "string"}},
+                                     "required": ["part_id"]}
+
+    def run(self, ctx: Any, params: Any) -> dict[str, Any]:
+        return {"part_id": 7}
+
+
+async def test_the_hello_advertises_result_schemas_and_a_result_breaking_one_fails_as_internal(
+        scripted_orchestrator: ScriptedOrchestrator, start_cell: Any) -> None:
+    cell = await start_cell("noop-1", address=scripted_orchestrator.address, wait_execute=False)
+    cell.controller.skills["broken_result"] = BrokenResult()  # the runner reads this mapping
+    session = await scripted_orchestrator.accept()
+    advertised = {skill.name: skill for skill in session.hello.skills}["noop"]
+    assert dict(advertised.result_schema["properties"]) == {"duration_s": {
+        "type": "number", "minimum": 0, "description": "the seconds waited, as asked"}}
+    await session.welcome()
+
+    await session.send(assign=cell_pb.Assign(task_id="t-1", epoch=1, skill="broken_result"))
+    final = await session.update("t-1", *FINAL)
+    assert final.state == job_pb2.TASK_STATE_FAILED
+    assert (final.error.reason, final.error.retryable) == ("internal", False)
+    assert final.error.message == ("skill broken_result broke its result_schema: result.part_id: "
+                                   "expected string, got int 7")
+    assert not final.HasField("result")

@@ -28,6 +28,14 @@ class FeedPart:
         },
         "required": [],
     }
+    result_schema: Mapping[str, Any] = {
+        "type": "object",
+        "properties": {
+            "fed_in_s": {"type": "number", "minimum": 0,
+                         "description": "how long the belt ran on the cell's clock"},
+        },
+        "required": ["fed_in_s"],
+    }
 
     def run(self, ctx: SkillContext, params: Mapping[str, Any]) -> dict[str, Any]:
         belt = ctx.component(params.get("robot"), IO)
