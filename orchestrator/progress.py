@@ -80,6 +80,8 @@ def advance(job: Job, now: float, start_recovery: StartRecovery, cancel_reason: 
     changed = True
     while changed:
         changed = _release(job, plan, now) | _recover(job, plan, start_recovery)
+    # a recovery task is inserted as it ended up (e.g. READY), not as it was started
+    plan.new_tasks = [tasks[t.id] for t in plan.new_tasks]
     # every task done: SUCCEEDED, even if a cancel came too late to stop anything
     if all(counts_done(t, tasks) for t in tasks.values() if not t.spec.recovery_for) and \
             all(t.state.final for t in tasks.values()):
