@@ -67,6 +67,8 @@ def repetitions(step: Step, env: Mapping[str, Any]) -> list[tuple[int, Any]]:
         return list(enumerate(items))
     if step.count:
         count = render(step.count, env)
+        if isinstance(count, str) and count.isdigit():  # a literal count: the model keeps its text
+            count = int(count)
         if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_REPETITIONS:
             raise RenderError(f"step {step.id}: count gave {count!r}; give an integer "
                               f"0..{MAX_REPETITIONS}")
