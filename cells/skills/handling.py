@@ -22,6 +22,7 @@ from cellwright.cells.skills._common import (
     tool_down,
 )
 from cellwright.cells.skills.base import Params, Result, SkillContext, SkillError
+from cellwright.cells.skills.motion import move_to
 from cellwright.robots import PartLocator, PartSighting, Pose
 
 PRE_GRASP_WIDTH_M = 0.07  # wide enough for the 40 mm parts of the packaged worlds
@@ -164,11 +165,15 @@ class Place:
     """Place the held part at a named location."""
 
     name = "place"
-    description = "Place the part held by the gripper at a named location (e.g. outfeed_a)."
+    description = ("Place the part held by the gripper at a named location (e.g. outfeed_a), "
+                   "then optionally move out of the way (retreat_to).")
     params_schema: Mapping[str, Any] = {
         "type": "object",
         "properties": {
             "at": {"type": "string", "description": "location to place at"},
+            "retreat_to": {"type": "string",
+                           "description": "a configuration or location to move to after "
+                                          "letting go (out of a shared station), e.g. home"},
             "robot": _ROBOT,
         },
         "required": ["at"],
@@ -183,7 +188,11 @@ class Place:
     }
 
     def run(self, ctx: SkillContext, params: Params) -> Result:
-        final = place_part(ctx, params.get("robot"), str_param(params, "at"))
+        robot = params.get("robot")
+        retreat_to = str_param(params, "retreat_to") if "retreat_to" in params else None
+        final = place_part(ctx, robot, str_param(params, "at"))
+        if retreat_to is not None:  # within the step, so within its reservations
+            move_to(ctx, robot, retreat_to)
         return {"part_id": final.id, "part_type": final.type,
                 "placed_at": as_list(final.pose.position)}
 

@@ -14,6 +14,7 @@ from cellwright.api.schema import check_schema
 from cellwright.cells.config import load_config
 from cellwright.cells.environment import CellRuntime, Environment
 from cellwright.cells.skills import SKILLS, SkillContext, SkillError, check_result, result_schema
+from cellwright.robots import Arm
 
 MOCK_CELL = Path(__file__).parents[2] / "examples" / "cells" / "mock-arm-cell.yaml"
 BUILT_IN = ("move_to", "pick", "place", "pick_place", "noop")
@@ -61,8 +62,10 @@ def test_what_the_built_in_skills_return_meets_their_result_schemas(mock_cell: C
     assert run(mock_cell, "noop", duration_s=0.1) == {"duration_s": 0.1}
     assert run(mock_cell, "move_to", location="home")["location"] == "home"
     picked = run(mock_cell, "pick", part="red_cube")
-    placed = run(mock_cell, "place", at="outfeed_a")
+    placed = run(mock_cell, "place", at="outfeed_a", retreat_to="home")
     assert placed["part_id"] == picked["part_id"]
+    home = mock_cell.robots["panda"].of_kind(Arm)[0]
+    assert list(home.state().position) == pytest.approx(list(home.info().configurations["home"]), abs=1e-3)
     moved = run(mock_cell, "pick_place", part="blue_cube", place_at="outfeed_b")
     assert moved["part_type"] == "blue_cube" and len(moved["placed_at"]) == 3
 
