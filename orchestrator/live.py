@@ -12,17 +12,15 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 
 from cellwright.api.layout import EMPTY, Layout
 from cellwright.api.schema import quote
 from cellwright.api.structs import to_struct
-from cellwright.orchestrator import convert
+from cellwright.orchestrator import convert, waiting
 from cellwright.orchestrator.cell_checks import check_packml_state, check_stats
 from cellwright.orchestrator.engine import CancelOrder, Engine, TaskReport
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from cellwright.orchestrator.model import Job, ReadyTask, StoredEvent, TaskState
-from cellwright.orchestrator.scheduler import admits
+from cellwright.orchestrator.model import Job, StoredEvent
 from cellwright.orchestrator.sessions import CellSession
 from cellwright.orchestrator.storethreads import StoreThreads
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -247,25 +245,14 @@ class Orchestrator:
             raise InvalidArgument(f"ConnectRequest.{kind or 'msg'}", "after the hello, send a "
                                   "heartbeat, task_update or command_result")
 
-    def annotate(self, job: Job) -> Job:
-        """The job with why its READY tasks wait, in words: no connected cell admits them (and
-        which known ones would), or a reservation held by another task."""
+    async def explain(self, job: Job) -> Job:
+        """The job with why it waits, in words (`waiting.explain`)."""
         if job.state.final:
             return job
-        offers = [(s, o) for s in self.sessions.values() if s.connected
-                  and (o := s.offer_of(busy_ok=True)) is not None]
-        tasks = []
-        for task in job.tasks:
-            reason = ""
-            if task.state is TaskState.READY:
-                item = ReadyTask(task, job.priority, job.deadline, job.created_at, pin=job.pin)
-                if not any(admits(item, offer) for _, offer in offers):
-                    reason = (f"no connected cell can run step {task.step_id} (skill {task.skill}"
-                              f"{', placement ' + str(task.spec.place.to_dict()) if task.spec.place.to_dict() else ''}"
-                              f"); it waits for one to connect")
-            tasks.append(replace(task, waiting_reason=reason) if reason else task)
-        waiting = [t.waiting_reason for t in tasks if t.waiting_reason]
-        return replace(job, tasks=tuple(tasks), waiting_reason=waiting[0] if waiting else "")
+        known = await self.db.read(self.engine.reader.known_cells)
+        held = await self.db.read(self.engine.reservations)
+        connected = [o for s in self.sessions.values() if (o := s.offer_of(busy_ok=True)) is not None]
+        return waiting.explain(job, connected, known, held, time.time())
 
     def route(self, orders: list[CancelOrder]) -> None:
         for order in orders:

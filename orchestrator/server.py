@@ -103,7 +103,7 @@ class JobServicer(job_grpc.JobServiceServicer):
                         context: grpc.aio.ServicerContext) -> job_svc.SubmitJobResponse:
         job, created = await self.db.write(self.engine.submit, convert.submission(request),
                                            new_work=True)
-        job = self.o.annotate(job)
+        job = await self.o.explain(job)
         if created:
             if job.waiting_reason:
                 log.warning("job %s: %s", job.id, job.waiting_reason)
@@ -114,7 +114,7 @@ class JobServicer(job_grpc.JobServiceServicer):
     async def GetJob(self, request: job_svc.GetJobRequest,
                      context: grpc.aio.ServicerContext) -> job_svc.GetJobResponse:
         job = await self.db.read(self.engine.get, request.job_id)
-        return job_svc.GetJobResponse(job=convert.job_to_proto(self.o.annotate(job)))
+        return job_svc.GetJobResponse(job=convert.job_to_proto(await self.o.explain(job)))
 
     @status
     async def ListJobs(self, request: job_svc.ListJobsRequest,
