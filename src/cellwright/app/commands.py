@@ -1,12 +1,15 @@
-"""`cellwright job ...` and `cellwright cell list|get|command`: the API from a terminal."""
+"""`cellwright job ...`, `cellwright cell list|get|command` and `cellwright reservations
+list|release`: the API from a terminal."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import re
 import sys
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +21,7 @@ from google.protobuf.message import Message
 
 from cellwright.api.client import FINAL_JOB_STATES, Client
 from cellwright.v1 import job_pb2, packml_pb2
+from cellwright.v1 import job_service_pb2 as job_svc
 
 ADDRESS_HELP = "orchestrator host:port (default %(default)s)"
 PARAM_HELP = ("job parameter (repeatable). VALUE is a number if it reads as one (3, -3, 0.5, 1e2, 1E-3), "
@@ -47,6 +51,10 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     submit.add_argument("--priority", type=int, default=0, help="0..1000, higher runs first (default 0)")
     submit.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", type=_pair(str),
                         help="a label to find the job by later; VALUE is always text (repeatable)")
+    submit.add_argument("--cell", action="append", default=[], metavar="ID",
+                        help="pin the job: every task runs on one of these cells (repeatable)")
+    submit.add_argument("--tag", action="append", default=[], metavar="TAG",
+                        help="pin the job: every task runs on a cell with all these tags (repeatable)")
     submit.add_argument("--wait", action="store_true", help="watch the job until it ends")
     submit.add_argument("--timeout", type=float, metavar="S",
                         help="with --wait: give up waiting after this many seconds (exit 1)")
@@ -77,6 +85,30 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     resume.add_argument("job_id")
     resume.add_argument("--reason", required=True, type=reason, help="why (kept on the tasks); required")
     resume.set_defaults(func=job_resume)
+    act = action(actions, "act", "an operator acts on one task: hold, resume, skip, cancel, retry, "
+                 "confirm or reject")
+    act.add_argument("job_id")
+    act.add_argument("task", help="the task: its step id (kit, or kit[2] for a repetition) or task id")
+    act.add_argument("task_action", metavar="ACTION", choices=TASK_ACTIONS,
+                     help=f"one of {', '.join(TASK_ACTIONS)}")
+    _act_options(act, reason)
+    for name, text in SHORT_ACTIONS.items():
+        short = action(actions, name, f"{text} (job act JOB TASK {name})")
+        short.add_argument("job_id")
+        short.add_argument("task", help="the task: its step id (or step[i]) or task id")
+        short.set_defaults(task_action=name)
+        _act_options(short, reason)
+
+    reservations = sub.add_parser("reservations", help="stations and zones held by tasks")
+    held = reservations.add_subparsers(dest="action", required=True)
+    action(held, "list", "stations and zones held now (HELD or SUSPECT)").set_defaults(
+        func=reservations_list)
+    release = action(held, "release", "free a station or zone after checking it (a SUSPECT one above all)")
+    release.add_argument("resource", help="the station or zone name")
+    release.add_argument("--reason", required=True, type=_given("what you checked, e.g. --reason "
+                                                                "'handover empty'"),
+                         help="what you checked (kept in the log); required")
+    release.set_defaults(func=reservations_release)
 
     action(cell_actions, "list", "list cells").set_defaults(func=cell_list)
     get_cell = action(cell_actions, "get", "print a cell as JSON")
@@ -87,6 +119,28 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     command.add_argument("command", choices=[n.removeprefix("PACKML_COMMAND_").lower()
                                              for n in packml_pb2.PackmlCommand.keys()[1:]])
     command.set_defaults(func=cell_command)
+
+
+TASK_ACTIONS = [n.removeprefix("TASK_ACTION_").lower() for n in job_svc.TaskAction.keys()[1:]]
+SHORT_ACTIONS = {"confirm": "an operator step: confirm it was done",
+                 "reject": "an operator step: refuse it (the step fails)",
+                 "hold": "do not dispatch a READY or PENDING task until resumed",
+                 "skip": "count a task as done without running it"}
+
+
+def _act_options(parser: argparse.ArgumentParser, reason: Callable[[str], str]) -> None:
+    parser.add_argument("--reason", required=True, type=reason,
+                        help="what you checked or decided (kept on the task); required")
+    parser.add_argument("--operator", default=_login(), metavar="NAME",
+                        help="who acts (default: your login name, %(default)s)")
+    parser.set_defaults(func=job_act)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in this environment
+        return ""
 
 
 _NUMBER = r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
@@ -215,10 +269,23 @@ def _watch(client: Client, args: argparse.Namespace, **options: Any) -> Any:
     return client.watch(resume=True, on_lost=note, **options)
 
 
+def _submit(client: Client, args: argparse.Namespace) -> job_pb2.Job:
+    """SubmitJob with the job's pin (`--cell`, `--tag`), if any."""
+    if not (args.cell or args.tag):
+        return client.submit(args.workflow, dict(args.param), request_id=args.request_id,
+                             priority=args.priority, labels=dict(args.label))
+    params = struct_pb2.Struct()
+    params.update(dict(args.param))
+    response: job_svc.SubmitJobResponse = client.jobs.SubmitJob(job_svc.SubmitJobRequest(
+        request_id=args.request_id or str(uuid.uuid4()), workflow=args.workflow, params=params,
+        priority=args.priority, labels=dict(args.label),
+        placement=job_pb2.Placement(cells=args.cell, tags=args.tag)), timeout=client.timeout_s)
+    return response.job
+
+
 def job_submit(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        job = client.submit(args.workflow, dict(args.param), request_id=args.request_id,
-                            priority=args.priority, labels=dict(args.label))
+        job = _submit(client, args)
         print(f"{job.id} {_state(job)}", flush=True)
         if not args.wait:
             return 0
@@ -274,6 +341,48 @@ def job_resume(args: argparse.Namespace) -> int:
     with _client(args) as client:
         job = client.resume_job(args.job_id, args.reason)
     print(f"{job.id} {_state(job)}")
+    return 0
+
+
+def job_act(args: argparse.Namespace) -> int:
+    value = job_svc.TaskAction.Value(f"TASK_ACTION_{args.task_action.upper()}")
+    with _client(args) as client:
+        response: job_svc.ActOnTaskResponse = client.jobs.ActOnTask(job_svc.ActOnTaskRequest(
+            job_id=args.job_id, task_id=args.task, action=value,
+            reason=args.reason, operator=args.operator), timeout=client.timeout_s)
+    job = response.job
+    task = next((t for t in job.tasks if args.task in (t.id, t.step_id, t.id.partition("/")[2])), None)
+    line = f"{job.id} {_state(job)}"
+    if task is not None:
+        line += f"; {task.id.partition('/')[2] or task.step_id}: {_name(job_pb2.TaskState.DESCRIPTOR, task.state)}"
+    print(line + (f" ({job.waiting_reason})" if job.waiting_reason else ""))
+    return 0
+
+
+def _since(reservation: job_pb2.Reservation) -> str:
+    return reservation.since_time.ToDatetime().isoformat(timespec="seconds")
+
+
+def reservations_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        response: job_svc.ListReservationsResponse = client.jobs.ListReservations(
+            job_svc.ListReservationsRequest(), timeout=client.timeout_s)
+    print(f"{'resource':<14} {'state':<8} {'job':<21} {'task':<16} {'cell':<12} {'since':<20} note")
+    for r in response.reservations:
+        state = _name(job_pb2.ReservationState.DESCRIPTOR, r.state)
+        task = r.task_id.partition("/")[2] or r.task_id
+        print(f"{r.resource:<14} {state:<8} {r.job_id:<21} {task:<16} {r.cell_id:<12} {_since(r):<20} {r.note}")
+    return 0
+
+
+def reservations_release(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        response: job_svc.ReleaseReservationResponse = client.jobs.ReleaseReservation(
+            job_svc.ReleaseReservationRequest(resource=args.resource, reason=args.reason),
+            timeout=client.timeout_s)
+    r = response.reservation
+    print(f"released {r.resource} (was {_name(job_pb2.ReservationState.DESCRIPTOR, r.state)}, "
+          f"held by {r.task_id} on {r.cell_id})")
     return 0
 
 

@@ -1,7 +1,11 @@
-"""`cellwright workflow validate|graph`: check workflow files offline and draw their steps.
+"""`cellwright workflow put|get|list|validate|graph`: store workflows in an orchestrator,
+read them back, check workflow files (offline or against an orchestrator's plant) and draw
+their steps.
 
 `validate FILE...` prints every problem of every file (file:line:column: severity: message,
-then a hint), then a summary; exit 1 if any file has an error. Skills are checked against
+then a hint), then a summary; exit 1 if any file has an error. With `--orchestrator ADDR`
+the orchestrator checks them (ValidateWorkflow: the skills its cells advertised, its
+layout); offline, skills are checked against
 the skills installed here (built in and plugins) unless `--skills FILE` gives them::
 
     # skills.yaml: skill name -> its params schema (cellwright.api.schema) and, optionally,
@@ -25,10 +29,19 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import grpc
+from google.protobuf import json_format
+
+from cellwright.api.client import Client
 from cellwright.api.layout import LayoutError, load_layout
 from cellwright.api.schema import SchemaError, check_schema
 from cellwright.api.yamlfile import load_yaml
-from cellwright.orchestrator.workflow import Catalog, Diagnostic, SkillSpec, check
+from cellwright.orchestrator.workflow import Catalog, Diagnostic, SkillSpec, Workflow, check
+from cellwright.v1 import workflow_service_pb2 as wf_pb
+from cellwright.v1 import workflow_service_pb2_grpc as wf_grpc
+
+ADDRESS_HELP = "orchestrator host:port (default %(default)s)"
+DEFAULT_ADDRESS = "127.0.0.1:50051"
 
 
 class UsageError(Exception):
@@ -36,24 +49,55 @@ class UsageError(Exception):
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("workflow", help="check workflow files and draw their steps")
+    parser = sub.add_parser("workflow", help="store, read, check and draw workflows")
     actions = parser.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--orchestrator", default=DEFAULT_ADDRESS, help=ADDRESS_HELP)
+
+    put = actions.add_parser(
+        "put", parents=[common], help="store workflow files as new versions in the orchestrator",
+        description="Store each FILE as the next version of its workflow (the orchestrator checks "
+                    "it against its plant first). Prints name@version, created or unchanged, then "
+                    "warnings; a refused file prints every error and the exit code is 1.")
+    put.add_argument("files", nargs="+", metavar="FILE", help="workflow YAML files")
+    put.set_defaults(func=run_put)
+    get = actions.add_parser("get", parents=[common], help="print a stored workflow's YAML",
+                             description="Print the YAML of a stored workflow as it was put "
+                                         "(--format json: its metadata, without the source).")
+    get.add_argument("ref", metavar="NAME[@VERSION]", help="workflow name; the newest version "
+                                                            "unless @VERSION is given")
+    get.add_argument("--format", choices=["yaml", "json"], default="yaml",
+                     help="yaml (default: the source) or json (name, version, digest, origin, ...)")
+    get.set_defaults(func=run_get)
+    listing = actions.add_parser("list", parents=[common], help="list stored workflows",
+                                 description="The newest version of every workflow, or every "
+                                             "version of NAME.")
+    listing.add_argument("name", nargs="?", default="", metavar="NAME")
+    listing.set_defaults(func=run_list)
+
     check_cmd = actions.add_parser(
         "validate", help="print every problem of workflow files (exit 1 if any has an error)",
-        description="Check workflow files offline: YAML, structure, references, expressions, "
-                    "skills and their params, reservations. Every problem names file:line:column.")
+        description="Check workflow files: YAML, structure, references, expressions, skills and "
+                    "their params, reservations. Every problem names file:line:column. Offline "
+                    "by default; with --orchestrator, against that orchestrator's plant.")
     check_cmd.add_argument("files", nargs="+", metavar="FILE", help="workflow YAML files")
+    check_cmd.add_argument("--orchestrator", metavar="HOST:PORT",
+                           help="check against this orchestrator's plant (the skills its cells "
+                                "advertised, its layout); --skills and --layout do not apply")
     check_cmd.add_argument("--skills", metavar="FILE",
                            help="YAML/JSON mapping skill name -> {params_schema, result_schema} "
                                 "(default: the skills installed here)")
     check_cmd.add_argument("--layout", metavar="FILE", help="a layout file: check reserved stations and zones")
     check_cmd.add_argument("--format", choices=["text", "json"], default="text",
                            help="text (default) or json (a list of diagnostics)")
-    # --orchestrator ADDRESS goes here once the orchestrator's WorkflowService exists: check
-    # against its catalog (the skills of connected cells, its layout) and put/get/list.
     check_cmd.set_defaults(func=run_validate)
-    graph = actions.add_parser("graph", help="draw a workflow's steps and needs (SVG or PNG)")
-    graph.add_argument("file", metavar="FILE", help="a workflow YAML file")
+    graph = actions.add_parser(
+        "graph", help="draw a workflow's steps and needs (SVG or PNG)",
+        description="Draw a workflow file, or with --orchestrator a stored workflow NAME[@VERSION].")
+    graph.add_argument("file", metavar="FILE|NAME[@VERSION]",
+                       help="a workflow YAML file; with --orchestrator, a stored workflow")
+    graph.add_argument("--orchestrator", metavar="HOST:PORT",
+                       help="draw the stored workflow FILE names, fetched from this orchestrator")
     graph.add_argument("-o", "--output", metavar="OUT.svg|OUT.png",
                        help="write here; the format follows the suffix (default: SVG on stdout)")
     graph.set_defaults(func=run_graph)
@@ -121,7 +165,23 @@ def summary(found: list[Diagnostic], files: int) -> str:
     return f"{n(errors, 'error')}, {n(warnings, 'warning')} in {n(files, 'file')}"
 
 
+def _report(found: list[Diagnostic], files: int, fmt: str) -> int:
+    if fmt == "json":
+        print(json.dumps([d.to_dict() for d in found], indent=2))
+    else:
+        for diagnostic in found:
+            print(diagnostic)
+        print(summary(found, files))
+    return 1 if any(d.severity == "error" for d in found) else 0
+
+
 def run_validate(args: argparse.Namespace) -> int:
+    if args.orchestrator:
+        if args.skills or args.layout:
+            print("error: --skills and --layout check offline; with --orchestrator the plant's "
+                  "skills and layout are used: leave them out", file=sys.stderr)
+            return 2
+        return _report(validate_remote(args.orchestrator, args.files), len(args.files), args.format)
     try:
         skills = skills_file(args.skills) if args.skills else installed_skills()
         layout = load_layout(args.layout) if args.layout else None
@@ -130,27 +190,142 @@ def run_validate(args: argparse.Namespace) -> int:
         return 2
     catalog = Catalog(skills=skills, layout=layout)
     found = [d for path in args.files for d in check_file(path, catalog)]
+    return _report(found, len(args.files), args.format)
+
+
+def diagnostic_from_proto(d: wf_pb.Diagnostic) -> Diagnostic:
+    """A Diagnostic of the API as the offline checker makes them (printed the same way)."""
+    return Diagnostic(d.file, d.line, d.column, d.path, d.message, d.hint,
+                      "error" if d.severity == wf_pb.SEVERITY_ERROR else "warning", d.code)
+
+
+def _read(path: str) -> tuple[str | None, Diagnostic | None]:
+    try:
+        return Path(path).read_text(), None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        return None, Diagnostic(path, 1, 1, "", f"cannot read the file: {reason}", code="io")
+
+
+def _stub(client: Client) -> wf_grpc.WorkflowServiceStub:
+    return wf_grpc.WorkflowServiceStub(client.channel)
+
+
+def validate_remote(address: str, paths: list[str]) -> list[Diagnostic]:
+    """Every problem of the files, as the orchestrator at `address` sees them."""
+    found: list[Diagnostic] = []
+    with Client(address) as client:
+        for path in paths:
+            text, unreadable = _read(path)
+            if text is None:
+                found += [unreadable] if unreadable else []
+                continue
+            response: wf_pb.ValidateWorkflowResponse = _stub(client).ValidateWorkflow(
+                wf_pb.ValidateWorkflowRequest(source=text, origin=path), timeout=client.timeout_s)
+            found += [diagnostic_from_proto(d) for d in response.diagnostics]
+    return found
+
+
+def run_put(args: argparse.Namespace) -> int:
+    code = 0
+    with Client(args.orchestrator) as client:
+        for path in args.files:
+            text, unreadable = _read(path)
+            if text is None:
+                print(f"error: {path}: {unreadable.message if unreadable else 'unreadable'}",
+                      file=sys.stderr)
+                code = 1
+                continue
+            try:
+                response: wf_pb.PutWorkflowResponse = _stub(client).PutWorkflow(
+                    wf_pb.PutWorkflowRequest(source=text, origin=path), timeout=client.timeout_s)
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                    raise
+                print(f"error: {path}: {exc.details()}", file=sys.stderr)
+                code = 1
+                continue
+            workflow = response.workflow
+            print(f"{workflow.name}@{workflow.version} {'created' if response.created else 'unchanged'}")
+            for warning in response.warnings:
+                print(diagnostic_from_proto(warning))
+    return code
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    """NAME or NAME@VERSION -> (name, version; 0 for the newest)."""
+    name, at, version = ref.partition("@")
+    if at and not (version.isdigit() and int(version) >= 1):
+        raise UsageError(f"{ref!r}: give NAME or NAME@VERSION with VERSION a number from 1, e.g. "
+                         f"{name}@2")
+    return name, int(version) if at else 0
+
+
+def fetch(client: Client, ref: str) -> wf_pb.Workflow:
+    name, version = parse_ref(ref)
+    response: wf_pb.GetWorkflowResponse = _stub(client).GetWorkflow(
+        wf_pb.GetWorkflowRequest(name=name, version=version), timeout=client.timeout_s)
+    return response.workflow
+
+
+def _created(workflow: wf_pb.Workflow) -> str:
+    return workflow.create_time.ToDatetime().isoformat(timespec="seconds")
+
+
+def run_get(args: argparse.Namespace) -> int:
+    try:
+        with Client(args.orchestrator) as client:
+            workflow = fetch(client, args.ref)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.format == "json":
-        print(json.dumps([d.to_dict() for d in found], indent=2))
+        data = json_format.MessageToDict(workflow, preserving_proto_field_name=True,
+                                         always_print_fields_with_no_presence=True)
+        data.pop("source", None)
+        print(json.dumps(data, indent=2))
     else:
-        for diagnostic in found:
-            print(diagnostic)
-        print(summary(found, len(args.files)))
-    return 1 if any(d.severity == "error" for d in found) else 0
+        sys.stdout.write(workflow.source if workflow.source.endswith("\n") else workflow.source + "\n")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with Client(args.orchestrator) as client:
+        response: wf_pb.ListWorkflowsResponse = _stub(client).ListWorkflows(
+            wf_pb.ListWorkflowsRequest(name=args.name), timeout=client.timeout_s)
+    if args.name and not response.workflows:
+        print(f"error: NOT_FOUND: workflow {args.name!r} not found", file=sys.stderr)
+        return 1
+    print(f"{'name':<20} {'version':>7} {'steps':>5}  {'origin':<40} created")
+    for w in response.workflows:
+        print(f"{w.name:<20} {w.version:>7} {len(w.steps):>5}  {w.origin:<40} {_created(w)}")
+    return 0
+
+
+def _workflow_of(args: argparse.Namespace) -> tuple[Workflow | None, list[Diagnostic], str]:
+    """The workflow to draw (a file, or fetched with --orchestrator), its errors, its origin."""
+    if args.orchestrator:
+        with Client(args.orchestrator) as client:
+            stored = fetch(client, args.file)
+        text, origin = stored.source, f"{stored.name}@{stored.version}"
+    else:
+        origin = args.file
+        try:
+            text = Path(origin).read_text()
+        except OSError as exc:
+            raise UsageError(f"{origin}: {exc.strerror}") from exc
+    workflow, found = check(text, origin, Catalog(skills=None))
+    return workflow, [d for d in found if d.severity == "error"], origin
 
 
 def run_graph(args: argparse.Namespace) -> int:
     from cellwright.orchestrator.workflow import graph
 
-    catalog = Catalog(skills=None)
-    path = args.file
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        print(f"error: {path}: {exc.strerror}", file=sys.stderr)
+        workflow, errors, _ = _workflow_of(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    workflow, found = check(text, path, catalog)
-    errors = [d for d in found if d.severity == "error"]
     if workflow is None:
         for diagnostic in errors:
             print(diagnostic, file=sys.stderr)
