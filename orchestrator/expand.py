@@ -8,6 +8,8 @@ job's params and the results of the steps it needs; when the job succeeds, its o
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +19,7 @@ from cellwright.orchestrator.workflow.expressions import ExprError, is_template,
 from cellwright.orchestrator.workflow.model import Step, Workflow
 
 MAX_REPETITIONS = 1000
+STEP_REF = re.compile(r"steps\.([a-z0-9_][a-z0-9_-]{0,62})")
 
 
 class RenderError(ValueError):
@@ -118,8 +121,21 @@ def environment(job: Job, task: Task | None = None) -> dict[str, Any]:
     for t in job.tasks:
         if not t.spec.recovery_for:
             by_step.setdefault(t.step_id, []).append(t)
-    env: dict[str, Any] = {"params": job.params, "job": {"id": job.id},
-                           "steps": {s: step_view(ts) for s, ts in by_step.items()}}
+    steps = {s: step_view(ts) for s, ts in by_step.items()}
+    for step_id in _named_steps(job, task) - steps.keys():  # repeated zero times: no tasks
+        steps[step_id] = {"result": [], "state": TaskState.SUCCEEDED.value, "cell": ""}
+    env: dict[str, Any] = {"params": job.params, "job": {"id": job.id}, "steps": steps}
     if task is not None and task.spec.repeated:
         env["item"], env["index"] = task.item, task.index
     return env
+
+
+def _named_steps(job: Job, task: Task | None) -> set[str]:
+    """Steps the job's tasks need, and those named by the outputs (and `task`'s own
+    expressions): a step among them with no task was repeated zero times."""
+    named = {need for t in job.tasks for need in t.needs}
+    texts: list[Any] = [dict(job.outputs_spec)]
+    if task is not None:
+        texts += [dict(task.spec.with_), task.spec.when]
+    named.update(STEP_REF.findall(json.dumps(texts, default=str)))
+    return named
