@@ -14,7 +14,7 @@ from typing import Any
 from cellwright.api.schema import CELL_ID, SchemaError, quote, validate
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument
 from cellwright.orchestrator.expand import RenderError, render
-from cellwright.orchestrator.model import KnownCell, ReadyTask, SkillSchema, Task
+from cellwright.orchestrator.model import KnownCell, ReadyTask, SkillSchema, Task, TaskSpec, TaskState
 from cellwright.orchestrator.scheduler import CellOffer, admits
 from cellwright.orchestrator.workflow.expressions import is_template
 from cellwright.orchestrator.workflow.model import Placement, Workflow
@@ -51,10 +51,7 @@ def check_runnable(workflow: Workflow, tasks: Sequence[Task], pin: Placement,
         if task.spec.operator is not None:
             continue
         if not capable(task, pin, cells):
-            raise FailedPrecondition(
-                f"step {task.step_id}: no known cell can run it: it needs skill "
-                f"{quote(task.skill)}{_terms(task.spec.place, pin)}; known cells: "
-                f"{_describe(cells)}. Connect such a cell, or change the workflow or the pin")
+            raise FailedPrecondition(_cannot_run("step", task, pin, cells))
         schema = skills.get(task.skill)
         if schema is None or not schema.params_schema:  # none declared: nothing to check
             continue
@@ -66,6 +63,17 @@ def check_runnable(workflow: Workflow, tasks: Sequence[Task], pin: Placement,
             raise InvalidArgument(exc.field, f"{exc.problem} (step {task.step_id} of "
                                   f"{workflow.name}@{workflow.version}, bound from the job's "
                                   "params)") from exc
+    for step in workflow.recovery:  # runs only after a failure, and then needs a cell too
+        task = Task(step.id, "", step.id, step.skill, {}, (), TaskState.PENDING,
+                    spec=TaskSpec(place=step.place))
+        if step.operator is None and not capable(task, pin, cells):
+            raise FailedPrecondition(_cannot_run("recovery step", task, pin, cells))
+
+
+def _cannot_run(what: str, task: Task, pin: Placement, cells: Sequence[KnownCell]) -> str:
+    return (f"{what} {task.step_id}: no known cell can run it: it needs skill "
+            f"{quote(task.skill)}{_terms(task.spec.place, pin)}; known cells: "
+            f"{_describe(cells)}. Connect such a cell, or change the workflow or the pin")
 
 
 def check_schema_conflicts(cell_id: str, advertised: Sequence[SkillSchema],
