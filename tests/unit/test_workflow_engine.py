@@ -636,6 +636,19 @@ def test_a_step_no_known_cell_could_run_is_refused_at_submit_naming_the_step(h):
         h.submit()
 
 
+def test_a_recovery_step_no_known_cell_could_run_is_refused_at_submit_naming_it(h):
+    h.put("""\
+        steps:
+          - {id: a, skill: noop, on_failure: {run: fix}}
+        recovery:
+          - {id: fix, skill: move_to}
+        """)
+    h.cell("c1")
+    with pytest.raises(FailedPrecondition, match="recovery step fix: no known cell"):
+        h.submit()
+    h.cell("c2", ["move_to"])
+    assert h.submit().state is JobState.QUEUED
+
 def test_a_placement_no_known_cell_meets_is_refused_at_submit(h):
     h.put("steps:\n  - {id: a, skill: noop, place: {model: ur5e}}\n")
     h.cell("c1", models=["franka_panda"])
