@@ -344,11 +344,12 @@ class Store(_Queries, PlantWrites):
             " WHERE id = ?", (NO_DEADLINE, job_id)).fetchone()
         self._db.executemany(
             "INSERT INTO tasks (id, job_id, ordinal, step_id, skill, params, needs, retries, state,"
-            " rank_priority, rank_deadline, rank_seq, spec, idx, item, same_cell)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " rank_priority, rank_deadline, rank_seq, spec, idx, item, same_cell, error,"
+            " assigned_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [(t.id, job_id, first_ordinal + i, t.step_id, t.skill, json.dumps(t.params),
               json.dumps(t.needs), t.max_attempts - 1, t.state.value, *rank,
-              codec.spec_to_json(t.spec), t.index, json.dumps(t.item), t.same_cell)
+              codec.spec_to_json(t.spec), t.index, json.dumps(t.item), t.same_cell,
+              _error_json(t.error), t.assigned_at, t.finished_at)
              for i, t in enumerate(tasks)])
 
     def find_request(self, request_id: str) -> tuple[str, str] | None:

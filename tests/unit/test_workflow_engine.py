@@ -436,10 +436,6 @@ def test_on_failure_run_starts_the_recovery_step_then_applies_then(h, then, job_
     assert states(done) == {"a": TaskState.HELD if then == "hold" else F, "a/fix": S, "b": b_state}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine._advance inserts a new recovery task with store.insert_tasks, which keeps "
-    "state and params but not assigned_at (nor error / finished_at): an operator recovery "
-    "step starts with assigned_at 0 and the next dispatch fails it with timeout at once"))
 def test_an_operator_recovery_step_waits_its_whole_timeout(h):
     h.put("""\
         steps:
