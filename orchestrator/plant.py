@@ -50,8 +50,17 @@ def check_runnable(workflow: Workflow, tasks: Sequence[Task], pin: Placement,
     for task in tasks:
         if task.spec.operator is not None:
             continue
-        if not capable(task, pin, cells):
+        able = capable(task, pin, cells)
+        if not able:
             raise FailedPrecondition(_cannot_run("step", task, pin, cells))
+        follow = task.spec.place.same_cell_as
+        sources = [t for t in tasks if t.step_id == follow]
+        if follow and sources and not set(able) & {c for t in sources for c in capable(t, pin, cells)}:
+            raise FailedPrecondition(
+                f"step {task.step_id} must run on the cell that ran {follow} (same_cell_as), "
+                f"and no known cell can run both: {task.step_id} on {able}, {follow} on "
+                f"{sorted({c for t in sources for c in capable(t, pin, cells)})}; the job could "
+                "never finish")
         schema = skills.get(task.skill)
         if schema is None or not schema.params_schema:  # none declared: nothing to check
             continue

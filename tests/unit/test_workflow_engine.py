@@ -753,3 +753,15 @@ def test_a_0_1_workflow_file_still_runs(h):
     done = h.job(job.id)
     assert done.state is JobState.SUCCEEDED
     assert [t.step_id for t in done.tasks] == ["first", "second", "home"]
+
+
+def test_same_cell_as_that_no_known_cell_could_honour_is_refused_at_submit(h):
+    h.cell("c1", ["noop"])
+    h.cell("c2", ["pick"])
+    h.put("""\
+        steps:
+          - {id: a, skill: noop, place: {cell: c1}}
+          - {id: b, skill: pick, needs: [a], place: {same_cell_as: a}}
+        """)
+    with pytest.raises(FailedPrecondition, match=r"step b must run on the cell that ran a \(same_cell_as\)"):
+        h.submit()
