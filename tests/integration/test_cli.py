@@ -23,6 +23,7 @@ import pytest
 from cellwright import __version__
 from cellwright.app.cli import main
 from cellwright.app.commands import describe_event
+from cellwright.testing import async_wait_until
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
 from cellwright.v1 import job_pb2, packml_pb2
@@ -362,3 +363,233 @@ async def test_cell_run_refuses_a_bad_robot_entry_with_the_key(spawn: Spawn, tmp
     _, err = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
     assert process.returncode == 2, err
     assert f"error: {config}: {expected}" in err.decode()
+
+
+# --- workflow put / get / list / validate / graph against an orchestrator -----------------
+
+KIT_V1 = """\
+apiVersion: cellwright/v1
+kind: Workflow
+name: kit
+steps:
+  - id: first
+    skill: noop
+"""
+
+KIT_V2 = KIT_V1 + """\
+  - id: second
+    skill: noop
+    needs: [first]
+"""
+
+# Four errors: step a has no skill (line 5) but an unknown key (line 6), a need of no step
+# (line 9), a bad timeout (line 10).
+BROKEN_WORKFLOW = """\
+apiVersion: cellwright/v1
+kind: Workflow
+name: broken
+steps:
+  - id: a
+    skil: noop
+  - id: b
+    skill: noop
+    needs: [nowhere]
+    timeout: -3s
+"""
+
+CHECKED_WORKFLOW = """\
+apiVersion: cellwright/v1
+kind: Workflow
+name: checked
+params:
+  tray: {type: string, default: outfeed_a}
+steps:
+  - id: move
+    skill: noop
+  - id: check
+    operator: {prompt: "Check the kit in ${params.tray}"}
+    needs: [move]
+outputs:
+  tray: "${params.tray}"
+  checked_by: "${steps.check.result.by}"
+"""
+
+LAYOUT = Path(__file__).parents[2] / "sim_worlds" / "worlds" / "arm_cell.layout.yaml"
+
+
+def offline(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
+    """`cellwright ARGS` without an orchestrator (nothing appended)."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return Ran(code, out, err)
+
+
+def write(folder: Path, name: str, text: str) -> str:
+    path = folder / name
+    path.write_text(text)
+    return str(path)
+
+
+async def test_workflow_put_numbers_versions_and_get_and_list_read_them_back(cli: Cli, tmp_path: Path) -> None:
+    kit = write(tmp_path, "kit.yaml", KIT_V1)
+    first = (await cli("workflow", "put", kit)).out.splitlines()
+    assert first[0] == "kit@1 created"
+    # the plant knows no cell yet: a warning says skills were not checked
+    assert first[1].startswith(f"{kit}:") and ": warning: skills and their params are not checked" in first[1]
+    assert (await cli("workflow", "put", kit)).out == "kit@1 unchanged\n"
+    write(tmp_path, "kit.yaml", KIT_V2)
+    assert (await cli("workflow", "put", kit)).out.splitlines()[0] == "kit@2 created"
+    assert (await cli("workflow", "get", "kit")).out == KIT_V2
+    assert (await cli("workflow", "get", "kit@1")).out == KIT_V1
+    meta = json.loads((await cli("workflow", "get", "kit@1", "--format", "json")).out)
+    assert (meta["name"], meta["version"], meta["origin"], meta["steps"]) == ("kit", 1, kit, ["first"])
+    assert "source" not in meta
+    missing = await cli("workflow", "get", "kit@3")
+    assert missing.code == 1 and missing.err.startswith("error: NOT_FOUND: ")
+    assert (await cli("workflow", "get", "kit@latest")).code == 2
+    table = (await cli("workflow", "list")).out.splitlines()
+    assert table[0].split() == ["name", "version", "steps", "origin", "created"]
+    rows = {line.split()[0]: line.split() for line in table[1:]}
+    assert rows["kit"][1:4] == ["2", "2", kit]
+    assert "noop" in rows  # a built-in workflow
+    versions = (await cli("workflow", "list", "kit")).out.splitlines()[1:]
+    assert [line.split()[1:3] for line in versions] == [["1", "1"], ["2", "2"]]
+
+
+async def test_workflow_put_of_a_broken_file_prints_every_error_as_validate_does_and_exits_1(
+        cli: Cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = write(tmp_path, "broken.yaml", BROKEN_WORKFLOW)
+    here = offline(capsys, "workflow", "validate", broken)
+    assert here.code == 1
+    errors = [line for line in here.out.splitlines() if ": error: " in line]
+    assert [e.split(":")[1] for e in errors] == ["5", "6", "9", "10"], here.out
+    put = await cli("workflow", "put", broken)
+    assert (put.code, put.out) == (1, "")
+    assert put.err.startswith(f"error: {broken}: source: 4 error(s) in {broken}:")
+    assert all(error in put.err for error in errors)
+    remote = await cli("workflow", "validate", broken)
+    assert remote.code == 1
+    assert [line for line in remote.out.splitlines() if ": error: " in line] == errors
+    assert remote.out.splitlines()[-1].startswith("4 errors, ")
+    assert (await cli("workflow", "list", "broken")).code == 1
+
+
+async def test_workflow_put_prints_the_plants_warnings_where_they_are(
+        cli: Cli, tmp_path: Path, start_cell: Any) -> None:
+    await start_cell("noop-1")  # the plant now knows its skills: noop only
+    weld = write(tmp_path, "weld.yaml", KIT_V1.replace("name: kit", "name: weld").replace(
+        "skill: noop", "skill: weld"))
+    ran = await cli("workflow", "put", weld)
+    assert ran.code == 0, ran.err
+    lines = ran.out.splitlines()
+    assert lines[0] == "weld@1 created"
+    assert lines[1].startswith(f"{weld}:6:12: warning: ") and "weld" in lines[1]
+    assert lines[2].startswith("    hint: no cell of this plant has advertised it yet")
+    refused = await cli("job", "submit", "weld")
+    assert refused.code == 1
+    assert refused.err.startswith("error: FAILED_PRECONDITION: step first: no known cell can run it")
+
+
+async def test_workflow_graph_draws_a_stored_version(cli: Cli, tmp_path: Path) -> None:
+    await cli("workflow", "put", write(tmp_path, "kit.yaml", KIT_V1))
+    await cli("workflow", "put", write(tmp_path, "kit.yaml", KIT_V2))
+    for ref, steps in (("kit", ["first", "second"]), ("kit@1", ["first"])):
+        out = tmp_path / "kit.svg"
+        ran = await cli("workflow", "graph", ref, "-o", str(out))
+        assert ran.code == 0, ran.err
+        svg = out.read_text()
+        assert "<svg" in svg and all(step in svg for step in steps)
+        assert ("second" in svg) == ("second" in steps)
+
+
+# --- job submit --cell/--tag, job act, job get ------------------------------------------
+
+async def test_job_submit_pins_the_job_to_cells_or_tags(cli: Cli, start_cell: Any) -> None:
+    await start_cell("noop-1")
+    await start_cell("noop-2")
+    ran = await cli("job", "submit", "noop", "--cell", "noop-2", "--cell", "noop-3", "--wait")
+    assert ran.code == 0, ran.err
+    job = await get(cli, ran.out.split()[0])
+    assert (job["state"], job["tasks"][0]["cell_id"]) == ("SUCCEEDED", "noop-2")
+    refused = await cli("job", "submit", "noop", "--tag", "gripper-2f")
+    assert refused.code == 1
+    assert refused.err.startswith("error: FAILED_PRECONDITION: step noop: no known cell can run it")
+    assert "job pin tags=['gripper-2f']" in refused.err
+
+
+async def test_job_get_shows_what_waits_and_job_confirm_ends_an_operator_step(
+        cli: Cli, tmp_path: Path, start_cell: Any, job_in_state: Any) -> None:
+    await cli("workflow", "put", write(tmp_path, "checked.yaml", CHECKED_WORKFLOW))
+    job_id = (await cli("job", "submit", "checked", "-p", "tray=outfeed_b")).out.split()[0]
+    waiting = await get(cli, job_id)  # no cell yet
+    assert "waits for one to connect" in waiting["waiting_reason"]
+    move = waiting["tasks"][0]
+    assert "waits for one to connect" in move["waiting_reason"]
+    assert (move["index"], move["item"], move["reservations"], move["prompt"]) == (0, None, [], "")
+    assert waiting["outputs"] == {}
+
+    await start_cell("noop-1")
+
+    async def awaiting() -> dict[str, Any] | None:
+        job = await get(cli, job_id)
+        return job if job["tasks"][1]["state"] == "AWAITING_OPERATOR" else None
+    check = (await async_wait_until(awaiting, TIMEOUT_S, "step check awaits the operator"))["tasks"][1]
+    assert (check["step_id"], check["prompt"]) == ("check", "Check the kit in outfeed_b")
+
+    bad = await cli("job", "act", job_id, "check", "approve", "--reason", "ok")
+    assert bad.code == 2
+    ran = await cli("job", "confirm", job_id, "check", "--reason", "kit complete", "--operator", "ana")
+    assert ran.code == 0, ran.err
+    assert ran.out.startswith(f"{job_id} ") and ran.out.endswith("; check: SUCCEEDED\n")
+    done = await get(cli, (await job_in_state(job_id, job_pb2.JOB_STATE_SUCCEEDED)).id)
+    assert done["outputs"] == {"tray": "outfeed_b", "checked_by": "ana"}
+    again = await cli("job", "act", job_id, "check", "confirm", "--reason", "twice")
+    assert again.code == 1 and again.err.startswith("error: FAILED_PRECONDITION: ")
+
+
+async def test_job_act_holds_and_resumes_one_repetition_of_a_step(cli: Cli, tmp_path: Path) -> None:
+    each = KIT_V1.replace("name: kit", "name: each").replace(
+        "    skill: noop\n", "    skill: noop\n    for_each: [red_cube, blue_cube]\n")
+    await cli("workflow", "put", write(tmp_path, "each.yaml", each))
+    job_id = (await cli("job", "submit", "each")).out.split()[0]  # no cell: READY, waiting
+    tasks = (await get(cli, job_id))["tasks"]
+    assert [(t["index"], t["item"]) for t in tasks] == [(0, "red_cube"), (1, "blue_cube")]
+    held = await cli("job", "hold", job_id, "first[1]", "--reason", "blue bin empty")
+    assert held.out.startswith(f"{job_id} ") and "; first[1]: HELD" in held.out, held.err
+    tasks = (await get(cli, job_id))["tasks"]
+    assert [t["state"] for t in tasks] == ["READY", "HELD"]
+    assert "hold by " in tasks[1]["operator_note"] and "blue bin empty" in tasks[1]["operator_note"]
+    resumed = await cli("job", "act", job_id, "first[1]", "resume", "--reason", "refilled",
+                        "--operator", "bo")
+    assert resumed.code == 0 and "; first[1]: HELD" not in resumed.out, resumed.out
+    assert (await cli("job", "skip", job_id, "first[0]")).code == 2  # --reason is required
+
+
+# --- reservations ---------------------------------------------------------------------
+
+async def test_reservations_list_shows_a_held_station_and_release_frees_it(
+        cli: Cli, start_orchestrator: Any, tmp_path: Path) -> None:
+    from cellwright.api.layout import load_layout
+    from cellwright.testing import ScriptedCell
+
+    info = await start_orchestrator(layout=load_layout(LAYOUT))
+    reserving = KIT_V1.replace("name: kit", "name: reserving") + "    reserve: [outfeed_a]\n"
+    await cli("workflow", "put", write(tmp_path, "reserving.yaml", reserving), address=info.address)
+    cell = ScriptedCell(info.address, "cell-1", uuid.uuid4().hex)
+    try:
+        await cell.connect()
+        job_id = (await cli("job", "submit", "reserving", address=info.address)).out.split()[0]
+        assign = (await cell.next("assign")).assign
+        await cell.report(assign, job_pb2.TASK_STATE_RUNNING)
+        table = (await cli("reservations", "list", address=info.address)).out.splitlines()
+        assert table[0].split() == ["resource", "state", "job", "task", "cell", "since", "note"]
+        assert [row.split()[:5] for row in table[1:]] == [["outfeed_a", "HELD", job_id, "first", "cell-1"]]
+        ran = await cli("reservations", "release", "outfeed_a", "--reason", "tray checked",
+                        address=info.address)
+        assert (ran.code, ran.out) == (0, f"released outfeed_a (was HELD, held by {assign.task_id} "
+                                          "on cell-1)\n"), ran.err
+        assert (await cli("reservations", "list", address=info.address)).out.splitlines()[1:] == []
+        again = await cli("reservations", "release", "outfeed_a", "--reason", "x", address=info.address)
+        assert again.code == 1 and again.err.startswith("error: NOT_FOUND: ")
+    finally:
+        await cell.drop()

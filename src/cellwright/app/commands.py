@@ -299,7 +299,11 @@ def job_submit(args: argparse.Namespace) -> int:
 
 def job_get(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        print(to_json(client.get(args.job_id)))
+        job = json.loads(to_json(client.get(args.job_id)))
+    job.setdefault("outputs", {})  # none until the job succeeds
+    for task in job["tasks"]:  # a step not repeated by for_each has no item: say so
+        task.setdefault("item", None)
+    print(json.dumps(job, indent=2))
     return 0
 
 

@@ -261,8 +261,7 @@ def parse_ref(ref: str) -> tuple[str, int]:
     return name, int(version) if at else 0
 
 
-def fetch(client: Client, ref: str) -> wf_pb.Workflow:
-    name, version = parse_ref(ref)
+def fetch(client: Client, name: str, version: int) -> wf_pb.Workflow:
     response: wf_pb.GetWorkflowResponse = _stub(client).GetWorkflow(
         wf_pb.GetWorkflowRequest(name=name, version=version), timeout=client.timeout_s)
     return response.workflow
@@ -274,11 +273,12 @@ def _created(workflow: wf_pb.Workflow) -> str:
 
 def run_get(args: argparse.Namespace) -> int:
     try:
-        with Client(args.orchestrator) as client:
-            workflow = fetch(client, args.ref)
+        name, version = parse_ref(args.ref)  # before connecting: a usage error sends nothing
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    with Client(args.orchestrator) as client:
+        workflow = fetch(client, name, version)
     if args.format == "json":
         data = json_format.MessageToDict(workflow, preserving_proto_field_name=True,
                                          always_print_fields_with_no_presence=True)
@@ -305,8 +305,9 @@ def run_list(args: argparse.Namespace) -> int:
 def _workflow_of(args: argparse.Namespace) -> tuple[Workflow | None, list[Diagnostic], str]:
     """The workflow to draw (a file, or fetched with --orchestrator), its errors, its origin."""
     if args.orchestrator:
+        name, version = parse_ref(args.file)
         with Client(args.orchestrator) as client:
-            stored = fetch(client, args.file)
+            stored = fetch(client, name, version)
         text, origin = stored.source, f"{stored.name}@{stored.version}"
     else:
         origin = args.file
