@@ -1,5 +1,7 @@
 """`cellwright demo`: the whole path on one machine, as separate processes.
 
+`--world line2` runs two cells of one world instead (`demo_line2`).
+
 An orchestrator (temporary SQLite) and a simulated Panda arm cell (PyBullet DIRECT) start
 as their own processes on loopback; the demo then acts as an MES: it submits a batch of
 jobs over gRPC, follows them with WatchJobs and the cell's ZeroMQ state stream, and ends
@@ -22,6 +24,7 @@ from google.protobuf import json_format
 
 from cellwright.api.client import FINAL_JOB_STATES, Client
 from cellwright.api.statestream import StateSubscriber
+from cellwright.app import demo_line2
 from cellwright.app.commands import describe_event
 from cellwright.app.kpis import format_table, job_kpis
 from cellwright.app.launch import Process, start_cell, start_orchestrator
@@ -48,6 +51,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         help=f"how many jobs of the batch to submit, 1..{len(BATCH)}")
     parser.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many s")
+    parser.add_argument("--world", choices=("arm_cell", "line2"), default="arm_cell",
+                        help="arm_cell (default): one arm cell and a batch of pick-place and "
+                             "kitting jobs; line2: two cells of one world, transfer jobs over "
+                             "both through a reserved handover station")
     parser.set_defaults(func=run)
 
 
@@ -119,6 +126,8 @@ def _wait_for_cell(client: Client, cell_process: Process, started: float, timeou
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "world", "arm_cell") == "line2":
+        return demo_line2.run(args)
     if not 1 <= args.jobs <= len(BATCH):
         raise SystemExit(f"error: --jobs must be in 1..{len(BATCH)}")
     out: Path = args.out
