@@ -23,6 +23,7 @@ from cellwright.orchestrator.workflow import Catalog, Diagnostic, SkillSpec, Wor
 
 BUILTIN_DIR = Path(__file__).parent / "builtin_workflows"
 MAX_SOURCE_BYTES = 256 * 1024
+MAX_LISTED_CHARS = 3500  # within the server's status-details limit (HTTP/2 headers)
 UNMET = ("no cell of this plant has advertised it yet; jobs that need it are refused until "
          "one does")
 
@@ -32,8 +33,16 @@ class WorkflowRefused(InvalidArgument):
 
     def __init__(self, origin: str, diagnostics: list[Diagnostic]) -> None:
         errors = [d for d in diagnostics if d.severity == "error"]
-        super().__init__("source", f"{len(errors)} error(s) in {origin}:\n" +
-                         "\n".join(str(d) for d in errors[:20]))
+        lines: list[str] = []
+        for error in errors:  # one line each (hints left out) while they fit a status message
+            line = f"{error.file}:{error.line}:{error.column}: error: {error.message}"
+            if sum(len(x) + 1 for x in lines) + len(line) > MAX_LISTED_CHARS:
+                lines.append(f"... and {len(errors) - len(lines)} more: ValidateWorkflow "
+                             "(`cellwright workflow validate --orchestrator`) lists every one "
+                             "with its hint")
+                break
+            lines.append(line)
+        super().__init__("source", f"{len(errors)} error(s) in {origin}:\n" + "\n".join(lines))
         self.diagnostics = diagnostics
 
 

@@ -39,7 +39,7 @@ from cellwright.v1 import job_service_pb2_grpc as job_grpc
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 10.0
-MAX_DETAILS = 1024  # status details travel in HTTP/2 headers: keep them far below the limit
+MAX_DETAILS = 4096  # status details travel in HTTP/2 headers (8 KiB): keep them well below
 WATCH_BATCH = 256
 ACTIONS = {job_svc.TASK_ACTION_HOLD: "hold", job_svc.TASK_ACTION_RESUME: "resume",
            job_svc.TASK_ACTION_SKIP: "skip", job_svc.TASK_ACTION_CANCEL: "cancel",

@@ -263,10 +263,6 @@ async def test_put_of_a_broken_workflow_is_invalid_argument_listing_every_error(
     assert not (await workflows.ListWorkflows(wf_pb.ListWorkflowsRequest(name="broken"))).workflows
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: PutWorkflow's INVALID_ARGUMENT is cut at 20 errors (catalog.WorkflowRefused) "
-    "and at 1024 characters (server.MAX_DETAILS clips it, hints included), so a workflow with "
-    "many errors does not get every error listed as WorkflowService promises"))
 async def test_put_of_a_workflow_with_many_errors_still_lists_every_error(
         channel: grpc.aio.Channel) -> None:
     workflows, _ = stubs(channel)

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from cellwright.api.layout import load_layout
-from cellwright.orchestrator.catalog import BUILTIN_DIR
+from cellwright.orchestrator.catalog import BUILTIN_DIR, WorkflowRefused
 from cellwright.orchestrator.engine import NOT_FOUND, Assignment, CancelOrder, Engine, Submission, TaskReport
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument, NotFound
 from cellwright.orchestrator.model import Job, JobState, KnownCell, SkillSchema, Task, TaskError, TaskState
 from cellwright.orchestrator.scheduler import CellOffer
+from cellwright.orchestrator.server import MAX_DETAILS
 from cellwright.orchestrator.store import Store
 from cellwright.orchestrator.workflow.model import Placement
 
@@ -765,3 +766,14 @@ def test_same_cell_as_that_no_known_cell_could_honour_is_refused_at_submit(h):
         """)
     with pytest.raises(FailedPrecondition, match=r"step b must run on the cell that ran a \(same_cell_as\)"):
         h.submit()
+
+
+def test_a_refusal_with_very_many_errors_lists_what_fits_and_says_how_many_more(h):
+    steps = "".join(f"  - {{id: s{i}, skill: noop, needs: [nowhere_{'x' * 40}{i}]}}\n" for i in range(200))
+    with pytest.raises(WorkflowRefused) as info:
+        h.engine.put_workflow(flow(f"steps:\n{steps}", "many"), "many.yaml")
+    message = str(info.value)
+    assert message.startswith("source: 200 error(s) in many.yaml:\nmany.yaml:5:")
+    assert len(message) <= MAX_DETAILS
+    assert message.endswith("more: ValidateWorkflow (`cellwright workflow validate --orchestrator`) "
+                            "lists every one with its hint")

@@ -27,8 +27,9 @@ if _version_not_supported:
 
 class WorkflowServiceStub:
     """Workflows as integrators write them (docs/workflows.md). Every stored version is
-    immutable; a job pins the version it started with. INVALID_ARGUMENT lists every
-    problem of a refused workflow with its line and column.
+    immutable; a job pins the version it started with. INVALID_ARGUMENT lists the errors
+    of a refused workflow with line and column, one per line, as many as fit a status
+    message (about 3.5 KB), then how many more; ValidateWorkflow returns every one.
     """
 
     def __init__(self, channel):
@@ -61,8 +62,9 @@ class WorkflowServiceStub:
 
 class WorkflowServiceServicer:
     """Workflows as integrators write them (docs/workflows.md). Every stored version is
-    immutable; a job pins the version it started with. INVALID_ARGUMENT lists every
-    problem of a refused workflow with its line and column.
+    immutable; a job pins the version it started with. INVALID_ARGUMENT lists the errors
+    of a refused workflow with line and column, one per line, as many as fit a status
+    message (about 3.5 KB), then how many more; ValidateWorkflow returns every one.
     """
 
     def PutWorkflow(self, request, context):
@@ -127,8 +129,9 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class WorkflowService:
     """Workflows as integrators write them (docs/workflows.md). Every stored version is
-    immutable; a job pins the version it started with. INVALID_ARGUMENT lists every
-    problem of a refused workflow with its line and column.
+    immutable; a job pins the version it started with. INVALID_ARGUMENT lists the errors
+    of a refused workflow with line and column, one per line, as many as fit a status
+    message (about 3.5 KB), then how many more; ValidateWorkflow returns every one.
     """
 
     @staticmethod

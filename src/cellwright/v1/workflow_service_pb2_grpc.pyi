@@ -28,8 +28,9 @@ GRPC_VERSION: str
 
 class WorkflowServiceStub:
     """Workflows as integrators write them (docs/workflows.md). Every stored version is
-    immutable; a job pins the version it started with. INVALID_ARGUMENT lists every
-    problem of a refused workflow with its line and column.
+    immutable; a job pins the version it started with. INVALID_ARGUMENT lists the errors
+    of a refused workflow with line and column, one per line, as many as fit a status
+    message (about 3.5 KB), then how many more; ValidateWorkflow returns every one.
     """
 
     @_typing.overload
@@ -50,8 +51,9 @@ class WorkflowServiceStub:
 @_typing.type_check_only
 class WorkflowServiceAsyncStub(WorkflowServiceStub):
     """Workflows as integrators write them (docs/workflows.md). Every stored version is
-    immutable; a job pins the version it started with. INVALID_ARGUMENT lists every
-    problem of a refused workflow with its line and column.
+    immutable; a job pins the version it started with. INVALID_ARGUMENT lists the errors
+    of a refused workflow with line and column, one per line, as many as fit a status
+    message (about 3.5 KB), then how many more; ValidateWorkflow returns every one.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -68,8 +70,9 @@ class WorkflowServiceAsyncStub(WorkflowServiceStub):
 
 class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
     """Workflows as integrators write them (docs/workflows.md). Every stored version is
-    immutable; a job pins the version it started with. INVALID_ARGUMENT lists every
-    problem of a refused workflow with its line and column.
+    immutable; a job pins the version it started with. INVALID_ARGUMENT lists the errors
+    of a refused workflow with line and column, one per line, as many as fit a status
+    message (about 3.5 KB), then how many more; ValidateWorkflow returns every one.
     """
 
     @_abc_1.abstractmethod
