@@ -396,24 +396,36 @@ class Engine:
             live = self.store.ready_tasks(skills, now, limit=max(64, 4 * len(cells)))
             held = {r.resource for r in self.store.reservations()}
             for item, cell in scheduler.match(live, cells, held):
-                task = item.task
-                if not self.store.update_task(
-                        task.id, expect_states=[TaskState.READY], state=TaskState.ASSIGNED,
-                        cell_id=cell.cell_id, boot_id=cell.boot_id, epoch=task.epoch + 1,
-                        attempt=task.attempt + 1, assigned_at=now):
+                try:
+                    with self.store.transaction():  # a savepoint: one assignment or none of it
+                        assigned = self._assign(item.task, cell, now)
+                except _Contended as exc:
+                    log.error("dispatch: %s; the task stays READY", exc)
                     continue
-                if not self.store.reserve(
-                        Reservation(r, task.job_id, task.id, cell.cell_id, cell.boot_id,
-                                    task.epoch + 1, "HELD", now) for r in task.spec.reserve):
-                    raise RuntimeError(f"reservation of {task.spec.reserve} taken twice")
-                job = self.store.get_job(task.job_id)
-                if job is not None and job.state is JobState.QUEUED:
-                    self.store.update_job(task.job_id, now, state=JobState.RUNNING)
-                self._record(task.job_id, task.id)
-                assigned = replace(task, state=TaskState.ASSIGNED, cell_id=cell.cell_id,
-                                   epoch=task.epoch + 1, attempt=task.attempt + 1)
-                assignments.append(Assignment(cell.cell_id, assigned, item.deadline))
+                if assigned is not None:
+                    assignments.append(Assignment(cell.cell_id, assigned, item.deadline))
         return assignments, orders
+
+    def _assign(self, task: Task, cell: scheduler.CellOffer, now: float) -> Task | None:
+        """Assign a READY task to `cell` under a new epoch and take its reservations."""
+        epoch = task.epoch + 1
+        if not self.store.update_task(
+                task.id, expect_states=[TaskState.READY], state=TaskState.ASSIGNED,
+                cell_id=cell.cell_id, boot_id=cell.boot_id, epoch=epoch,
+                attempt=task.attempt + 1, assigned_at=now):
+            return None
+        if not self.store.reserve(Reservation(r, task.job_id, task.id, cell.cell_id, cell.boot_id,
+                                              epoch, "HELD", now) for r in task.spec.reserve):
+            holders = [f"{r.resource} by {r.task_id} ({r.state})" for r in self.store.reservations()
+                       if r.resource in task.spec.reserve]
+            raise _Contended(f"{task.id} needs {', '.join(task.spec.reserve)}, held: "
+                             f"{', '.join(holders)} (the scheduler believed them free: a bug)")
+        job = self.store.get_job(task.job_id)
+        if job is not None and job.state is JobState.QUEUED:
+            self.store.update_job(task.job_id, now, state=JobState.RUNNING)
+        self._record(task.job_id, task.id)
+        return replace(task, state=TaskState.ASSIGNED, cell_id=cell.cell_id, epoch=epoch,
+                       attempt=task.attempt + 1)
 
     def unassign(self, task_id: str, epoch: int) -> None:
         """An assignment that could not be sent (its cell's session ended meanwhile): the
@@ -624,6 +636,10 @@ class Engine:
 
 
 _PROGRESS_FIELDS = ("state", "params", "error", "finished_at", "same_cell", "assigned_at")
+
+
+class _Contended(RuntimeError):
+    """A reservation the scheduler thought free was held (its assignment is undone)."""
 
 
 def _job_id(job_id: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from cellwright.api.layout import load_layout
+from cellwright.orchestrator import scheduler
 from cellwright.orchestrator.catalog import BUILTIN_DIR, WorkflowRefused
 from cellwright.orchestrator.engine import NOT_FOUND, Assignment, CancelOrder, Engine, Submission, TaskReport
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -573,6 +574,22 @@ def test_a_held_station_blocks_another_jobs_task_reserving_it_or_its_zone(h, oth
     [b] = h.dispatch("c2")
     assert b.task.job_id == second.id
     assert set(holders(h)) == ({"handover", "handover_zone"} if other == "zoner" else {"handover"})
+
+
+def test_the_store_refuses_a_second_holder_even_if_the_scheduler_is_wrong(h, monkeypatch, caplog):
+    """The primary key, not the scheduler, guards a station: with a scheduler that ignores
+    what is held, the second assignment is undone (its task stays READY), the rest of the
+    dispatch goes on, and the log says what happened."""
+    _, a = reserving(h)
+    second = h.submit("holder")
+    free = h.submit("w") if h.put("steps:\n  - {id: a, skill: noop}\n") else None
+    real = scheduler.match
+    monkeypatch.setattr(scheduler, "match", lambda ready, cells, held=(): real(ready, cells, ()))
+    assigned = h.dispatch("c2", "c1")
+    assert [x.task.job_id for x in assigned] == [free.id]
+    assert holders(h) == {"handover": (a.task.id, "HELD")}
+    assert h.engine.get(second.id).tasks[0].state is TaskState.READY
+    assert "the scheduler believed them free" in caplog.text
 
 
 def test_a_failed_final_report_by_the_holder_also_releases(h):
