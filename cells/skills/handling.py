@@ -201,13 +201,17 @@ class PickPlace:
     """Pick a part of a given type and place it at a named location."""
 
     name = "pick_place"
-    description = "Pick a part of the given type from a station and place it at a location."
+    description = ("Pick a part of the given type from a station and place it at a location, "
+                   "then optionally move out of the way (retreat_to).")
     params_schema: Mapping[str, Any] = {
         "type": "object",
         "properties": {
             "part": {"type": "string", "description": "part type, e.g. red_cube"},
             "from": {"type": "string", "default": "infeed", "description": "station to pick from"},
             "place_at": {"type": "string", "description": "location to place at"},
+            "retreat_to": {"type": "string",
+                           "description": "a configuration or location to move to after "
+                                          "letting go (out of a shared station), e.g. home"},
             "robot": _ROBOT,
         },
         "required": ["part", "place_at"],
@@ -230,6 +234,8 @@ class PickPlace:
         pick_part(ctx, robot, str_param(params, "part"), str_param(params, "from", "infeed"),
                   progress_to=0.5)
         final = place_part(ctx, robot, place_at, progress_from=0.5)
+        if "retreat_to" in params:  # within the step, so within its reservations
+            move_to(ctx, robot, str_param(params, "retreat_to"))
         return {"part_id": final.id, "part_type": final.type,
                 "placed_at": as_list(final.pose.position),
                 "cycle_time_s": round(ctx.clock() - start, 4)}

@@ -40,7 +40,7 @@ PARTS = ["red_cube", "green_cube", "blue_cube", "green_cube", "blue_cube", "red_
 CELLS: dict[str, dict[str, Any]] = {  # as examples/line2/arm-a.yaml and arm-b.yaml
     "arm-a": {"cell_id": "arm-a", "tags": ["arm", "panda", "line2"], "world": "line2",
               "robots": {"panda": {"model": "pybullet.panda", "mount": "arm_a"}},
-              "skills": ["move_to", "pick", "place"]},
+              "skills": ["move_to", "pick", "place", "pick_place"]},
     "arm-b": {"cell_id": "arm-b", "tags": ["arm", "panda", "line2"], "world": "line2",
               "robots": {"panda": {"model": "pybullet.panda", "mount": "arm_b"}},
               "skills": ["pick_place"]},
