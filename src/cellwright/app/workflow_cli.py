@@ -296,9 +296,11 @@ def run_list(args: argparse.Namespace) -> int:
     if args.name and not response.workflows:
         print(f"error: NOT_FOUND: workflow {args.name!r} not found", file=sys.stderr)
         return 1
-    print(f"{'name':<20} {'version':>7} {'steps':>5}  {'origin':<40} created")
+    name = max([12, *(len(w.name) for w in response.workflows)])
+    origin = max([20, *(len(w.origin) for w in response.workflows)])
+    print(f"{'name':<{name}} {'version':>7} {'steps':>5}  {'origin':<{origin}}  created")
     for w in response.workflows:
-        print(f"{w.name:<20} {w.version:>7} {len(w.steps):>5}  {w.origin:<40} {_created(w)}")
+        print(f"{w.name:<{name}} {w.version:>7} {len(w.steps):>5}  {w.origin:<{origin}}  {_created(w)}")
     return 0
 
 
