@@ -473,3 +473,34 @@ async def test_a_job_pinned_to_cells_or_tags_no_known_cell_has_is_refused(
     done = await job_in_state(job.id, job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_SUCCEEDED)
     assert done.tasks[0].cell_id == "cell-2"
 
+
+async def test_a_workflow_reserving_stations_survives_a_restart_on_the_same_layout(
+        start_orchestrator: Any) -> None:
+    layout = load_layout(LAYOUT)
+    info = await start_orchestrator(layout=layout)
+    async with grpc.aio.insecure_channel(info.address) as channel:
+        await put(stubs(channel)[0], RESERVING)
+    again = await restart(info, start_orchestrator, layout=layout)
+    async with grpc.aio.insecure_channel(again.address) as channel:
+        workflows, _ = stubs(channel)
+        stored = (await workflows.GetWorkflow(wf_pb.GetWorkflowRequest(name="reserving"))).workflow
+        assert (stored.version, stored.source) == (1, RESERVING)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "server bug: WorkflowCatalog.parsed re-checks a stored version against the current layout, "
+    "so after a restart with another (or no) --layout a stored workflow that reserves a station "
+    "no longer parses and ListWorkflows, GetWorkflow (and jobs of it) answer INVALID_ARGUMENT for "
+    "every workflow; the message quotes diagnostics[0], a warning, not the error"))
+async def test_stored_workflows_stay_readable_after_a_restart_with_another_layout(
+        start_orchestrator: Any) -> None:
+    info = await start_orchestrator(layout=load_layout(LAYOUT))
+    async with grpc.aio.insecure_channel(info.address) as channel:
+        await put(stubs(channel)[0], RESERVING)
+    again = await restart(info, start_orchestrator)  # no layout now
+    async with grpc.aio.insecure_channel(again.address) as channel:
+        workflows, _ = stubs(channel)
+        listed = (await workflows.ListWorkflows(wf_pb.ListWorkflowsRequest())).workflows
+        assert "reserving" in {w.name for w in listed}
+        stored = (await workflows.GetWorkflow(wf_pb.GetWorkflowRequest(name="reserving"))).workflow
+        assert stored.source == RESERVING
