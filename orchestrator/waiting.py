@@ -44,9 +44,11 @@ def _reason(job: Job, task: Task, connected: Sequence[CellOffer], known: Sequenc
         return (f"no connected cell can run step {task.step_id} (skill {task.skill}); known cells "
                 f"that could: {', '.join(could) or 'none'}; it waits for one to connect")
     for resource in task.spec.reserve:
-        holder = held.get(resource)
-        if holder is not None and holder.task_id != task.id:
+        holder = held.get(resource)  # a READY task holds nothing, not even its own old attempt's
+        if holder is not None:
             suspect = " (SUSPECT: its cell was lost; an operator must check the station and " \
                       "release it)" if holder.state == "SUSPECT" else ""
-            return f"step {task.step_id} waits for {resource}, held by {holder.task_id}{suspect}"
+            who = f"its own earlier attempt (epoch {holder.epoch})" if holder.task_id == task.id \
+                else holder.task_id
+            return f"step {task.step_id} waits for {resource}, held by {who}{suspect}"
     return ""

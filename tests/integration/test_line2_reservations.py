@@ -336,10 +336,6 @@ class SilentStall(AssertionError):
     """A job that cannot progress while GetJob gives no waiting_reason."""
 
 
-@pytest.mark.xfail(strict=True, raises=SilentStall, reason=(
-    "orchestrator/waiting.py _reason skips a reservation whose holder.task_id is the task "
-    "itself, whatever its epoch: after RetryTask the READY task (epoch n+1) is blocked by its "
-    "own SUSPECT reservation of epoch n, and GetJob gives an empty waiting_reason"))
 @pytest.mark.timeout(180)
 def test_a_retried_hand_over_waits_for_its_own_suspect_reservation_and_says_so(
         line2: Line2) -> None:

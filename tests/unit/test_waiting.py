@@ -49,9 +49,11 @@ def test_a_task_waiting_for_a_suspect_reservation_says_an_operator_must_release_
     assert "release it" in reason
 
 
-def test_a_task_holding_its_own_reservation_is_not_waiting_for_it():
-    mine = Reservation("handover", "job-1", "job-1/pick", "arm-a", "b1", 1, "HELD", NOW)
-    assert explain(job(task(spec=TaskSpec(reserve=("handover",)))), [ARM], [], [mine], NOW).waiting_reason == ""
+def test_a_retried_task_waits_for_the_suspect_reservation_of_its_own_earlier_attempt():
+    mine = Reservation("handover", "job-1", "job-1/pick", "arm-a", "b1", 1, "SUSPECT", NOW)
+    retried = task(spec=TaskSpec(reserve=("handover",)), epoch=2)
+    assert explain(job(retried), [ARM], [], [mine], NOW).waiting_reason.startswith(
+        "step pick waits for handover, held by its own earlier attempt (epoch 1) (SUSPECT")
 
 
 def test_backoff_held_and_operator_steps_each_say_what_they_wait_for():
