@@ -39,16 +39,16 @@ from cellwright.v1 import job_service_pb2_grpc as job_grpc
 EXAMPLES = Path(__file__).parents[2] / "examples" / "line2"
 TIMEOUT_S = 240.0
 WORKFLOW = """\
+apiVersion: cellwright/v1
+kind: Workflow
 name: handover
-version: 1
 description: A cube from cell A's infeed to cell B's outfeed, over the shared table.
-params: {}
 steps:
-  - {id: pick, skill: pick, with: {part: red_cube, from: infeed}}
-  - {id: hand_over, skill: place, with: {at: handover}, needs: [pick]}
-  - {id: clear, skill: move_to, with: {location: home}, needs: [hand_over]}
+  - {id: pick, skill: pick, with: {part: red_cube, from: infeed}, place: {cell: arm-a}}
+  - {id: hand_over, skill: place, with: {at: handover}, needs: [pick], place: {cell: arm-a}}
+  - {id: clear, skill: move_to, with: {location: home}, needs: [hand_over], place: {cell: arm-a}}
   - {id: deliver, skill: pick_place, with: {part: red_cube, from: handover, place_at: outfeed},
-     needs: [clear]}
+     needs: [clear], place: {cell: arm-b}}
 """
 
 
