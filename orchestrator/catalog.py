@@ -24,6 +24,11 @@ from cellwright.orchestrator.workflow import Catalog, Diagnostic, SkillSpec, Wor
 BUILTIN_DIR = Path(__file__).parent / "builtin_workflows"
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_LISTED_CHARS = 3500  # within the server's status-details limit (HTTP/2 headers)
+NOT_CHECKED = {  # the offline checker's hints, as they apply to an orchestrator
+    "skills": "no cell has connected to this orchestrator yet: skills are checked against what "
+              "cells advertise once one has",
+    "reservations": "start the orchestrator with --layout FILE to check reserved stations",
+}
 UNMET = ("no cell of this plant has advertised it yet; jobs that need it are refused until "
          "one does")
 
@@ -75,7 +80,9 @@ class WorkflowCatalog:
             workflow, _ = check(source, origin, Catalog(layout=plant.layout))
             diagnostics = [replace(d, severity="warning", hint=UNMET) if d.code == "unknown-skill"
                            else d for d in diagnostics]
-        return workflow, diagnostics
+        return workflow, [replace(d, hint=NOT_CHECKED[d.message.split()[0]])
+                          if d.code == "not-checked" and d.message.split()[0] in NOT_CHECKED else d
+                          for d in diagnostics]
 
     def validate(self, source: str, origin: str) -> list[Diagnostic]:
         return self.check(source, origin)[1]
@@ -133,10 +140,13 @@ class WorkflowCatalog:
         key = (stored.name, stored.version)
         with self._lock:
             if key not in self._parsed:
-                workflow, diagnostics = check(stored.source, stored.origin, Catalog(layout=self.layout))
+                # no plant and no layout: what was checked at put is not undone by a restart
+                # with another layout or other cells
+                workflow, diagnostics = check(stored.source, stored.origin, Catalog())
                 if workflow is None:
+                    error = next(d for d in diagnostics if d.severity == "error")
                     raise InvalidArgument("workflow", f"stored {stored.name}@{stored.version} no "
-                                          f"longer parses: {diagnostics[0]}")
+                                          f"longer parses: {error}")
                 self._parsed[key] = replace(workflow, version=stored.version)
             return self._parsed[key]
 

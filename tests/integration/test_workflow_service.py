@@ -487,11 +487,6 @@ async def test_a_workflow_reserving_stations_survives_a_restart_on_the_same_layo
         assert (stored.version, stored.source) == (1, RESERVING)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: WorkflowCatalog.parsed re-checks a stored version against the current layout, "
-    "so after a restart with another (or no) --layout a stored workflow that reserves a station "
-    "no longer parses and ListWorkflows, GetWorkflow (and jobs of it) answer INVALID_ARGUMENT for "
-    "every workflow; the message quotes diagnostics[0], a warning, not the error"))
 async def test_stored_workflows_stay_readable_after_a_restart_with_another_layout(
         start_orchestrator: Any) -> None:
     info = await start_orchestrator(layout=load_layout(LAYOUT))

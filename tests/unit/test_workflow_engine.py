@@ -794,3 +794,10 @@ def test_a_refusal_with_very_many_errors_lists_what_fits_and_says_how_many_more(
     assert len(message) <= MAX_DETAILS
     assert message.endswith("more: ValidateWorkflow (`cellwright workflow validate --orchestrator`) "
                             "lists every one with its hint")
+
+
+def test_put_before_any_cell_connected_says_skills_are_checked_once_one_has(h):
+    _, _, warnings = h.engine.put_workflow(flow("steps:\n  - {id: a, skill: weld}\n"), "w.yaml")
+    [note] = [w for w in warnings if w.code == "not-checked"]
+    assert note.hint == ("no cell has connected to this orchestrator yet: skills are checked "
+                         "against what cells advertise once one has")
