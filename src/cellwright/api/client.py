@@ -36,7 +36,7 @@ class Client:
         self.jobs = job_grpc.JobServiceStub(self.channel)
         self.cells = cell_grpc.CellServiceStub(self.channel)
         self._reached = threading.Event()  # the channel has been connected at least once
-        self.channel.subscribe(self._on_connectivity)
+        self._watching_connectivity = False
 
     def _on_connectivity(self, state: grpc.ChannelConnectivity) -> None:
         if state is grpc.ChannelConnectivity.READY:
@@ -95,6 +95,11 @@ class Client:
         missed. `on_lost(error)` is called when the connection is lost, and not again until
         events flow once more. `timeout_s` bounds the whole watch, reconnections included.
         """
+        if resume and not self._watching_connectivity:
+            # Only here: grpc watches connectivity on a thread of its own that raises if the
+            # channel is closed before its first look, as a one-shot command's soon is.
+            self._watching_connectivity = True
+            self.channel.subscribe(self._on_connectivity)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         first_wait, longest_wait = RECONNECT_BACKOFF_S
         wait, lost = first_wait, False
