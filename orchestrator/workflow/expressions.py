@@ -525,10 +525,7 @@ def _eq(a: Any, b: Any) -> bool:
     if isinstance(a, list | tuple) or isinstance(b, list | tuple):
         return (isinstance(a, list | tuple) and isinstance(b, list | tuple) and len(a) == len(b)
                 and all(_eq(x, y) for x, y in zip(a, b, strict=True)))
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
+    return bool(a == b)
 
 
 def _lookup(node: PathRef, env: Mapping[str, Any]) -> Any:

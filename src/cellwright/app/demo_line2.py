@@ -55,24 +55,13 @@ class DemoFailed(RuntimeError):
 class HandoverWatch:
     """What ListReservations showed of the shared station while the jobs ran."""
 
-    available: bool = True
-    note: str = ""
     holders: list[tuple[float, str]] = field(default_factory=list)  # (t, "task@cell state" or "free")
     most_at_once: int = 0
 
     def poll(self, client: Client, now: float) -> str | None:
         """Look once; return a line to print when the holder changed."""
-        if not self.available:
-            return None
-        try:
-            response: job_svc.ListReservationsResponse = client.jobs.ListReservations(
-                job_svc.ListReservationsRequest(), timeout=client.timeout_s)
-        except grpc.RpcError as exc:
-            if exc.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNKNOWN):
-                self.available = False
-                self.note = f"ListReservations not served by this orchestrator ({exc.code().name})"
-                return f"{self.note}; reservations will be read from the tasks only"
-            raise
+        response: job_svc.ListReservationsResponse = client.jobs.ListReservations(
+            job_svc.ListReservationsRequest(), timeout=client.timeout_s)
         held = [r for r in response.reservations if r.resource == SHARED]
         self.most_at_once = max(self.most_at_once, len(held))
         holder = ", ".join(
@@ -161,7 +150,7 @@ def _run_jobs(client: Client, parts: list[str], started: float, timeout_s: float
         jobs = [client.submit(WORKFLOW, {"part": part}, labels={"source": "demo"}) for part in parts]
     except grpc.RpcError as exc:
         raise DemoFailed(f"the orchestrator refused a {WORKFLOW} job: {exc.code().name}: "
-                         f"{exc.details()} (does it run workflow v1 yet?)") from None
+                         f"{exc.details()}") from None
     print(f"[{time.monotonic() - started:6.1f}s] submitted {len(jobs)} {WORKFLOW} jobs: "
           f"{', '.join(f'{j.id} ({p})' for j, p in zip(jobs, parts, strict=True))}")
     watch = HandoverWatch()
@@ -189,8 +178,7 @@ def _run_jobs(client: Client, parts: list[str], started: float, timeout_s: float
         time.sleep(0.1)
     finished = [client.get(j.id) for j in jobs]
     return {"jobs": [_job_summary(job) for job in finished],
-            "handover": {"list_reservations": watch.available, "note": watch.note,
-                         "most_holders_at_once": watch.most_at_once,
+            "handover": {"most_holders_at_once": watch.most_at_once,
                          "observed": [{"t_s": round(t, 1), "holder": h} for t, h in watch.holders],
                          "overlaps_from_tasks": _overlaps(finished)}}
 
