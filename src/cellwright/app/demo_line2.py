@@ -217,11 +217,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             print(f"  {step['step']:<10} {step['state']:<10} on {step['cell'] or '-':<6}"
                   f"{reserved} ({step['duration_s']:.1f} s, attempt {step['attempts']}){error}")
     handover = summary["handover"]
-    if handover["list_reservations"]:
-        print(f"\n{SHARED} as ListReservations showed it: at most {handover['most_holders_at_once']} "
-              f"holder(s) at once; {len(handover['observed'])} changes seen")
-    else:
-        print(f"\n{SHARED}: {handover['note']}")
+    print(f"\n{SHARED} as ListReservations showed it: at most {handover['most_holders_at_once']} "
+          f"holder(s) at once; {len(handover['observed'])} changes seen")
     overlaps = handover["overlaps_from_tasks"]
     print(f"{SHARED} held by two tasks at once (from the tasks' times): "
           f"{'; '.join(overlaps) if overlaps else 'never'}")
