@@ -54,26 +54,29 @@ class WorkflowRefused(InvalidArgument):
 class WorkflowCatalog:
     """Versions of workflows kept in the store; parsed ones cached (they never change)."""
 
-    def __init__(self, store: Store, layout: Layout, clock: Callable[[], float]) -> None:
+    def __init__(self, store: Store, layout: Layout, clock: Callable[[], float],
+                 reader: Store | StoreReader | None = None) -> None:
         self.store = store
+        self.reader = reader or store
         self.layout = layout
         self._clock = clock
         self._parsed: dict[tuple[str, int], Workflow] = {}
         self._lock = threading.Lock()
 
-    def plant(self) -> Catalog:
-        """What workflows are checked against now."""
-        schemas = self.store.skill_schemas()
+    def plant(self, db: Store | StoreReader) -> Catalog:
+        """What workflows are checked against now (read through `db`)."""
+        schemas = db.skill_schemas()
         skills = {name: SkillSpec(name, s.params_schema, s.result_schema or None)
-                  for name, s in schemas.items()} if self.store.known_cells() else None
+                  for name, s in schemas.items()} if db.known_cells() else None
         return Catalog(skills=skills, layout=self.layout)
 
-    def check(self, source: str, origin: str) -> tuple[Workflow | None, list[Diagnostic]]:
+    def check(self, source: str, origin: str, db: Store | StoreReader
+              ) -> tuple[Workflow | None, list[Diagnostic]]:
         """Check against the plant. A skill no cell has advertised yet is a warning here
         (the plant may not have met every cell; SubmitJob refuses what no known cell runs);
         `with` values against the skills it knows are errors."""
         _check_size(source)
-        plant = self.plant()
+        plant = self.plant(db)
         workflow, diagnostics = check(source, origin, plant)
         errors = [d for d in diagnostics if d.severity == "error"]
         if workflow is None and errors and all(d.code == "unknown-skill" for d in errors):
@@ -85,7 +88,8 @@ class WorkflowCatalog:
                           for d in diagnostics]
 
     def validate(self, source: str, origin: str) -> list[Diagnostic]:
-        return self.check(source, origin)[1]
+        """Every diagnostic against the plant; on the reader (ValidateWorkflow stores nothing)."""
+        return self.check(source, origin, self.reader)[1]
 
     def put(self, source: str, origin: str) -> tuple[StoredWorkflow, bool, list[Diagnostic]]:
         """Store `source` as the next version of its workflow (call in a transaction on the
@@ -94,7 +98,7 @@ class WorkflowCatalog:
         unchanged = self.store.newest_with_digest(digest)
         if unchanged is not None:  # checked when it was put; a restart does not refuse it now
             return unchanged, False, []
-        workflow, diagnostics = self.check(source, origin)
+        workflow, diagnostics = self.check(source, origin, self.store)
         if workflow is None:
             raise WorkflowRefused(origin, diagnostics)
         versions = self.store.workflow_versions(workflow.name)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from google.protobuf import struct_pb2
+
 from cellwright.api.layout import EMPTY, Layout
-from cellwright.api.schema import CELL_ID, quote
+from cellwright.api.schema import CELL_ID, SchemaError, check_schema, quote
+from cellwright.api.structs import from_struct
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import packml_pb2
@@ -46,6 +49,8 @@ def check_hello(hello: cell_pb.Hello, layout: Layout = EMPTY) -> None:
     for i, name in enumerate(names):
         if not name or names.index(name) != i:
             raise InvalidArgument(f"hello.skills[{i}].name", f"{quote(name)} is empty or given twice")
+        for kind in ("params_schema", "result_schema"):
+            _check_schema(getattr(hello.skills[i], kind), f"hello.skills[{i}].{kind}")
     for r, robot in enumerate(hello.robots):
         where = f"hello.robots[{r}]"
         _check_joints(robot.joints, where)
@@ -68,3 +73,15 @@ def _check_joints(joints: Sequence[cell_pb.Joint], where: str) -> None:
         if not all(math.isfinite(v) for v in limits) or joint.lower_rad > joint.upper_rad:
             raise InvalidArgument(f"{where}.joints[{j}]", f"limits {limits} are not "
                                   "finite with lower <= upper")
+
+
+def _check_schema(struct: struct_pb2.Struct, where: str) -> None:
+    """A skill's schema is empty (not declared) or an object schema in our subset: the
+    first cell to advertise a skill sets its schema for the plant, so a malformed one
+    would poison every check after it."""
+    try:
+        schema = from_struct(struct, where)
+        if schema:
+            check_schema(schema, where)
+    except SchemaError as exc:
+        raise InvalidArgument(exc.field, exc.problem) from exc

@@ -11,10 +11,6 @@ from cellwright.orchestrator.model import TaskSpec
 from cellwright.orchestrator.workflow.model import OnFailure, Operator, Placement, Retry
 
 
-def placement_to_dict(place: Placement) -> dict[str, Any]:
-    return place.to_dict()
-
-
 def placement_from_dict(data: Mapping[str, Any]) -> Placement:
     return Placement(cells=tuple(data.get("cells", ())), tags=tuple(data.get("tags", ())),
                      kind=data.get("kind", ""), model=data.get("model", ""),

@@ -26,6 +26,10 @@ from cellwright.v1 import job_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import workflow_service_pb2 as wf_pb
 
+CELL_STATES = frozenset({TaskState.RUNNING, TaskState.SUCCEEDED, TaskState.FAILED,
+                         TaskState.CANCELLED})
+"""The task states a cell may report."""
+
 
 def timestamp(unix_s: float) -> timestamp_pb2.Timestamp | None:
     if unix_s <= 0:
@@ -124,6 +128,9 @@ def task_report(update: cell_pb.TaskUpdate, field: str = "task_update") -> TaskR
     is malformed. A result that cannot be stored (NaN, infinity) fails the task with reason
     `invalid_result` rather than refusing the update, so the cell is never locked out."""
     state = task_state_from_proto(update.state, f"{field}.state")
+    if state not in CELL_STATES:
+        raise InvalidArgument(f"{field}.state", f"a cell reports {sorted(s.value for s in CELL_STATES)}, "
+                              f"not {state.value}")
     error = None
     if update.HasField("error"):
         error = TaskError(update.error.reason, update.error.message, update.error.retryable)

@@ -122,7 +122,7 @@ class Engine:
         self.store = store
         self.reader = reader or store
         self.layout = layout
-        self.workflows = WorkflowCatalog(store, layout, clock)
+        self.workflows = WorkflowCatalog(store, layout, clock, self.reader)
         self._encode = encode_job
         self._on_event = on_event
         self._clock = clock
@@ -227,9 +227,9 @@ class Engine:
 
     # --- operators -----------------------------------------------------------------
     def retry_task(self, job_id: str, task_ref: str, reason: str) -> tuple[Job, list[CancelOrder]]:
-        """Run an UNKNOWN (or HELD, or failed) task of a HELD job again. Its epoch rises now,
-        so the cell that held it is fenced off: its late reports are stale and a run it still
-        has is cancelled on its next hello."""
+        """Run an UNKNOWN or HELD task of a HELD job again (once its needs are done). Its
+        epoch rises now, so the cell that held it is fenced off: its late reports are stale
+        and a run it still has is cancelled on its next hello."""
         job = self._job(job_id)
         task = self._task_of(job, task_ref)
         _require_reason(reason)
@@ -241,9 +241,9 @@ class Engine:
             raise FailedPrecondition(f"job {job_id} is {job.state.value}; only a task of a HELD "
                                      "job can be retried")
         with self.store.transaction():
-            self.store.update_task(
+            self.store.update_task(  # PENDING: its needs, `when` and `with` are looked at anew
                 task.id, expect_states=[task.state], expect_epoch=task.epoch,
-                state=TaskState.READY, epoch=task.epoch + 1, error=None, finished_at=0.0,
+                state=TaskState.PENDING, epoch=task.epoch + 1, error=None, finished_at=0.0,
                 not_before=0.0, operator_note=f"retried by an operator: {reason}")
             orders = self._advance(job_id, task.id)
         log.warning("operator retried task %s of job %s: %s", task.id, job_id, reason)
@@ -266,6 +266,7 @@ class Engine:
                         task.id, expect_states=[TaskState.UNKNOWN], expect_epoch=task.epoch,
                         state=TaskState.SUCCEEDED, epoch=task.epoch + 1, error=None,
                         finished_at=now, operator_note=f"confirmed done by an operator: {reason}")
+                    self.store.release(task.id, task.epoch)  # done: its cell left the station
                 elif task.state is TaskState.HELD:
                     self._resume_task(task, reason)
             orders = self._advance(job_id, "")
@@ -312,9 +313,8 @@ class Engine:
             elif action == "resume":
                 self._resume_task(task, reason)
             elif action == "skip":
-                if task.state.in_flight:
+                if task.state.in_flight:  # its rows stay until the cell reports the cancel
                     orders.append(CancelOrder(task.cell_id, task.id, task.epoch, f"skipped: {reason}"))
-                    self.store.release(task.id)
                 self.store.update_task(task.id, expect_states=[task.state], state=TaskState.SKIPPED,
                                        epoch=task.epoch + 1, finished_at=now, operator_note=note)
             else:
@@ -342,28 +342,41 @@ class Engine:
         if held is None:
             raise NotFound(f"{quote(resource)} is not reserved; reserved now: "
                            f"{[r.resource for r in self.store.reservations()]}")
-        with self.store.transaction():
-            self.store.release_resource(resource)
-        log.warning("operator released %s (held by %s, %s): %s", resource, held.task_id,
+        holder = self.store.get_task(held.task_id)
+        if held.state == "HELD" and holder is not None and holder.state.in_flight and \
+                holder.epoch == held.epoch:
+            raise FailedPrecondition(
+                f"{resource} is held by {held.task_id}, running on cell {held.cell_id}: it is "
+                "freed when the task ends; skip or cancel the task to end it sooner")
+        with self.store.transaction():  # a zone comes with its stations: the holder's rows go
+            freed = self.store.release_holder(held.task_id, held.cell_id, held.boot_id, held.epoch)
+        log.warning("operator released %s (held by %s, %s): %s", ", ".join(freed), held.task_id,
                     held.state, reason)
         return held
 
     def _task_of(self, job: Job, ref: str) -> Task:
-        task = next((t for t in job.tasks if ref in (t.id, t.step_id, t.id.partition("/")[2])), None)
-        if task is None:
-            raise NotFound(f"job {job.id} has no task {quote(ref)}; its tasks: "
-                           f"{[t.id.partition('/')[2] for t in job.tasks]}")
-        return task
+        """The task `ref` names: its id, its id without the job, or its step id (if the
+        step has one task)."""
+        names = [t.id.partition("/")[2] for t in job.tasks]
+        found = [t for t in job.tasks if ref in (t.id, t.id.partition("/")[2])] or \
+            [t for t in job.tasks if t.step_id == ref]
+        if not found:
+            raise NotFound(f"job {job.id} has no task {quote(ref)}; its tasks: {names}")
+        if len(found) > 1:
+            raise InvalidArgument("task_id", f"step {quote(ref)} has {len(found)} tasks; name one: "
+                                  f"{[t.id.partition('/')[2] for t in found]}")
+        return found[0]
 
     def cancel(self, job_id: str, reason: str) -> tuple[Job, list[CancelOrder]]:
         """Ask for a job to end: queued tasks end now, running ones get a cancel; the job's
-        reservations are released."""
+        reservations are released (a running task's when its cell reports it ended)."""
         job = self._job(job_id)
         if job.state.final:
             raise FailedPrecondition(f"job {job_id} is already {job.state.value}; nothing to cancel")
         with self.store.transaction():
             self.store.update_job(job_id, self._clock(), cancel_requested=True)
-            released = self.store.release_job(job_id)
+            released = self.store.release_job(job_id, keep_tasks=[  # those on a cell: on its report
+                t.id for t in job.tasks if t.state.in_flight])
             orders = self._advance(job_id, "", cancel_reason=reason or "cancelled by client")
         if released:
             log.warning("job %s cancelled: released %s", job_id, ", ".join(released))
@@ -431,11 +444,13 @@ class Engine:
         """An assignment that could not be sent (its cell's session ended meanwhile): the
         task is READY again, its reservations free, and the attempt does not count."""
         task = self.store.get_task(task_id)
-        if task is None or task.state is not TaskState.ASSIGNED or task.epoch != epoch:
+        if task is None or task.state not in (TaskState.ASSIGNED, TaskState.UNKNOWN) or \
+                task.epoch != epoch:
             return
-        with self.store.transaction():
-            if self.store.update_task(task_id, expect_states=[TaskState.ASSIGNED], expect_epoch=epoch,
-                                      state=TaskState.READY, attempt=task.attempt - 1):
+        with self.store.transaction():  # UNKNOWN: lost by a reconnect before it was sent
+            if self.store.update_task(task_id, expect_states=[task.state], expect_epoch=epoch,
+                                      state=TaskState.READY, attempt=task.attempt - 1, error=None,
+                                      finished_at=0.0):
                 self.store.release(task_id, epoch)
                 self._advance(task.job_id, task_id)
 
@@ -453,6 +468,9 @@ class Engine:
         if task is None or (task.cell_id, task.boot_id, task.epoch) != (cell_id, boot_id, report.epoch):
             log.warning("ignoring stale report from %s (boot %s) for %s epoch %s", cell_id,
                         boot_id, report.task_id, report.epoch)
+            if task is not None and report.state.final:  # out of the station: its own rows go
+                with self.store.transaction():
+                    self.store.release_holder(task.id, cell_id, boot_id, report.epoch)
             return True, []
         now = self._clock()
         with self.store.transaction():
@@ -460,6 +478,7 @@ class Engine:
                 if self.store.update_task(task.id, expect_states=[TaskState.ASSIGNED, TaskState.UNKNOWN],
                                           expect_epoch=task.epoch, state=TaskState.RUNNING,
                                           error=None, finished_at=0.0):
+                    self.store.unsuspect(task.id, task.epoch)
                     return False, self._advance(task.job_id, task.id)
                 return False, []
             if not report.state.final:
@@ -467,39 +486,46 @@ class Engine:
             fields = self._outcome(task, report, now)
             changed = self.store.update_task(
                 task.id, expect_states=[TaskState.ASSIGNED, TaskState.RUNNING, TaskState.UNKNOWN],
-                expect_epoch=task.epoch, result=report.result, error=report.error,
-                duration_s=report.duration_s, finished_at=now, **fields)
+                expect_epoch=task.epoch, result=report.result, duration_s=report.duration_s,
+                finished_at=now, **fields)
             if changed:
                 self.store.release(task.id, task.epoch)
             orders = self._advance(task.job_id, task.id) if changed else []
         return True, orders
 
     def _outcome(self, task: Task, report: TaskReport, now: float) -> dict[str, Any]:
-        """What a final report makes of the task: its state, and for a retry its attempt,
-        backoff or the cells it must avoid."""
-        error = report.error
-        if report.state is not TaskState.FAILED or error is None:
-            return {"state": report.state}
+        """What a final report makes of the task: its state and error, and for a retry its
+        attempt, backoff or the cells it must avoid. A cell may end a task SUCCEEDED, FAILED,
+        or CANCELLED when asked to (its job cancelled or ended); a CANCELLED nobody asked for
+        is a failure (`stopped`), as is a FAILED without an error (`unknown`)."""
+        if report.state is TaskState.SUCCEEDED:
+            return {"state": TaskState.SUCCEEDED, "error": None}
+        job = self._job(task.job_id)
+        if report.state is TaskState.CANCELLED and (job.cancel_requested or job.state.final):
+            return {"state": TaskState.CANCELLED, "error": report.error}
+        error = report.error or TaskError("unknown", f"cell {task.cell_id} reported the task "
+                                          f"{report.state.value} without saying why")
+        if report.state is TaskState.CANCELLED:  # nobody asked: the cell stopped it itself
+            error = TaskError("stopped", f"cell {task.cell_id} ended the task itself (CANCELLED, "
+                              f"not asked to): {error.message}")
         if error.reason == REJECTED:  # never started: not an attempt
-            return {"state": TaskState.READY, "attempt": task.attempt - 1}
+            return {"state": TaskState.READY, "attempt": task.attempt - 1, "error": error}
         if error.reason == NOT_FOUND:
             excluded = (*task.excluded_cells, task.cell_id)
-            job = self._job(task.job_id)
             others = [c for c in plant.capable(task, job.pin, self.store.known_cells())
                       if c not in excluded]
             if others:
                 log.info("task %s: cell %s reported not_found; offering it to %s", task.id,
                          task.cell_id, ", ".join(others))
-                return {"state": TaskState.READY, "attempt": task.attempt - 1,
+                return {"state": TaskState.READY, "attempt": task.attempt - 1, "error": error,
                         "excluded_cells": list(excluded)}
         retry = task.spec.retry
         retried = error.reason in retry.on if retry.on else error.retryable
         if retried and task.attempt < retry.attempts:
             backoff = min(MAX_BACKOFF_S, retry.backoff_s * 2 ** (task.attempt - 1))
-            return {"state": TaskState.READY, "not_before": now + backoff if backoff else 0.0}
-        if task.spec.on_failure.action == "hold":
-            return {"state": TaskState.HELD}
-        return {"state": TaskState.FAILED}
+            return {"state": TaskState.READY, "error": error,
+                    "not_before": now + backoff if backoff else 0.0}
+        return {"state": TaskState.FAILED, "error": error}  # on_failure: progress.advance
 
     def reconcile(self, cell_id: str, boot_id: str, reports: Sequence[TaskReport]) -> Reconciled:
         """A cell said hello listing the tasks it holds.
@@ -512,14 +538,16 @@ class Engine:
         """
         acks: list[tuple[str, int]] = []
         orders: list[CancelOrder] = []
-        listed = {r.task_id for r in reports}
+        listed = {r.task_id for r in reports  # as the holder: a stale listing changes nothing
+                  if (t := self.store.get_task(r.task_id)) is not None
+                  and (t.cell_id, t.boot_id, t.epoch) == (cell_id, boot_id, r.epoch)}
         for report in reports:
             ack, more = self.report(cell_id, boot_id, report)
             orders += more
             if ack:
                 acks.append((report.task_id, report.epoch))
             if report.state is TaskState.RUNNING:
-                orders += self._unwanted(cell_id, report)
+                orders += self._unwanted(cell_id, boot_id, report)
         now = self._clock()
         for task in self.store.tasks_on_cell(
                 cell_id, [TaskState.ASSIGNED, TaskState.RUNNING, TaskState.UNKNOWN]):
@@ -548,12 +576,13 @@ class Engine:
                                error=TaskError("cell_lost", message))
         self.store.suspect(task.id, f"{message} (at {time.strftime('%Y-%m-%d %H:%M:%S')})")
 
-    def _unwanted(self, cell_id: str, report: TaskReport) -> list[CancelOrder]:
+    def _unwanted(self, cell_id: str, boot_id: str, report: TaskReport) -> list[CancelOrder]:
         """A cancel for a task a cell says it runs, if it should not: no longer its
-        assignment, or its job ended or is being cancelled (a cancel sent while the cell
-        was away is not lost: it is sent again on every hello)."""
+        assignment (another epoch, or another boot's), or its job ended or is being
+        cancelled (a cancel sent while the cell was away is not lost: it is sent again on
+        every hello)."""
         task = self.store.get_task(report.task_id)
-        if task is None or task.epoch != report.epoch or task.state.final:
+        if task is None or (task.epoch, task.boot_id) != (report.epoch, boot_id) or task.state.final:
             reason = "the orchestrator no longer assigns this task to you"
         else:
             job = self._job(task.job_id)
@@ -562,12 +591,13 @@ class Engine:
             reason = "job cancelled" if job.cancel_requested else f"job {job.state.value}"
         return [CancelOrder(cell_id, report.task_id, report.epoch, reason)]
 
-    def cell_lost(self, cell_id: str) -> list[CancelOrder]:
-        """The cell's lease expired: its in-flight tasks become UNKNOWN, their jobs HELD,
-        their reservations SUSPECT (kept until an operator or the same boot frees them)."""
+    def cell_lost(self, cell_id: str, boot_id: str = "") -> list[CancelOrder]:
+        """The lease of a cell's session (of `boot_id`, if known) expired: the tasks that
+        boot holds become UNKNOWN, their jobs HELD, their reservations SUSPECT (kept until
+        an operator or the same boot frees them)."""
         orders: list[CancelOrder] = []
-        for task in self.store.in_flight_tasks():
-            if task.cell_id != cell_id:
+        for task in self.store.tasks_on_cell(cell_id, [TaskState.ASSIGNED, TaskState.RUNNING]):
+            if boot_id and task.boot_id != boot_id:  # a newer boot's: not this lease's
                 continue
             with self.store.transaction():
                 self._lose(task, f"lease of cell {cell_id} expired while it held the task")

@@ -18,7 +18,7 @@ from cellwright.api.schema import quote
 from cellwright.api.structs import to_struct
 from cellwright.orchestrator import convert, waiting
 from cellwright.orchestrator.cell_checks import check_packml_state, check_stats
-from cellwright.orchestrator.engine import CancelOrder, Engine, TaskReport
+from cellwright.orchestrator.engine import Assignment, CancelOrder, Engine, TaskReport
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from cellwright.orchestrator.model import Job, StoredEvent
 from cellwright.orchestrator.sessions import CellSession
@@ -121,25 +121,27 @@ class Orchestrator:
             try:
                 assignments, orders = await self.db.write(
                     self.engine.dispatch, [offer for _, offer in idle.values()])
-                for a in assignments:
-                    session = idle[a.cell_id][0]
-                    if session is not self.sessions.get(a.cell_id) or not session.connected:
-                        await self.db.write(self.engine.unassign, a.task.id, a.task.epoch)
-                        continue
-                    session.task_id = a.task.id
-                    session.send(cell_pb.ConnectResponse(assign=cell_pb.Assign(
-                        task_id=a.task.id, epoch=a.task.epoch, skill=a.task.skill,
-                        params=to_struct(a.task.params), deadline=convert.timestamp(a.deadline),
-                        timeout_s=a.task.spec.timeout_s)))
+                self.route(orders)
+                unsent = [a for a in assignments if not self._send(idle[a.cell_id][0], a)]
+                for a in unsent:  # after every send: one failing write strands nothing else
+                    await self.db.write(self.engine.unassign, a.task.id, a.task.epoch)
             except Unavailable as exc:
                 log.warning("dispatch: %s; retrying in %g s", exc, DISPATCH_RETRY_S)
                 await self._retry_later()
-                continue
             except Exception:
                 log.exception("dispatch failed; retrying in %g s", DISPATCH_RETRY_S)
                 await self._retry_later()
-                continue
-            self.route(orders)
+
+    def _send(self, session: CellSession, a: Assignment) -> bool:
+        """Send an assignment on the session it was made for; False if that session ended."""
+        if session is not self.sessions.get(a.cell_id) or not session.connected:
+            return False
+        session.task_id = a.task.id
+        session.send(cell_pb.ConnectResponse(assign=cell_pb.Assign(
+            task_id=a.task.id, epoch=a.task.epoch, skill=a.task.skill,
+            params=to_struct(a.task.params), deadline=convert.timestamp(a.deadline),
+            timeout_s=a.task.spec.timeout_s)))
+        return True
 
     async def _retry_later(self) -> None:
         await asyncio.sleep(DISPATCH_RETRY_S)
@@ -168,10 +170,16 @@ class Orchestrator:
                 session.close()
             elif not session.connected and not session.lease_ended and \
                     now - session.disconnected_at > self.lease_ttl_s:
-                self.route(await self.db.write(self.engine.cell_lost, session.cell_id))
-                session.lease_ended = True
-                session.task_id = ""
-            elif session.lease_ended and now - session.disconnected_at > self.forget_after_s:
+                # under the cell's connect lock: a hello being reconciled meanwhile wins
+                async with self._connecting.setdefault(session.cell_id, asyncio.Lock()):
+                    if self.sessions.get(session.cell_id) is not session:
+                        continue
+                    self.route(await self.db.write(self.engine.cell_lost, session.cell_id,
+                                                   session.hello.boot_id))
+                    session.lease_ended = True
+                    session.task_id = ""
+            elif session.lease_ended and now - session.disconnected_at > self.forget_after_s \
+                    and self.sessions.get(session.cell_id) is session:
                 del self.sessions[session.cell_id]
                 self._connecting.pop(session.cell_id, None)
 

@@ -35,7 +35,7 @@ def offer(cell: KnownCell) -> CellOffer:
 
 
 def capable(task: Task, pin: Placement, cells: Sequence[KnownCell]) -> list[str]:
-    """Known cells that could run `task` within `pin` (same_cell_as aside: known later)."""
+    """Known cells that could run `task` within `pin` (and on its `same_cell`, once set)."""
     item = ReadyTask(task, 0, 0.0, 0.0, pin=pin)
     return [c.cell_id for c in cells if admits(item, offer(c))]
 

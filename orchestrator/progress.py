@@ -8,8 +8,8 @@ Rules (docs/workflows.md, "How a job runs"):
   then: false makes it SKIPPED; its `with` is rendered; an operator step waits for a
   person (AWAITING_OPERATOR);
 - a task failed for good follows its `on_failure`: `fail` fails the job; `continue` counts
-  it as done; `run: X` starts recovery task X once, then its `then` applies; (`hold` is
-  applied when the failure is reported: the task is HELD);
+  it as done; `hold` holds the task for an operator (HELD); `run: X` starts recovery task
+  X once, then its `then` applies;
 - a job is HELD while a task is HELD or UNKNOWN, SUCCEEDED when every task is done (its
   outputs rendered then), FAILED or CANCELLED once nothing of it is in flight.
 """
@@ -79,7 +79,7 @@ def advance(job: Job, now: float, start_recovery: StartRecovery, cancel_reason: 
         return plan
     changed = True
     while changed:
-        changed = _release(job, plan, now) | _recover(job, plan, start_recovery)
+        changed = _release(job, plan, now) | _on_failure(job, plan, start_recovery)
     # a recovery task is inserted as it ended up (e.g. READY), not as it was started
     plan.new_tasks = [tasks[t.id] for t in plan.new_tasks]
     # every task done: SUCCEEDED, even if a cancel came too late to stop anything
@@ -126,33 +126,36 @@ def _release(job: Job, plan: Plan, now: float) -> bool:
         if not t.spec.recovery_for:
             by_step.setdefault(t.step_id, []).append(t)
     changed = False
+    base: dict[str, Any] | None = None  # what expressions see; rebuilt after each change
     for task in list(tasks.values()):
         if task.state is not TaskState.PENDING:
             continue
         if not all(counts_done(t, tasks) for need in task.needs for t in by_step.get(need, [])):
             continue
-        current = replace(job, tasks=tuple(tasks.values()))
-        env = environment(current, task)
-        try:
-            if task.spec.when and render(task.spec.when, env) is not True:
-                tasks[task.id] = replace(task, state=TaskState.SKIPPED, finished_at=now)
-                changed = True
-                continue
-            params = render(dict(task.spec.with_), env)
-            same_cell = _same_cell(task, by_step)
-        except RenderError as exc:
-            tasks[task.id] = replace(task, state=TaskState.FAILED, finished_at=now,
-                                     error=TaskError("expression", str(exc)))
-            changed = True
-            continue
-        if task.spec.operator is not None:
-            prompt = render(task.spec.operator.prompt, env)
-            tasks[task.id] = replace(task, state=TaskState.AWAITING_OPERATOR, assigned_at=now,
-                                     params={"prompt": prompt})
-        else:
-            tasks[task.id] = replace(task, state=TaskState.READY, params=params, same_cell=same_cell)
-        changed = True
+        if base is None:
+            base = environment(replace(job, tasks=tuple(tasks.values())))
+        env = {**base, "item": task.item, "index": task.index} if task.spec.repeated else base
+        tasks[task.id] = _released(task, env, by_step, now)
+        changed, base = True, None
     return changed
+
+
+def _released(task: Task, env: dict[str, Any], by_step: dict[str, list[Task]], now: float) -> Task:
+    """A task whose needs are done: SKIPPED, READY with its params, waiting for a person,
+    or FAILED (reason `expression`) if a value it needs cannot be rendered."""
+    try:
+        if task.spec.when and render(task.spec.when, env) is not True:
+            return replace(task, state=TaskState.SKIPPED, finished_at=now)
+        params = render(dict(task.spec.with_), env)
+        same_cell = _same_cell(task, by_step)
+        prompt = render(task.spec.operator.prompt, env) if task.spec.operator else ""
+    except RenderError as exc:
+        return replace(task, state=TaskState.FAILED, finished_at=now,
+                       error=TaskError("expression", str(exc)))
+    if task.spec.operator is not None:
+        return replace(task, state=TaskState.AWAITING_OPERATOR, assigned_at=now,
+                       params={"prompt": prompt})
+    return replace(task, state=TaskState.READY, params=params, same_cell=same_cell)
 
 
 def _same_cell(task: Task, by_step: dict[str, list[Task]]) -> str:
@@ -167,20 +170,25 @@ def _same_cell(task: Task, by_step: dict[str, list[Task]]) -> str:
     return source.cell_id
 
 
-def _recover(job: Job, plan: Plan, start_recovery: StartRecovery) -> bool:
-    """Start the recovery task of each task that failed with `on_failure: {run: X}`, once;
-    after a recovery that succeeded, `then: hold` holds the failed task for an operator."""
+def _on_failure(job: Job, plan: Plan, start_recovery: StartRecovery) -> bool:
+    """A failed task's `on_failure`: `hold` holds it for an operator (whatever failed it: a
+    cell, a person, a timeout, an expression); `run: X` starts recovery task X once, and
+    after a recovery that succeeded `then: hold` holds the failed task."""
     changed = False
     for task in list(plan.tasks.values()):
         action = task.spec.on_failure
-        if task.state is TaskState.FAILED and action.action == "run" and \
-                f"{task.id}/{action.step}" not in plan.tasks:
+        if task.state is not TaskState.FAILED or task.spec.recovery_for:
+            continue
+        recovery_id = f"{task.id}/{action.step}"
+        if action.action == "hold":
+            plan.tasks[task.id] = replace(task, state=TaskState.HELD)
+        elif action.action == "run" and recovery_id not in plan.tasks:
             recovery = start_recovery(job, task, action.step)
             plan.tasks[recovery.id] = recovery
             plan.new_tasks.append(recovery)
-            changed = True
-        elif task.state is TaskState.FAILED and action.action == "run" and action.then == "hold" \
-                and plan.tasks[f"{task.id}/{action.step}"].state.done:
+        elif action.action == "run" and action.then == "hold" and plan.tasks[recovery_id].state.done:
             plan.tasks[task.id] = replace(task, state=TaskState.HELD)
-            changed = True
+        else:
+            continue
+        changed = True
     return changed

@@ -135,14 +135,27 @@ class PlantWrites:
         rows = self._db.execute(f"DELETE FROM reservations WHERE {where} RETURNING resource", args)
         return sorted(r[0] for r in rows)
 
-    def release_job(self, job_id: str) -> list[str]:
-        rows = self._db.execute("DELETE FROM reservations WHERE job_id = ? RETURNING resource",
-                                (job_id,))
+    def release_holder(self, task_id: str, cell_id: str, boot_id: str, epoch: int) -> list[str]:
+        """Free what one holder (a task's cell, boot and epoch) holds: its final report, even
+        one stale for the task (skipped or retried since), says it is out of the station."""
+        rows = self._db.execute(
+            "DELETE FROM reservations WHERE task_id = ? AND cell_id = ? AND boot_id = ? AND epoch = ?"
+            " RETURNING resource", (task_id, cell_id, boot_id, epoch))
         return sorted(r[0] for r in rows)
 
-    def release_resource(self, resource: str) -> None:
-        self._db.execute("DELETE FROM reservations WHERE resource = ?", (resource,))
+    def release_job(self, job_id: str, keep_tasks: Iterable[str]) -> list[str]:
+        """Free a job's reservations but those of `keep_tasks` (tasks still on a cell)."""
+        keep = list(keep_tasks)
+        rows = self._db.execute(
+            f"DELETE FROM reservations WHERE job_id = ? AND task_id NOT IN ({','.join('?' * len(keep))})"
+            " RETURNING resource", (job_id, *keep))
+        return sorted(r[0] for r in rows)
 
     def suspect(self, task_id: str, note: str) -> None:
         self._db.execute("UPDATE reservations SET state = 'SUSPECT', note = ? WHERE task_id = ?",
                          (note, task_id))
+
+    def unsuspect(self, task_id: str, epoch: int) -> None:
+        """The holder is back (the same boot reports the task running): HELD again."""
+        self._db.execute("UPDATE reservations SET state = 'HELD', note = '' WHERE task_id = ?"
+                         " AND epoch = ?", (task_id, epoch))

@@ -628,10 +628,33 @@ def test_an_operator_releasing_a_reservation_frees_the_station(h):
     assert len(h.dispatch("c2")) == 1
 
 
-def test_cancelling_the_job_frees_its_reservations(h):
-    job, _ = reserving(h)
+def test_cancelling_the_job_frees_its_reservations_once_its_cell_is_out(h):
+    job, a = reserving(h)
     h.engine.cancel(job.id, "not needed")
+    assert holders(h) == {"handover": (a.task.id, "HELD")}  # the cell is still in the station
+    h.finish(a, TaskState.CANCELLED)
     assert holders(h) == {}
+    assert h.engine.get(job.id).state is JobState.CANCELLED
+
+
+def test_cancelling_a_held_job_frees_the_suspect_reservation_of_its_lost_task(h):
+    job, a = reserving(h)
+    h.engine.cell_lost("c1")
+    assert holders(h) == {"handover": (a.task.id, "SUSPECT")}
+    h.engine.cancel(job.id, "checked the station: empty")
+    assert holders(h) == {}
+
+
+def test_a_skipped_running_task_keeps_its_station_until_its_cell_reports_the_cancel(h):
+    job, a = reserving(h)
+    h.engine.act(job.id, "a", "skip", "not needed", "op")
+    assert holders(h) == {"handover": (a.task.id, "HELD")}
+    h.submit("holder")
+    assert h.dispatch("c2") == []  # another job must not enter the station yet
+    h.finish(a, TaskState.CANCELLED)  # stale for the task (skipped), but its rows go
+    assert holders(h) == {}
+    [b] = h.dispatch("c2")
+    assert holders(h) == {"handover": (b.task.id, "HELD")}
 
 
 def test_an_assignment_that_could_not_be_sent_frees_its_reservations(h):
@@ -801,3 +824,131 @@ def test_put_before_any_cell_connected_says_skills_are_checked_once_one_has(h):
     [note] = [w for w in warnings if w.code == "not-checked"]
     assert note.hint == ("no cell has connected to this orchestrator yet: skills are checked "
                          "against what cells advertise once one has")
+
+
+# --- found in review: every way a task fails, and who may move what ----------------------
+
+@pytest.mark.parametrize("how", ["reject", "timeout", "expression", "cell without error"])
+def test_on_failure_hold_holds_however_the_step_failed(h, how):
+    h.cell("c1")
+    h.put("""\
+        steps:
+          - {id: a, skill: noop}
+          - id: b
+            operator: {prompt: "ok?", timeout: 1m}
+            needs: [a]
+            on_failure: hold
+          - {id: c, skill: noop, needs: [a], with: {x: "${steps.a.result.missing}"}, on_failure: hold}
+          - {id: d, skill: noop, needs: [a], on_failure: hold}
+        """)
+    job = h.submit()
+    [a] = h.dispatch("c1")
+    h.finish(a, S, {"present": 1})
+    step = {"reject": "b", "timeout": "b", "expression": "c", "cell without error": "d"}[how]
+    if how == "reject":
+        h.engine.act(job.id, "b", "reject", "no", "op")
+    elif how == "timeout":
+        h.clock.now += 120
+        h.dispatch("c1")
+    elif how == "cell without error":
+        [d] = [x for x in h.dispatch("c1") if x.task.step_id == "d"]
+        h.finish(d, F)
+    assert h.task(job.id, step).state is TaskState.HELD
+    assert h.job(job.id).state is JobState.HELD
+    if how == "cell without error":
+        assert h.task(job.id, "d").error == TaskError(
+            "unknown", "cell c1 reported the task FAILED without saying why")
+
+
+def test_an_operator_prompt_that_cannot_be_rendered_fails_the_step_not_the_engine(h):
+    h.cell("c1")
+    h.put("""\
+        steps:
+          - {id: a, skill: noop}
+          - {id: b, operator: {prompt: "tray ${steps.a.result.tray}"}, needs: [a]}
+        """)
+    job = h.submit()
+    [a] = h.dispatch("c1")
+    h.finish(a, S, {})
+    b = h.task(job.id, "b")
+    assert (b.state, b.error.reason if b.error else "") == (F, "expression")
+    assert h.job(job.id).state is JobState.FAILED
+
+
+def test_retry_of_an_operator_held_step_waits_for_its_needs(h):
+    h.cell("c1")
+    h.cell("c2")
+    h.put(DIAMOND)
+    job = h.submit()
+    h.engine.act(job.id, "d", "hold", "wait", "op")
+    [a] = h.dispatch("c1")
+    h.engine.act(job.id, "d", "retry", "go", "op")
+    assert h.task(job.id, "d").state is TaskState.PENDING
+    assert steps_of(h.dispatch("c2")) == []  # a still runs: nothing else may start
+    h.finish(a)
+
+
+def test_a_cell_may_not_cancel_or_skip_a_task_nobody_asked_it_to(h):
+    h.cell("c1")
+    h.put("steps:\n  - {id: a, skill: noop, retry: {attempts: 2, on: [stopped]}}\n")
+    job = h.submit()
+    [a] = h.dispatch("c1")
+    h.finish(a, TaskState.CANCELLED)
+    task = h.task(job.id, "a")
+    assert (task.state, task.error.reason) == (TaskState.READY, "stopped")  # retried
+    [again] = h.dispatch("c1")
+    h.finish(again, TaskState.CANCELLED)
+    assert h.job(job.id).state is JobState.FAILED
+
+
+def test_a_new_boot_listing_an_old_boots_task_does_not_keep_it_running(h):
+    h.cell("c1")
+    h.put("steps:\n  - {id: a, skill: noop}\n")
+    job = h.submit()
+    [a] = h.dispatch("c1")
+    report = TaskReport(a.task.id, a.task.epoch, TaskState.RUNNING)
+    reconciled = h.engine.reconcile("c1", "boot-new", [report])
+    assert h.task(job.id, "a").state is TaskState.UNKNOWN
+    assert [(o.task_id, o.epoch) for o in reconciled.orders] == [(a.task.id, a.task.epoch)]
+    assert reconciled.task_id == ""
+
+
+def test_a_lease_of_an_old_boot_does_not_lose_a_newer_boots_task(h):
+    h.cell("c1")
+    h.put("steps:\n  - {id: a, skill: noop}\n")
+    job = h.submit()
+    h.dispatch("c1")
+    h.engine.cell_lost("c1", "boot-old")
+    assert h.task(job.id, "a").state is TaskState.ASSIGNED
+
+
+def test_an_assignment_lost_to_a_reconnect_before_it_was_sent_goes_back_to_ready(h):
+    _, a = reserving(h)
+    h.engine.reconcile("c1", "boot-new", [])
+    assert h.task(a.task.job_id, "a").state is TaskState.UNKNOWN
+    h.engine.unassign(a.task.id, a.task.epoch)
+    assert h.task(a.task.job_id, "a").state is TaskState.READY
+    assert holders(h) == {}
+
+
+def test_releasing_a_zone_frees_its_stations_and_a_running_holders_station_is_refused(h):
+    h.put("steps:\n  - {id: a, skill: noop, reserve: [handover_zone]}\n", "zoner")
+    h.cell("c1")
+    job = h.submit("zoner")
+    assert len(h.dispatch("c1")) == 1
+    with pytest.raises(FailedPrecondition, match="running on cell c1: it is freed when the task ends"):
+        h.engine.release_reservation("handover", "checked")
+    h.engine.cell_lost("c1")
+    h.engine.release_reservation("handover_zone", "checked: empty")
+    assert holders(h) == {}
+    assert h.job(job.id).state is JobState.HELD
+
+
+def test_a_step_id_of_a_repeated_step_must_name_one_repetition(h):
+    h.cell("c1")
+    h.put("steps:\n  - {id: p, skill: noop, count: 2}\n")
+    job = h.submit()
+    with pytest.raises(InvalidArgument, match=r"step 'p' has 2 tasks; name one: \['p\[0\]', 'p\[1\]'\]"):
+        h.engine.act(job.id, "p", "hold", "x", "op")
+    h.engine.act(job.id, "p[1]", "hold", "x", "op")
+    assert h.task(job.id, "p[1]").state is TaskState.HELD

@@ -109,8 +109,8 @@ def _check_keywords(spec: Mapping[str, Any], here: str) -> None:
         if kind != "array":
             raise SchemaError(f"{here}.{key}", f"only array parameters have {key}")
     for bound in ("minItems", "maxItems"):
-        count = spec.get(bound, 0)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        count = spec.get(bound, 0)  # 3.0 is 3: a gRPC Struct carries every number as a double
+        if isinstance(count, bool) or not isinstance(count, int | float) or count < 0 or count % 1:
             raise SchemaError(f"{here}.{bound}", f"expected an integer >= 0, got {quote(count)}")
     if spec.get("maxItems", math.inf) < spec.get("minItems", 0):
         raise SchemaError(f"{here}.maxItems", f"{spec['maxItems']} is below minItems {spec['minItems']}")
