@@ -151,6 +151,12 @@ def known_cell(hello: cell_pb.Hello, now: float) -> KnownCell:
         frozenset(r.model for r in hello.robots if r.model), last_seen=now)
 
 
+def remembered_hello(cell: KnownCell) -> cell_pb.Hello:
+    """What the plant remembers of a cell, as a hello (ListCells after a restart)."""
+    return cell_pb.Hello(cell_id=cell.cell_id, tags=sorted(cell.tags),
+                         skills=[cell_pb.Skill(name=s) for s in sorted(cell.skills)])
+
+
 def skill_schemas(hello: cell_pb.Hello) -> list[SkillSchema]:
     return [SkillSchema(s.name, from_struct(s.params_schema, "params_schema"),
                         from_struct(s.result_schema, "result_schema"), hello.cell_id)

@@ -658,9 +658,9 @@ class Engine:
             waiting = [t.step_id for t in plan.tasks.values()
                        if t.state in (TaskState.UNKNOWN, TaskState.HELD)]
             log.warning("job %s is HELD and needs an operator: step(s) %s; check the cell, then "
-                        "`cellwright job retry %s STEP`, `cellwright job resume %s` or "
-                        "`cellwright job cancel %s`", job_id, ", ".join(waiting), job_id, job_id,
-                        job_id)
+                        "`cellwright job retry %s STEP --reason ...`, `cellwright job resume %s "
+                        "--reason ...` or `cellwright job cancel %s`", job_id, ", ".join(waiting),
+                        job_id, job_id, job_id)
         self._record(job_id, task_id)
         return [CancelOrder(*c) for c in plan.cancels]
 

@@ -64,8 +64,13 @@ class Orchestrator:
         self._tasks: list[asyncio.Task[None]] = []
         self._recent: list[StoredEvent] = []  # consecutive seqs, oldest first
         self.closed = False
-        for cell_id in engine.in_flight_cells():  # after a restart: wait a lease for them
-            self.sessions[cell_id] = CellSession(cell_pb.Hello(cell_id=cell_id), clock, connected=False)
+        holding = engine.in_flight_cells()  # after a restart: wait a lease for them
+        known = {c.cell_id: convert.remembered_hello(c) for c in engine.reader.known_cells()}
+        for cell_id in sorted(holding | set(known)):  # the plant, disconnected
+            session = CellSession(known.get(cell_id) or cell_pb.Hello(cell_id=cell_id), clock,
+                                  connected=False)
+            session.lease_ended = cell_id not in holding
+            self.sessions[cell_id] = session
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._dispatch_loop()),

@@ -106,7 +106,7 @@ class JobServicer(job_grpc.JobServiceServicer):
         job = await self.o.explain(job)
         if created:
             if job.waiting_reason:
-                log.warning("job %s: %s", job.id, job.waiting_reason)
+                log.info("job %s: %s", job.id, job.waiting_reason)
             self.o.wake()
         return job_svc.SubmitJobResponse(job=convert.job_to_proto(job), created=created)
 

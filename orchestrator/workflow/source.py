@@ -117,10 +117,12 @@ MAX_NODES = 100_000  # aliases can make a short text a huge document
 
 def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: Path, source: Source,
              inside: tuple[yaml.Node, ...] = ()) -> Any:
-    if node in inside or len(source.nodes) >= MAX_NODES:
-        mark = node.start_mark
-        raise SourceProblem("an alias refers to a node that contains it, or expands to too many nodes",
-                            mark.line + 1, mark.column + 1)
+    mark = node.start_mark
+    if node in inside:
+        raise SourceProblem("an alias refers to a node that contains it", mark.line + 1, mark.column + 1)
+    if len(source.nodes) >= MAX_NODES:
+        raise SourceProblem(f"the document has more than {MAX_NODES:,} values (with aliases expanded); "
+                            "split the workflow", mark.line + 1, mark.column + 1)
     source.nodes[path] = node
     inside = (*inside, node)
     if isinstance(node, yaml.ScalarNode):

@@ -288,6 +288,13 @@ def _templates(value: Any, path: NodePath) -> Iterator[tuple[NodePath, str]]:
 # --- the checker ------------------------------------------------------------------------
 
 
+FAILURE_REASONS = frozenset({  # what cells and the orchestrator give (cells/skills/base.py)
+    "unreachable", "grasp_failed", "place_failed", "collision", "timeout", "limit", "stopped",
+    "estop", "not_found", "invalid_params", "not_active", "internal", "unknown", "cell_lost",
+    "invalid_result", "unknown_skill", "expression", "rejected_by_operator"})
+LITERAL_KEYS = frozenset({"skill", "needs", "place", "reserve", "timeout", "retry", "on_failure"})
+
+
 @dataclass
 class _Scope:
     """What expressions of one place may use."""
@@ -516,10 +523,12 @@ class _Checker:
                 self.check_repetition(path, step, scope)
                 when = step.get("when")
                 if isinstance(when, str) and not self.broken((*path, "when")):
-                    kind = _kind(self.template((*path, "when"), when, _Scope(sid, scope.steps)))
+                    kind = _kind(self.template((*path, "when"), when, scope))  # per repetition
                     if kind not in ("boolean", "any", "none"):
                         self.report((*path, "when"), f"`when` must be a boolean expression, but it gives {_a(kind)}",
                                     "compare something, e.g. ${params.mode == 'fast'}", "type")
+            self.check_literal(path, step)
+            self.check_reasons(path, step)
             self.check_place(path, step, sid, scope)
             self.check_on_failure(path, step, in_recovery, used)
             self.check_with(path, step, scope)
@@ -663,6 +672,27 @@ class _Checker:
                 if _kind(kind) not in ("integer", "any", "none"):
                     self.report((*path, "count"), f"`count` needs an integer, but it gives {_a(_kind(kind))}",
                                 "use an integer param, e.g. ${params.n}", "type")
+
+    def check_literal(self, path: NodePath, step: dict[str, Any]) -> None:
+        """Keys whose values are taken as written: a `${...}` there is a mistake (it would
+        be a cell named "${params.cell}")."""
+        for key in LITERAL_KEYS & set(step):
+            for where, text in _templates(step[key], (*path, key)):
+                if not self.broken(where):
+                    self.report(where, f"`{key}` is taken as written: `{text}` is not evaluated here",
+                                "expressions work in with, when, for_each, count, prompts and outputs; "
+                                "write the value itself", "expression")
+
+    def check_reasons(self, path: NodePath, step: dict[str, Any]) -> None:
+        """`retry.on` names reasons something gives; a typo would never retry."""
+        retry = step.get("retry")
+        reasons = retry.get("on") if isinstance(retry, dict) else None
+        for i, reason in enumerate(reasons if isinstance(reasons, list) else []):
+            if isinstance(reason, str) and "${" not in reason and reason not in FAILURE_REASONS:
+                self.report((*path, "retry", "on", i), f"no skill of Cellwright fails with `{reason}`",
+                            did_you_mean(reason, FAILURE_REASONS) or
+                            "fine if your own skill gives it; reasons: " + _listing(FAILURE_REASONS),
+                            "retry", severity="warning")
 
     def check_place(self, path: NodePath, step: dict[str, Any], sid: str, scope: _Scope) -> None:
         place = step.get("place")
@@ -849,8 +879,11 @@ class _Checker:
             if name == scope.step:
                 return fail(f"step `{name}` cannot refer to its own result", "", "not-needed")
             if name not in scope.steps:
+                later = scope.step in self.ancestors(name)  # needs: [name] would close a loop
                 return fail(f"`steps.{name}` is not among the needs of `{scope.step}`",
-                            f"add `needs: [{name}]`", "not-needed")
+                            f"`{name}` runs after `{scope.step}` (it needs it), so its result is not "
+                            "there yet; use it in a later step" if later else f"add `needs: [{name}]`",
+                            "not-needed")
         if root in ("item", "index") and not scope.repeated:
             where = f"step `{scope.step}`" if scope.step else "outputs"
             return fail(f"`{root}` is defined only in a repeated step; {where} is not one",

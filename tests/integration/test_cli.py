@@ -465,8 +465,9 @@ async def test_workflow_put_of_a_broken_file_prints_every_error_as_validate_does
     assert [e.split(":")[1] for e in errors] == ["5", "6", "9", "10"], here.out
     put = await cli("workflow", "put", broken)
     assert (put.code, put.out) == (1, "")
-    assert put.err.startswith(f"error: {broken}: source: 4 error(s) in {broken}:")
-    assert all(error in put.err for error in errors)
+    assert put.err.splitlines()[0] == f"error: {broken} was not stored:"
+    assert all(error in put.err for error in errors), put.err
+    assert "error: unknown key `skil` in steps[0]\n    hint: did you mean `skill`?" in put.err  # hints too
     remote = await cli("workflow", "validate", broken)
     assert remote.code == 1
     assert [line for line in remote.out.splitlines() if ": error: " in line] == errors
@@ -567,7 +568,11 @@ async def test_job_act_holds_and_resumes_one_repetition_of_a_step(cli: Cli, tmp_
 
 # --- reservations ---------------------------------------------------------------------
 
-async def test_reservations_list_shows_a_held_station_and_release_frees_it(
+async def _no_reservations(cli: Cli, address: str) -> bool:
+    return (await cli("reservations", "list", address=address)).out.splitlines()[1:] == []
+
+
+async def test_reservations_list_shows_a_held_station_that_only_its_end_frees(
         cli: Cli, start_orchestrator: Any, tmp_path: Path) -> None:
     from cellwright.api.layout import load_layout
     from cellwright.testing import ScriptedCell
@@ -584,11 +589,13 @@ async def test_reservations_list_shows_a_held_station_and_release_frees_it(
         table = (await cli("reservations", "list", address=info.address)).out.splitlines()
         assert table[0].split() == ["resource", "state", "job", "task", "cell", "since", "note"]
         assert [row.split()[:5] for row in table[1:]] == [["outfeed_a", "HELD", job_id, "first", "cell-1"]]
-        ran = await cli("reservations", "release", "outfeed_a", "--reason", "tray checked",
-                        address=info.address)
-        assert (ran.code, ran.out) == (0, f"released outfeed_a (was HELD, held by {assign.task_id} "
-                                          "on cell-1)\n"), ran.err
-        assert (await cli("reservations", "list", address=info.address)).out.splitlines()[1:] == []
+        refused = await cli("reservations", "release", "outfeed_a", "--reason", "tray checked",
+                            address=info.address)
+        assert (refused.code, refused.err) == (1, (
+            f"error: FAILED_PRECONDITION: outfeed_a is held by {assign.task_id}, running on cell "
+            "cell-1: it is freed when the task ends; skip or cancel the task to end it sooner\n"))
+        await cell.report(assign, job_pb2.TASK_STATE_SUCCEEDED)  # its end frees the station
+        await async_wait_until(lambda: _no_reservations(cli, info.address), TIMEOUT_S, "outfeed_a freed")
         again = await cli("reservations", "release", "outfeed_a", "--reason", "x", address=info.address)
         assert again.code == 1 and again.err.startswith("error: NOT_FOUND: ")
     finally:

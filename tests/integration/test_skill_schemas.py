@@ -1,6 +1,6 @@
 """One skill name means one schema across the plant: a cell advertising another schema for
 a known skill is refused at Connect with the difference, also after an orchestrator
-restart (the plant is remembered)."""
+restart (the plant is remembered, and ListCells shows its cells, disconnected)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,10 @@ async def test_a_conflicting_schema_is_refused_at_connect_naming_the_difference(
     assert (await connect(orchestrator.address, hello("welder-2", "number"))).HasField("welcome")
     await orchestrator.stop()  # the plant is remembered across a restart
     again = await start_orchestrator(orchestrator.db_path, address=orchestrator.address)
+    async with grpc.aio.insecure_channel(again.address) as channel:  # listed, not connected
+        cells = (await cell_grpc.CellServiceStub(channel).ListCells(cell_pb.ListCellsRequest())).cells
+    assert [(c.id, c.connected, [s.name for s in c.skills]) for c in cells] == [
+        ("welder-1", False, ["weld"]), ("welder-2", False, ["weld"])]
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await connect(again.address, hello("welder-3", "string"))
     assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION

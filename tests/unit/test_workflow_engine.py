@@ -952,3 +952,16 @@ def test_a_step_id_of_a_repeated_step_must_name_one_repetition(h):
         h.engine.act(job.id, "p", "hold", "x", "op")
     h.engine.act(job.id, "p[1]", "hold", "x", "op")
     assert h.task(job.id, "p[1]").state is TaskState.HELD
+
+
+def test_when_of_a_repeated_step_is_decided_per_repetition(h):
+    h.cell("c1")
+    h.put("""\
+        params:
+          parts: {type: array, items: {type: string}}
+        steps:
+          - {id: move, skill: noop, for_each: "${params.parts}", when: "${item != 'blue'}"}
+        """)
+    job = h.submit(params={"parts": ["red", "blue", "green"]})
+    assert states(h.job(job.id)) == {"move[0]": TaskState.READY, "move[1]": TaskState.SKIPPED,
+                                     "move[2]": TaskState.READY}

@@ -252,12 +252,15 @@ def describe_event(event: job_pb2.JobEvent) -> str:
     job = event.job
     line = f"#{event.seq:<5} {job.id} {job.workflow:<11} {_state(job):<9}"
     task = next((t for t in job.tasks if t.id == event.task_id), None)
-    if task is not None:
-        line += f"  {task.step_id}: {_name(job_pb2.TaskState.DESCRIPTOR, task.state)}"
-        if task.cell_id:
+    if task is not None:  # by its id in the job: a repetition shows as pick[2]
+        line += f"  {task.id.partition('/')[2]}: {_name(job_pb2.TaskState.DESCRIPTOR, task.state)}"
+        if task.cell_id and task.state not in (job_pb2.TASK_STATE_READY, job_pb2.TASK_STATE_PENDING):
             line += f" on {task.cell_id} (epoch {task.epoch})"
         if task.HasField("error") and task.error.reason:
             line += f" [{task.error.reason}: {task.error.message}]"
+    for waiting in job.tasks:
+        if waiting.state == job_pb2.TASK_STATE_AWAITING_OPERATOR:
+            line += f"  | {waiting.id.partition('/')[2]} waits for a person: {waiting.prompt}"
     return line
 
 
@@ -335,8 +338,8 @@ def job_cancel(args: argparse.Namespace) -> int:
 def job_retry(args: argparse.Namespace) -> int:
     with _client(args) as client:
         job = client.retry_task(args.job_id, args.step, args.reason)
-    task = next(t for t in job.tasks if args.step in (t.id, t.step_id))
-    print(f"{job.id} {_state(job)}; {task.step_id}: {_name(job_pb2.TaskState.DESCRIPTOR, task.state)} "
+    task = next(t for t in job.tasks if args.step in (t.id, t.step_id, t.id.partition("/")[2]))
+    print(f"{job.id} {_state(job)}; {task.id.partition('/')[2]}: {_name(job_pb2.TaskState.DESCRIPTOR, task.state)} "
           f"(epoch {task.epoch})")
     return 0
 

@@ -36,6 +36,7 @@ from cellwright.api.client import Client
 from cellwright.api.layout import LayoutError, load_layout
 from cellwright.api.schema import SchemaError, check_schema
 from cellwright.api.yamlfile import load_yaml
+from cellwright.orchestrator.catalog import MAX_SOURCE_BYTES
 from cellwright.orchestrator.workflow import Catalog, Diagnostic, SkillSpec, Workflow, check
 from cellwright.v1 import workflow_service_pb2 as wf_pb
 from cellwright.v1 import workflow_service_pb2_grpc as wf_grpc
@@ -200,7 +201,12 @@ def diagnostic_from_proto(d: wf_pb.Diagnostic) -> Diagnostic:
 
 
 def _read(path: str) -> tuple[str | None, Diagnostic | None]:
+    """The file's text, or why it cannot be a workflow (unreadable, or over the size the
+    orchestrator takes)."""
     try:
+        if Path(path).stat().st_size > MAX_SOURCE_BYTES:
+            return None, Diagnostic(path, 1, 1, "", f"the file is over {MAX_SOURCE_BYTES // 1024} KiB, "
+                                    "the most an orchestrator takes", "split the workflow", code="io")
         return Path(path).read_text(), None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
@@ -242,7 +248,13 @@ def run_put(args: argparse.Namespace) -> int:
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
                     raise
-                print(f"error: {path}: {exc.details()}", file=sys.stderr)
+                checked: wf_pb.ValidateWorkflowResponse = _stub(client).ValidateWorkflow(
+                    wf_pb.ValidateWorkflowRequest(source=text, origin=path), timeout=client.timeout_s)
+                print(f"error: {path} was not stored:", file=sys.stderr)  # every problem, hints too
+                for diagnostic in checked.diagnostics or []:
+                    print(diagnostic_from_proto(diagnostic), file=sys.stderr)
+                if not checked.diagnostics:
+                    print(exc.details(), file=sys.stderr)
                 code = 1
                 continue
             workflow = response.workflow
