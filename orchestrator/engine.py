@@ -654,6 +654,13 @@ class Engine:
         if (plan.state, plan.error, plan.outputs) != (job.state, job.error, None):
             self.store.update_job(job_id, now, state=plan.state, error=plan.error,
                                   outputs=plan.outputs)
+        if plan.state.final and not job.state.final:
+            suspect = [r.resource for r in self.store.reservations()
+                       if r.job_id == job_id and r.state == "SUSPECT"]
+            if suspect:
+                log.warning("job %s ended %s with %s SUSPECT: check, then `cellwright reservations "
+                            "release RESOURCE --reason ...`", job_id, plan.state.value,
+                            ", ".join(suspect))
         if plan.state is JobState.HELD and job.state is not JobState.HELD:
             waiting = [t.step_id for t in plan.tasks.values()
                        if t.state in (TaskState.UNKNOWN, TaskState.HELD)]
