@@ -370,7 +370,7 @@ async def test_rejecting_an_operator_step_fails_the_job(
 
 # --- reservations ------------------------------------------------------------------------
 
-async def test_a_running_step_holds_its_station_and_an_operator_can_release_it(
+async def test_a_running_step_holds_its_station_until_it_ends(
         start_orchestrator: Any, scripted_cell: Make) -> None:
     info = await start_orchestrator(layout=load_layout(LAYOUT))
     async with grpc.aio.insecure_channel(info.address) as channel:
@@ -389,21 +389,21 @@ async def test_a_running_step_holds_its_station_and_an_operator_can_release_it(
         no_reason = await rpc_error(jobs.ReleaseReservation(
             job_svc.ReleaseReservationRequest(resource="outfeed_a")))
         assert no_reason.code() == grpc.StatusCode.INVALID_ARGUMENT
-        released: job_svc.ReleaseReservationResponse = await jobs.ReleaseReservation(
-            job_svc.ReleaseReservationRequest(resource="outfeed_a", reason="tray checked empty"))
-        assert (released.reservation.resource, released.reservation.task_id) == ("outfeed_a", assign.task_id)
-        assert not (await jobs.ListReservations(job_svc.ListReservationsRequest())).reservations
-        twice = await rpc_error(jobs.ReleaseReservation(
-            job_svc.ReleaseReservationRequest(resource="outfeed_a", reason="again")))
-        assert twice.code() == grpc.StatusCode.NOT_FOUND
+        live = await rpc_error(jobs.ReleaseReservation(  # the cell is in the station now
+            job_svc.ReleaseReservationRequest(resource="outfeed_a", reason="looks empty")))
+        assert live.code() == grpc.StatusCode.FAILED_PRECONDITION
         await cell.report(assign, job_pb2.TASK_STATE_SUCCEEDED)
 
         async def succeeded() -> bool:
             return (await get_job(jobs, job.id)).state == job_pb2.JOB_STATE_SUCCEEDED
         await async_wait_until(succeeded, TIMEOUT_S, f"{job.id} SUCCEEDED")
+        assert not (await jobs.ListReservations(job_svc.ListReservationsRequest())).reservations
+        gone = await rpc_error(jobs.ReleaseReservation(
+            job_svc.ReleaseReservationRequest(resource="outfeed_a", reason="again")))
+        assert gone.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_a_step_waits_for_a_reserved_station_and_runs_once_an_operator_releases_it(
+async def test_a_step_waits_for_a_reserved_station_and_runs_once_its_holder_ends(
         start_orchestrator: Any, scripted_cell: Make) -> None:
     info = await start_orchestrator(layout=load_layout(LAYOUT))
     async with grpc.aio.insecure_channel(info.address) as channel:
@@ -421,10 +421,8 @@ async def test_a_step_waits_for_a_reserved_station_and_runs_once_an_operator_rel
         free = await submit(jobs, "kit")
         first = (await two.next("assign")).assign
         assert first.task_id == f"{free.id}/first", "the step reserving a held station was dispatched"
-        await jobs.ReleaseReservation(job_svc.ReleaseReservationRequest(
-            resource="outfeed_a", reason="cell-1 stopped; tray checked"))
-        await two.report(first, job_pb2.TASK_STATE_SUCCEEDED)
-        second = (await two.next("assign")).assign
+        await one.report(held, job_pb2.TASK_STATE_SUCCEEDED)  # out of the station: cell-1 is
+        second = (await one.next("assign")).assign             # the idle one (cell-2 still busy)
         assert second.task_id == f"{blocked.id}/place"
         assert holder.id != blocked.id
 
