@@ -122,13 +122,12 @@ class WorkflowCatalog:
                     stored.append((workflow, created))
         return stored
 
-    def resolve(self, ref: str, reader: Store | StoreReader | None = None) -> Workflow:
+    def resolve(self, ref: str) -> Workflow:
         """`name` (newest version) or `name@version`, parsed; NotFound lists what exists."""
-        db = reader or self.store
         name, at, version = ref.partition("@")
-        versions = db.workflow_versions(name)
+        versions = self.store.workflow_versions(name)
         if not versions:
-            known = [w.name for w in db.newest_workflows()]
+            known = [w.name for w in self.store.newest_workflows()]
             raise NotFound(f"workflow {quote(name)} not found; known workflows: {known}")
         if not at:
             chosen = versions[-1]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +32,7 @@ def spec_to_json(spec: TaskSpec) -> str:
     return json.dumps(data, sort_keys=True)
 
 
+@functools.lru_cache(maxsize=4096)  # the tasks of one step share their text; TaskSpec is frozen
 def spec_from_json(text: str) -> TaskSpec:
     data = json.loads(text)
     retry, failure, operator = data.get("retry", {}), data.get("on_failure", {}), data.get("operator")

@@ -123,6 +123,7 @@ class Engine:
         self.reader = reader or store
         self.layout = layout
         self.workflows = WorkflowCatalog(store, layout, clock, self.reader)
+        self._plant: tuple[list[KnownCell], dict[str, SkillSchema]] | None = None
         self._encode = encode_job
         self._on_event = on_event
         self._clock = clock
@@ -168,8 +169,7 @@ class Engine:
             tasks = expand.expand(workflow, params, job_id, self.layout)
         except expand.RenderError as exc:
             raise InvalidArgument("params", str(exc)) from exc
-        plant.check_runnable(workflow, tasks, sub.pin, params, self.store.known_cells(),
-                             self.store.skill_schemas())
+        plant.check_runnable(workflow, tasks, sub.pin, params, *self._known())
         job = Job(id=job_id, request_id=sub.request_id, workflow=sub.workflow,
                   workflow_version=workflow.version, params=params, priority=sub.priority,
                   deadline=sub.deadline, labels=dict(sub.labels), state=JobState.QUEUED,
@@ -221,9 +221,10 @@ class Engine:
     def remember_cell(self, cell: KnownCell, skills: Sequence[SkillSchema]) -> None:
         """Record a cell's hello durably. Raises FailedPrecondition (with the difference)
         if it advertises another schema for a skill name the plant knows."""
-        plant.check_schema_conflicts(cell.cell_id, skills, self.store.skill_schemas())
+        plant.check_schema_conflicts(cell.cell_id, skills, self._known()[1])
         with self.store.transaction():
             self.store.remember_cell(cell, skills)
+        self._plant = None
 
     # --- operators -----------------------------------------------------------------
     def retry_task(self, job_id: str, task_ref: str, reason: str) -> tuple[Job, list[CancelOrder]]:
@@ -500,8 +501,7 @@ class Engine:
         is a failure (`stopped`), as is a FAILED without an error (`unknown`)."""
         if report.state is TaskState.SUCCEEDED:
             return {"state": TaskState.SUCCEEDED, "error": None}
-        job = self._job(task.job_id)
-        if report.state is TaskState.CANCELLED and (job.cancel_requested or job.state.final):
+        if report.state is TaskState.CANCELLED and self._cancel_asked(task.job_id):
             return {"state": TaskState.CANCELLED, "error": report.error}
         error = report.error or TaskError("unknown", f"cell {task.cell_id} reported the task "
                                           f"{report.state.value} without saying why")
@@ -512,7 +512,7 @@ class Engine:
             return {"state": TaskState.READY, "attempt": task.attempt - 1, "error": error}
         if error.reason == NOT_FOUND:
             excluded = (*task.excluded_cells, task.cell_id)
-            others = [c for c in plant.capable(task, job.pin, self.store.known_cells())
+            others = [c for c in plant.capable(task, self._job(task.job_id).pin, self._known()[0])
                       if c not in excluded]
             if others:
                 log.info("task %s: cell %s reported not_found; offering it to %s", task.id,
@@ -629,6 +629,17 @@ class Engine:
                 orders.append(CancelOrder(task.cell_id, task.id, task.epoch, error.message))
         self._record(job_id, task_id)
         return orders
+
+    def _cancel_asked(self, job_id: str) -> bool:
+        job = self._job(job_id)
+        return job.cancel_requested or job.state.final
+
+    def _known(self) -> tuple[list[KnownCell], dict[str, SkillSchema]]:
+        """The plant as the store has it, cached until a hello changes it (only
+        `remember_cell`, on this same writer thread, writes it)."""
+        if self._plant is None:
+            self._plant = (self.store.known_cells(), self.store.skill_schemas())
+        return self._plant
 
     def _start_recovery(self, job: Job, failed: Task, step_id: str) -> Task:
         workflow = self.workflows.resolve(f"{job.workflow.partition('@')[0]}@{job.workflow_version}")

@@ -20,7 +20,8 @@ from cellwright.orchestrator import convert, waiting
 from cellwright.orchestrator.cell_checks import check_packml_state, check_stats
 from cellwright.orchestrator.engine import Assignment, CancelOrder, Engine, TaskReport
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from cellwright.orchestrator.model import Job, StoredEvent
+from cellwright.orchestrator.model import Job, ReadyTask, StoredEvent, TaskState
+from cellwright.orchestrator.scheduler import admits
 from cellwright.orchestrator.sessions import CellSession
 from cellwright.orchestrator.storethreads import StoreThreads
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -260,11 +261,12 @@ class Orchestrator:
 
     async def explain(self, job: Job) -> Job:
         """The job with why it waits, in words (`waiting.explain`)."""
-        if job.state.final:
-            return job
-        known = await self.db.read(self.engine.reader.known_cells)
-        held = await self.db.read(self.engine.reservations)
+        ready = [t for t in job.tasks if t.state is TaskState.READY]
         connected = [o for s in self.sessions.values() if (o := s.offer_of(busy_ok=True)) is not None]
+        unserved = any(not any(admits(ReadyTask(t, 0, 0.0, 0.0, pin=job.pin), o) for o in connected)
+                       for t in ready)  # reads only what a reason needs: a job's answer waits
+        known = await self.db.read(self.engine.reader.known_cells) if unserved else []
+        held = await self.db.read(self.engine.reservations) if any(t.spec.reserve for t in ready) else []
         return waiting.explain(job, connected, known, held, time.time())
 
     def route(self, orders: list[CancelOrder]) -> None:
