@@ -25,7 +25,13 @@ from cellwright.api.layout import EMPTY, Layout
 from cellwright.api.schema import SchemaError, quote
 from cellwright.orchestrator import expand, plant, progress, scheduler
 from cellwright.orchestrator.catalog import WorkflowCatalog
-from cellwright.orchestrator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cellwright.orchestrator.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    OrchestratorError,
+)
 from cellwright.orchestrator.model import (
     Job,
     JobState,
@@ -40,7 +46,7 @@ from cellwright.orchestrator.model import (
 )
 from cellwright.orchestrator.store import Store, StoreReader
 from cellwright.orchestrator.workflow import Diagnostic, bind_params
-from cellwright.orchestrator.workflow.model import Placement
+from cellwright.orchestrator.workflow.model import Placement, Step
 
 log = logging.getLogger(__name__)
 
@@ -642,8 +648,16 @@ class Engine:
         return self._plant
 
     def _start_recovery(self, job: Job, failed: Task, step_id: str) -> Task:
-        workflow = self.workflows.resolve(f"{job.workflow.partition('@')[0]}@{job.workflow_version}")
-        return expand.recovery_task(job, failed, workflow.step(step_id), self.layout)
+        """The recovery task, from the job's pinned version; if that cannot be read back (a
+        newer Cellwright refusing an old text), the recovery fails, not the cell's report."""
+        try:
+            workflow = self.workflows.resolve(f"{job.workflow.partition('@')[0]}@{job.workflow_version}")
+            return expand.recovery_task(job, failed, workflow.step(step_id), self.layout)
+        except (OrchestratorError, KeyError) as exc:
+            task = expand.recovery_task(job, failed, Step(step_id), self.layout)
+            return replace(task, state=TaskState.FAILED, finished_at=self._clock(), error=TaskError(
+                "internal", f"recovery step {step_id} of {job.workflow}@{job.workflow_version} "
+                f"could not be read back: {exc}"))
 
     def _advance(self, job_id: str, task_id: str, cancel_reason: str = ""
                  ) -> list[CancelOrder]:

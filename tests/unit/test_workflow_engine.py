@@ -965,3 +965,24 @@ def test_when_of_a_repeated_step_is_decided_per_repetition(h):
     job = h.submit(params={"parts": ["red", "blue", "green"]})
     assert states(h.job(job.id)) == {"move[0]": TaskState.READY, "move[1]": TaskState.SKIPPED,
                                      "move[2]": TaskState.READY}
+
+
+def test_a_recovery_step_that_cannot_be_read_back_fails_the_job_not_the_report(h, monkeypatch):
+    h.cell("c1")
+    h.put("""\
+        steps:
+          - {id: a, skill: noop, on_failure: {run: fix}}
+        recovery:
+          - {id: fix, skill: noop}
+        """)
+    job = h.submit()
+    [a] = h.dispatch("c1")
+
+    def unreadable(ref: str) -> None:
+        raise NotFound(f"workflow {ref} cannot be read")
+    monkeypatch.setattr(h.engine.workflows, "resolve", unreadable)
+    assert h.finish(a, F, error=TaskError("broken", "x"))[0]  # acknowledged
+    assert h.job(job.id).state is JobState.FAILED
+    fix = h.task(job.id, "a/fix")
+    assert (fix.state, fix.error.reason if fix.error else "") == (F, "internal")
+    assert "recovery step fix of w@1 could not be read back" in fix.error.message
