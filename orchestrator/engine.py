@@ -622,19 +622,9 @@ class Engine:
         self.store.after_commit(lambda: self._on_event(event))
 
     def _fail_job(self, job_id: str, task_id: str, error: TaskError) -> list[CancelOrder]:
-        """Fail a job now: queued tasks are cancelled, running ones are sent a cancel."""
-        now = self._clock()
-        self.store.update_job(job_id, now, state=JobState.FAILED, error=error)
-        orders = []
-        for task in self._job(job_id).tasks:
-            if task.state in (TaskState.PENDING, TaskState.READY, TaskState.HELD,
-                              TaskState.AWAITING_OPERATOR):
-                self.store.update_task(task.id, expect_states=[task.state],
-                                       state=TaskState.CANCELLED, finished_at=now)
-            elif task.state.in_flight:
-                orders.append(CancelOrder(task.cell_id, task.id, task.epoch, error.message))
-        self._record(job_id, task_id)
-        return orders
+        """Fail a job now (`progress.fail`); write it and record the event."""
+        job = self._job(job_id)
+        return self._apply(job, progress.fail(job, self._clock(), error), task_id)
 
     def _cancel_asked(self, job_id: str) -> bool:
         job = self._job(job_id)
@@ -661,11 +651,15 @@ class Engine:
 
     def _advance(self, job_id: str, task_id: str, cancel_reason: str = ""
                  ) -> list[CancelOrder]:
-        """Move a job forward after a change (`progress.advance`), write the difference and
-        record the event. Call inside a transaction."""
+        """Move a job forward after a change (`progress.advance`). Call inside a transaction."""
         job = self._job(job_id)
-        now = self._clock()
-        plan = progress.advance(job, now, self._start_recovery, cancel_reason)
+        return self._apply(job, progress.advance(job, self._clock(), self._start_recovery,
+                                                 cancel_reason), task_id)
+
+    def _apply(self, job: Job, plan: progress.Plan, task_id: str) -> list[CancelOrder]:
+        """Write what `plan` changes of `job` (compare-and-set per task), say what needs an
+        operator, and record the event; the cancels to send."""
+        job_id, now = job.id, self._clock()
         if plan.new_tasks:
             self.store.insert_tasks(job_id, len(job.tasks), plan.new_tasks)
         before = {t.id: t for t in job.tasks}

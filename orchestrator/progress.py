@@ -94,13 +94,7 @@ def advance(job: Job, now: float, start_recovery: StartRecovery, cancel_reason: 
         return plan
     failed = next((t for t in tasks.values() if failing(t, tasks)), None)
     if job.cancel_requested or failed is not None:
-        reason = cancel_reason or ("job cancelled" if job.cancel_requested else "job failed")
-        for task in list(tasks.values()):
-            if task.state in (TaskState.PENDING, TaskState.READY, TaskState.HELD,
-                              TaskState.AWAITING_OPERATOR):
-                tasks[task.id] = replace(task, state=TaskState.CANCELLED, finished_at=now)
-            elif task.state.in_flight:
-                plan.cancels.append((task.cell_id, task.id, task.epoch, reason))
+        _stop_rest(plan, now, cancel_reason or ("job cancelled" if job.cancel_requested else "job failed"))
         if failed is not None and not job.cancel_requested:
             plan.state, plan.error = JobState.FAILED, failed.error
         elif not plan.cancels:
@@ -115,6 +109,24 @@ def advance(job: Job, now: float, start_recovery: StartRecovery, cancel_reason: 
     else:
         plan.state = JobState.QUEUED
     return plan
+
+
+def fail(job: Job, now: float, error: TaskError) -> Plan:
+    """The job failed now for a reason of its own (its deadline passed): FAILED with
+    `error`, tasks not started cancelled, running ones sent a cancel."""
+    plan = Plan({t.id: t for t in job.tasks}, state=JobState.FAILED, error=error)
+    _stop_rest(plan, now, error.message)
+    return plan
+
+
+def _stop_rest(plan: Plan, now: float, reason: str) -> None:
+    """Cancel what has not started; ask the cells to stop what runs."""
+    for task in list(plan.tasks.values()):
+        if task.state in (TaskState.PENDING, TaskState.READY, TaskState.HELD,
+                          TaskState.AWAITING_OPERATOR):
+            plan.tasks[task.id] = replace(task, state=TaskState.CANCELLED, finished_at=now)
+        elif task.state.in_flight:
+            plan.cancels.append((task.cell_id, task.id, task.epoch, reason))
 
 
 def _release(job: Job, plan: Plan, now: float) -> bool:
