@@ -4,6 +4,7 @@
     ├── Arm                      joints, named frames          (robots.arm)
     ├── Gripper                  width, force, holding         (robots.gripper)
     ├── Base                     fixed, planar or legged       (robots.base)
+    │   └── LeggedBase           walk_to, whole-body state     (robots.legged)
     └── IO                       digital and analog points     (robots.io)
     Robot                        a named set of components     (robots.robot)
     PartLocator                  how skills find parts         (robots.parts)
@@ -20,16 +21,20 @@ from cellwright.robots.component import Component, ComponentInfo, Lifecycle
 from cellwright.robots.errors import (
     CollisionDetected,
     EStopActive,
+    Fallen,
     LimitViolation,
     MotionStopped,
     MotionTimeout,
     NotActive,
+    PayloadExceeded,
     RobotError,
     Unreachable,
+    Unstable,
 )
 from cellwright.robots.goal import Goal
 from cellwright.robots.gripper import Gripper, GripperInfo, GripperState
 from cellwright.robots.io import IO, IOInfo, IOPoint, IOState
+from cellwright.robots.legged import LeggedBase, LeggedBaseInfo, LeggedBaseState
 from cellwright.robots.loop import ControlLoop
 from cellwright.robots.parts import PartLocator, PartSighting
 from cellwright.robots.registry import ROBOTS, build_robot, register
@@ -37,9 +42,10 @@ from cellwright.robots.robot import BuildContext, Robot, RobotModel
 
 __all__ = [
     "IO", "ROBOTS", "Arm", "ArmInfo", "ArmState", "Base", "BaseInfo", "BaseState", "BuildContext",
-    "CollisionDetected", "Component", "ComponentInfo", "ControlLoop", "EStopActive", "FloatArray",
-    "Goal", "Gripper", "GripperInfo", "GripperState", "IOInfo", "IOPoint", "IOState",
-    "JointLimits", "Lifecycle", "LimitViolation", "MotionStopped", "MotionTimeout", "NotActive",
-    "PartLocator", "PartSighting", "Pose", "Robot", "RobotError", "RobotModel", "Unreachable",
-    "build_robot", "register",
+    "CollisionDetected", "Component", "ComponentInfo", "ControlLoop", "EStopActive", "Fallen",
+    "FloatArray", "Goal", "Gripper", "GripperInfo", "GripperState", "IOInfo", "IOPoint",
+    "IOState", "JointLimits", "LeggedBase", "LeggedBaseInfo", "LeggedBaseState", "Lifecycle",
+    "LimitViolation", "MotionStopped", "MotionTimeout", "NotActive", "PartLocator",
+    "PartSighting", "PayloadExceeded", "Pose", "Robot", "RobotError", "RobotModel",
+    "Unreachable", "Unstable", "build_robot", "register",
 ]

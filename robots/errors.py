@@ -7,7 +7,10 @@
     ├── CollisionDetected      unexpected contact during motion (reason "collision")
     ├── MotionStopped          stop() interrupted the motion (reason "stopped")
     ├── EStopActive            e-stopped; reset_estop() first (reason "estop")
-    └── NotActive              motion outside the ACTIVE lifecycle state (reason "not_active")
+    ├── NotActive              motion outside the ACTIVE lifecycle state (reason "not_active")
+    ├── Unstable               the stability margin fell below its floor (reason "unstable")
+    ├── Fallen                 a legged robot fell (reason "fallen"): the cell aborts
+    └── PayloadExceeded        a load beyond what the robot may carry (reason "payload")
 """
 
 from __future__ import annotations
@@ -61,3 +64,23 @@ class NotActive(RobotError):
     """Motion was commanded while the robot is not in its ACTIVE lifecycle state."""
 
     reason = "not_active"
+
+
+class Unstable(RobotError):
+    """The stability margin of a legged robot fell below its configured floor: the motion
+    was ended and the robot brought to a stable stance before it could fall."""
+
+    reason = "unstable"
+
+
+class Fallen(RobotError):
+    """A legged robot fell (its pelvis too low, or a link other than a foot on the floor).
+    Nothing may move it until a person has seen to it: the cell goes PackML Aborted."""
+
+    reason = "fallen"
+
+
+class PayloadExceeded(RobotError, ValueError):
+    """A load heavier than the robot's payload limit (from its model)."""
+
+    reason = "payload"
