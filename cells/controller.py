@@ -13,6 +13,7 @@ builds its own environment; a world host gives several cells one shared environm
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -21,6 +22,7 @@ from cellwright.api.registry import RegistryError
 from cellwright.api.structs import to_struct
 from cellwright.cells.config import CellConfig
 from cellwright.cells.environment import CellRuntime, Environment
+from cellwright.cells.faults import FaultWatch
 from cellwright.cells.operations import Operations
 from cellwright.cells.packml import Command, InvalidTransition, PackmlMachine, from_proto_command, to_proto_state
 from cellwright.cells.publishing import StatePublishing
@@ -78,6 +80,7 @@ class CellController:
         self._tasks: TaskRunner | None = None
         self._operations: Operations | None = None
         self._publishing: StatePublishing | None = None
+        self._faults: FaultWatch | None = None
 
     def clock(self) -> float:
         """The cell's clock: the control loop's (simulation seconds in simulation)."""
@@ -107,6 +110,8 @@ class CellController:
                                      self.session.send, self.session.beat_soon)
             self._operations = Operations(self.packml, self._tasks)
             runtime = self.runtime
+            self._faults = FaultWatch(runtime.loop, runtime.components(),
+                                      self._operations.abort_on_fault, asyncio.get_running_loop())
             self._publishing = await build(lambda: StatePublishing(
                 self.config.cell_id, runtime, self._cell_state, self.config.state_endpoint,
                 self.config.publish_hz), StatePublishing.close)
@@ -124,6 +129,8 @@ class CellController:
         if self.runtime is not None:
             for component in self.runtime.components():
                 component.stop()
+        if self._faults is not None:
+            self._faults.close()
         if self._tasks is not None:
             self._tasks.close()
         if self._publishing is not None:

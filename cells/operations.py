@@ -50,6 +50,12 @@ class Operations:
         self._acting = asyncio.create_task(self._act(state, self.packml.entry))
         self._acting.add_done_callback(_log_crash)
 
+    def abort_on_fault(self, component: str, reason: str) -> None:
+        """A component entered ERROR (`FaultWatch`): Abort, unless aborting already."""
+        if self.packml.state not in (State.ABORTING, State.ABORTED):
+            log.error("aborting: %s failed: %s", component, reason)
+            self.apply(Command.ABORT)
+
     async def auto_start(self) -> None:
         """Reset and Start, so the cell takes work; stop trying (and stay connectable, for
         an operator to Clear) if a step does not land where it should."""

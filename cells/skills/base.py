@@ -28,7 +28,7 @@ HANG_GUARD_S = 3600.0  # wall-clock bound on one wait: a dead loop must not hang
 class SkillError(Exception):
     """A skill failed. `reason` is one of: unreachable, grasp_failed, place_failed,
     collision, timeout, limit, stopped, estop, not_found, invalid_params, not_active,
-    internal."""
+    unstable, fallen, payload, internal."""
 
     def __init__(self, reason: str, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)

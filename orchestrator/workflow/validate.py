@@ -291,7 +291,8 @@ def _templates(value: Any, path: NodePath) -> Iterator[tuple[NodePath, str]]:
 FAILURE_REASONS = frozenset({  # what cells and the orchestrator give (cells/skills/base.py)
     "unreachable", "grasp_failed", "place_failed", "collision", "timeout", "limit", "stopped",
     "estop", "not_found", "invalid_params", "not_active", "internal", "unknown", "cell_lost",
-    "invalid_result", "unknown_skill", "expression", "rejected_by_operator"})
+    "invalid_result", "unknown_skill", "expression", "rejected_by_operator", "unstable", "fallen",
+    "payload"})
 LITERAL_KEYS = frozenset({"skill", "needs", "place", "reserve", "timeout", "retry", "on_failure"})
 
 
