@@ -23,25 +23,26 @@ def build_object(client: int, spec: ObjectSpec, world_dir: Path) -> int:
         body = _multibody(client, [((0.0, 0.0, 0.0), spec.size)], 0.0, spec.position,
                           spec.orientation, spec.color)
     else:
-        body = _multibody(client, _tray_boxes(spec), 0.0, spec.position, spec.orientation,
-                          spec.color)
+        body = _multibody(client, _tray_boxes(spec.size, spec.wall_height, spec.wall_thickness),
+                          0.0, spec.position, spec.orientation, spec.color)
     p.changeDynamics(body, -1, lateralFriction=spec.friction, physicsClientId=client)
     return body
 
 
 def build_part(client: int, part_type: PartTypeSpec, position: Vec3, orientation: Quat) -> int:
-    """Create one movable box-shaped part and return its body id."""
-    body = _multibody(client, [((0.0, 0.0, 0.0), part_type.size)], part_type.mass, position,
-                      orientation, part_type.color)
+    """Create one movable part (a box, or a tray-shaped tote) and return its body id."""
+    boxes = ([((0.0, 0.0, 0.0), part_type.size)] if part_type.shape == "box" else
+             _tray_boxes(part_type.size, part_type.wall_height, part_type.wall_thickness))
+    body = _multibody(client, boxes, part_type.mass, position, orientation, part_type.color)
     p.changeDynamics(body, -1, lateralFriction=part_type.friction, spinningFriction=0.002,
                      rollingFriction=0.0001, physicsClientId=client)
     return body
 
 
-def _tray_boxes(spec: ObjectSpec) -> list[tuple[Vec3, Vec3]]:
-    """A tray: a floor plate of height `size[2]` with four walls on top of it."""
-    sx, sy, floor = spec.size
-    t, h = spec.wall_thickness, spec.wall_height
+def _tray_boxes(size: Vec3, h: float, t: float) -> list[tuple[Vec3, Vec3]]:
+    """A tray: a floor plate of height `size[2]` with four walls of height `h` and
+    thickness `t` on top of it."""
+    sx, sy, floor = size
     wall_z = floor / 2 + h / 2
     return [((0.0, 0.0, 0.0), (sx, sy, floor)),
             ((sx / 2 - t / 2, 0.0, wall_z), (t, sy, h)),

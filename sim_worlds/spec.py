@@ -19,7 +19,8 @@ Top-level keys (all optional; a key not listed here is an error)::
          color: [r, g, b, a], friction: 0.8}
       - {name: infeed, kind: tray, size: [x, y, floor_z], wall_height: 0.03, wall_thickness: 0.01,
          at: infeed}                  # stands on the layout station `infeed` (see below)
-    part_types:     # movable parts, box-shaped: size (m), mass (kg), color, friction
+    part_types:     # movable parts: size (m), mass (kg), color, friction; shape box (default)
+                    # or tray (a tote: size x, y, floor height; wall_height, wall_thickness)
       red_cube: {size: [0.04, 0.04, 0.04], mass: 0.05, color: [0.8, 0.1, 0.1, 1], friction: 1.0}
     parts:          # spawned parts: type, position (centre), yaw_deg
       - {type: red_cube, position: [x, y, z], yaw_deg: 0}
@@ -71,6 +72,7 @@ MOVED_KEYS = {
 OBJECT_KEYS = {"name", "kind", "urdf", "size", "position", "at", "orientation_rpy", "color",
                "friction", "wall_height", "wall_thickness"}
 OBJECT_KINDS = ("urdf", "box", "tray")
+PART_SHAPES = ("box", "tray")
 
 
 class WorldConfigError(ValueError):
@@ -103,11 +105,18 @@ class ObjectSpec:
 
 @dataclass(frozen=True)
 class PartTypeSpec:
+    """A movable part type: `shape` box (`size` the box) or tray (a tote: `size` x, y and the
+    floor plate's height, walls of `wall_height` and `wall_thickness` on top, like tray
+    objects)."""
+
     name: str
     size: Vec3
     mass: float
     color: Color
     friction: float = 1.0
+    shape: str = "box"
+    wall_height: float = 0.0
+    wall_thickness: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -318,14 +327,26 @@ def _part_type(name: str, value: Any, source: str) -> PartTypeSpec:
     err = WorldConfigError
     where = f"{source}: part_types.{name}"
     entry = fields.mapping(value, where, err)
-    fields.only_keys(entry, {"size", "mass", "color", "friction"}, where, err)
+    fields.only_keys(entry, {"size", "mass", "color", "friction", "shape", "wall_height",
+                             "wall_thickness"}, where, err)
     fields.required(entry, "mass", where, err)
     size = fields.vec3(entry, "size", where, err)
     if min(size) <= 0:
         raise err(f"{where}.size: expected positive sizes (m), got {list(size)}")
+    shape = entry.get("shape", "box")
+    if shape not in PART_SHAPES:
+        raise err(f"{where}.shape: expected one of {list(PART_SHAPES)}, got {shape!r}")
+    if shape == "box" and ("wall_height" in entry or "wall_thickness" in entry):
+        raise err(f"{where}: wall_height and wall_thickness are for `shape: tray`")
+    wall_height = _number(entry, "wall_height", where, 0.1 if shape == "tray" else 0.0, minimum=0.0)
+    wall_thickness = _number(entry, "wall_thickness", where, 0.01, positive=True)
+    if shape == "tray" and 2 * wall_thickness >= min(size[:2]):
+        raise err(f"{where}.wall_thickness: {wall_thickness} m leaves no room inside a "
+                  f"{size[0]} x {size[1]} m tray")
     return PartTypeSpec(name, size, _number(entry, "mass", where, 0.0, positive=True),
                         _color(entry, where, (0.5, 0.5, 0.5, 1.0)),
-                        _number(entry, "friction", where, 1.0, minimum=0.0))
+                        _number(entry, "friction", where, 1.0, minimum=0.0), shape,
+                        wall_height, wall_thickness)
 
 
 def _part(index: int, value: Any, types: Mapping[str, PartTypeSpec], source: str) -> PartSpec:

@@ -156,6 +156,12 @@ def test_object_errors_name_the_file_and_key(tmp_path: Path, objects: str, messa
     ("part_types: {cube: {size: [0.04, 0.04, 0.04], mass: 1}}\nparts: [{type: cube, pos: [0, 0, 1]}]\n",
      "parts[0].pos: unknown key"),
     ("cameras: {top: {eye: [0, 0, 2]}}\n", "cameras.top: missing 'target'"),
+    ("part_types: {tote: {size: [0.4, 0.3, 0.01], mass: 1, shape: bag}}\n",
+     "part_types.tote.shape: expected one of ['box', 'tray'], got 'bag'"),
+    ("part_types: {cube: {size: [0.04, 0.04, 0.04], mass: 1, wall_height: 0.1}}\n",
+     "part_types.cube: wall_height and wall_thickness are for `shape: tray`"),
+    ("part_types: {tote: {size: [0.04, 0.3, 0.01], mass: 1, shape: tray, wall_thickness: 0.02}}\n",
+     "part_types.tote.wall_thickness: 0.02 m leaves no room inside"),
 ])
 def test_world_errors_name_the_file_and_key(tmp_path: Path, extra: str, message: str) -> None:
     path = write_world(tmp_path, "[]\n", extra=extra)
@@ -201,3 +207,28 @@ def test_same_seed_same_world_other_seed_other_world() -> None:
     first = settled_poses(7)
     assert settled_poses(7) == first  # bit for bit, after settling
     assert settled_poses(8) != first
+
+
+def test_a_tray_shaped_part_carries_what_lies_in_it(tmp_path: Path) -> None:
+    """A tote is a movable tray: a cube put in it rides along when the tote is moved."""
+    import pybullet as p
+
+    path = write_world(tmp_path, "[{name: floor, kind: urdf, urdf: plane.urdf}]\n", extra=(
+        "part_types:\n"
+        "  tote: {size: [0.4, 0.3, 0.01], mass: 1.5, shape: tray, wall_height: 0.12}\n"
+        "  cube: {size: [0.04, 0.04, 0.04], mass: 0.05}\n"
+        "parts: [{type: tote, position: [0, 0, 0.005]}, {type: cube, position: [0, 0, 0.031]}]\n"))
+    world = load_world(str(path))
+    try:
+        tote = world.parts["tote-1"].body_id
+        assert p.getDynamicsInfo(tote, -1, physicsClientId=world.client)[0] == 1.5
+        for _ in range(120):  # push the tote 0.5 s, let it slide
+            p.applyExternalForce(tote, -1, (30.0, 0.0, 0.0), (0.0, 0.0, 0.0), p.WORLD_FRAME,
+                                 physicsClientId=world.client)
+            world.step()
+        tote_x = world.part_info("tote-1").pose.position[0]
+        cube_x = world.part_info("cube-1").pose.position[0]
+        assert tote_x > 0.1
+        assert abs(cube_x - tote_x) < 0.2 - 0.02  # still between the tote's walls
+    finally:
+        world.close()
