@@ -50,6 +50,9 @@ PACKAGED = (
                "one Panda on a table: an infeed tray with nine cubes, two outfeed trays"),
     WorldEntry("line2", WORLDS_DIR / "line2.yaml",
                "two Pandas in one world: infeed, a shared handover tray, outfeed"),
+    WorldEntry("line", WORLDS_DIR / "line.yaml",
+               "a kitting line: a Panda kits parts into a tote, a G1 humanoid carries it to "
+               "assembly and back, a worker crosses the aisle"),
 )
 for _entry in PACKAGED:
     WORLDS.register(_entry, origin="cellwright (built in)")
