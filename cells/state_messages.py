@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cellwright.api.geometry import Pose
-from cellwright.robots import IO, Arm, Base, Gripper, Robot
+from cellwright.robots import IO, Arm, Base, Gripper, LeggedBase, LeggedBaseInfo, LeggedBaseState, Robot
 from cellwright.robots.arm import ArmInfo
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import state_pb2
@@ -81,6 +81,8 @@ def robot_state_proto(cell_id: str, robot: Robot, now_s: float) -> state_pb2.Rob
             stamps.append(base_state.stamp_s)
             message.base_pose.CopyFrom(pose_proto(base_state.pose))
             message.floating_base = base_info.mobility in FLOATING_MOBILITIES
+            if isinstance(component, LeggedBase):
+                message.balance.CopyFrom(balance_proto(component.info(), component.state()))
             if base_info.approximation and base_info.approximation not in approximations:
                 approximations.append(base_info.approximation)
         elif isinstance(component, IO):
@@ -96,6 +98,17 @@ def robot_state_proto(cell_id: str, robot: Robot, now_s: float) -> state_pb2.Rob
     message.stamp_s = min(stamps) if stamps else now_s
     message.approximations.extend(approximations)
     return message
+
+
+def balance_proto(info: LeggedBaseInfo, state: LeggedBaseState) -> state_pb2.Balance:
+    """A legged base's balance for the state stream."""
+    x, y, z = state.com
+    return state_pb2.Balance(
+        walking_tier=state.tier, phase=state.phase, feet_in_contact=state.feet_in_contact,
+        com_m=state_pb2.Vector3(x=x, y=y, z=z), zmp_x_m=state.zmp[0], zmp_y_m=state.zmp[1],
+        margin_m=state.margin_m, margin_floor_m=info.margin_floor_m,
+        support_polygon_xy=[v for corner in state.support_polygon for v in corner],
+        helper_wrench=state.helper_wrench, distance_walked_m=state.distance_walked_m)
 
 
 def robot_proto(robot: Robot, mount: str) -> cell_pb.Robot:

@@ -230,3 +230,28 @@ def test_robot_proto_of_a_single_arm_robot() -> None:
     assert [c.name for c in message.components] == ["panda/arm", "panda/gripper"]
     assert [j.name for j in message.joints] == ["j1", "j2", "j3"]
     assert not message.components[0].mobility and not message.components[1].joints
+
+
+def test_balance_carries_the_tier_margin_and_helper_wrench() -> None:
+    import math
+
+    from cellwright.api.geometry import ORIGIN
+    from cellwright.cells.state_messages import balance_proto
+    from cellwright.robots import LeggedBaseInfo, LeggedBaseState
+
+    info = LeggedBaseInfo("g1/legs", "base", "unitree_g1", "pybullet", mobility="legged",
+                          tier="guided", margin_floor_m=0.015)
+    state = LeggedBaseState(1.5, ORIGIN, True, tier="guided", phase="walking",
+                            feet_in_contact=("left",), com=(0.1, 0.2, 0.7), zmp=(0.11, 0.19),
+                            support_polygon=((0.0, 0.0), (0.2, 0.0), (0.2, 0.1)),
+                            margin_m=0.02, helper_wrench=(1.0, 2.0, 3.0, 0.1, 0.2, 0.3),
+                            distance_walked_m=2.5)
+    message = balance_proto(info, state)
+    assert (message.walking_tier, message.phase, list(message.feet_in_contact)) == (
+        "guided", "walking", ["left"])
+    assert (message.margin_m, message.margin_floor_m, message.zmp_x_m) == (0.02, 0.015, 0.11)
+    assert list(message.support_polygon_xy) == [0.0, 0.0, 0.2, 0.0, 0.2, 0.1]
+    assert list(message.helper_wrench) == [1.0, 2.0, 3.0, 0.1, 0.2, 0.3]
+    assert message.com_m.z == 0.7 and message.distance_walked_m == 2.5
+    airborne = balance_proto(info, LeggedBaseState(0.0, ORIGIN, False))
+    assert airborne.margin_m == -math.inf

@@ -257,6 +257,7 @@ class RobotState(_message.Message):
     REGISTRY_ID_FIELD_NUMBER: _builtins.int
     DRIVER_FIELD_NUMBER: _builtins.int
     APPROXIMATIONS_FIELD_NUMBER: _builtins.int
+    BALANCE_FIELD_NUMBER: _builtins.int
     cell_id: _builtins.str
     robot: _builtins.str
     """The robot's name in its cell (the topic's <robot_name>)."""
@@ -322,6 +323,10 @@ class RobotState(_message.Message):
     def approximations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """What this implementation approximates, in plain words; empty for a real driver."""
 
+    @_builtins.property
+    def balance(self) -> Global___Balance:
+        """Balance of a legged robot (unset for others): read it before trusting a walk."""
+
     def __init__(
         self,
         *,
@@ -345,14 +350,90 @@ class RobotState(_message.Message):
         registry_id: _builtins.str = ...,
         driver: _builtins.str = ...,
         approximations: _abc.Iterable[_builtins.str] | None = ...,
+        balance: Global___Balance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["base_pose", b"base_pose", "tool_pose", b"tool_pose"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "base_pose", b"base_pose", "tool_pose", b"tool_pose"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approximations", b"approximations", "base_pose", b"base_pose", "cell_id", b"cell_id", "chains", b"chains", "driver", b"driver", "effort_nm", b"effort_nm", "estopped", b"estopped", "floating_base", b"floating_base", "frames", b"frames", "gripper_holding", b"gripper_holding", "gripper_width_m", b"gripper_width_m", "grippers", b"grippers", "io", b"io", "joint_names", b"joint_names", "position_rad", b"position_rad", "registry_id", b"registry_id", "robot", b"robot", "stamp_s", b"stamp_s", "tool_pose", b"tool_pose", "velocity_rad_s", b"velocity_rad_s"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approximations", b"approximations", "balance", b"balance", "base_pose", b"base_pose", "cell_id", b"cell_id", "chains", b"chains", "driver", b"driver", "effort_nm", b"effort_nm", "estopped", b"estopped", "floating_base", b"floating_base", "frames", b"frames", "gripper_holding", b"gripper_holding", "gripper_width_m", b"gripper_width_m", "grippers", b"grippers", "io", b"io", "joint_names", b"joint_names", "position_rad", b"position_rad", "registry_id", b"registry_id", "robot", b"robot", "stamp_s", b"stamp_s", "tool_pose", b"tool_pose", "velocity_rad_s", b"velocity_rad_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RobotState: _TypeAlias = RobotState  # noqa: Y015
+
+@_typing.final
+class Balance(_message.Message):
+    """A legged robot's balance, every control tick's latest (robots/legged.py)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WALKING_TIER_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    FEET_IN_CONTACT_FIELD_NUMBER: _builtins.int
+    COM_M_FIELD_NUMBER: _builtins.int
+    ZMP_X_M_FIELD_NUMBER: _builtins.int
+    ZMP_Y_M_FIELD_NUMBER: _builtins.int
+    MARGIN_M_FIELD_NUMBER: _builtins.int
+    MARGIN_FLOOR_M_FIELD_NUMBER: _builtins.int
+    SUPPORT_POLYGON_XY_FIELD_NUMBER: _builtins.int
+    HELPER_WRENCH_FIELD_NUMBER: _builtins.int
+    DISTANCE_WALKED_M_FIELD_NUMBER: _builtins.int
+    walking_tier: _builtins.str
+    """"dynamic" (no body constraint, no helper force) or "guided" (the pelvis driven by a
+    constraint along the planned gait; see helper_wrench).
+    """
+    phase: _builtins.str
+    """standing, walking, stopping or fallen."""
+    zmp_x_m: _builtins.float
+    """Zero-moment point (centre of pressure of the foot contacts) on the floor, world x, y, metres."""
+    zmp_y_m: _builtins.float
+    margin_m: _builtins.float
+    """Signed distance of the ZMP (quasi-static: the CoM's projection) inside the support
+    polygon, metres; negative outside; -inf with no foot on the floor.
+    """
+    margin_floor_m: _builtins.float
+    """Below this margin a motion fails with reason `unstable`."""
+    distance_walked_m: _builtins.float
+    """Distance the base has walked since the cell started, metres."""
+    @_builtins.property
+    def feet_in_contact(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Feet touching the floor, e.g. ["left", "right"]."""
+
+    @_builtins.property
+    def com_m(self) -> Global___Vector3:
+        """Centre of mass, world frame, metres."""
+
+    @_builtins.property
+    def support_polygon_xy(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The support polygon (convex hull of the foot contacts), x0, y0, x1, y1, ..., metres."""
+
+    @_builtins.property
+    def helper_wrench(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Force (N, x y z) and torque (N m, x y z) applied to the pelvis by the guided tier's
+        constraint: zeros in the dynamic tier. Never balance of the robot's own.
+        """
+
+    def __init__(
+        self,
+        *,
+        walking_tier: _builtins.str = ...,
+        phase: _builtins.str = ...,
+        feet_in_contact: _abc.Iterable[_builtins.str] | None = ...,
+        com_m: Global___Vector3 | None = ...,
+        zmp_x_m: _builtins.float = ...,
+        zmp_y_m: _builtins.float = ...,
+        margin_m: _builtins.float = ...,
+        margin_floor_m: _builtins.float = ...,
+        support_polygon_xy: _abc.Iterable[_builtins.float] | None = ...,
+        helper_wrench: _abc.Iterable[_builtins.float] | None = ...,
+        distance_walked_m: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["com_m", b"com_m"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["com_m", b"com_m", "distance_walked_m", b"distance_walked_m", "feet_in_contact", b"feet_in_contact", "helper_wrench", b"helper_wrench", "margin_floor_m", b"margin_floor_m", "margin_m", b"margin_m", "phase", b"phase", "support_polygon_xy", b"support_polygon_xy", "walking_tier", b"walking_tier", "zmp_x_m", b"zmp_x_m", "zmp_y_m", b"zmp_y_m"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Balance: _TypeAlias = Balance  # noqa: Y015
 
 @_typing.final
 class CellState(_message.Message):
