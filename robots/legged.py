@@ -13,6 +13,7 @@ polygon and the stability margin, plus the walking tier that moves it:
 
 from __future__ import annotations
 
+import collections
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -61,10 +62,42 @@ class LeggedBaseState(BaseState):
     distance_walked_m: float = 0.0
 
 
+class MarginRecord:
+    """The stability margin's minimum over time, in buckets of `bucket_s` (loop clock), so
+    a skill can ask for the worst margin of its own span. Keeps at most `max_buckets`
+    (the oldest drop out): 0.1 s buckets, 10 hours."""
+
+    def __init__(self, bucket_s: float = 0.1, max_buckets: int = 360_000) -> None:
+        self._bucket_s = bucket_s
+        self._minima: collections.deque[tuple[int, float]] = collections.deque(maxlen=max_buckets)
+
+    def add(self, now_s: float, margin_m: float) -> None:
+        """Record one tick's margin (loop thread)."""
+        bucket = int(now_s // self._bucket_s)
+        if self._minima and self._minima[-1][0] == bucket:
+            if margin_m < self._minima[-1][1]:
+                self._minima[-1] = (bucket, margin_m)
+        else:
+            self._minima.append((bucket, margin_m))
+
+    def min_since(self, start_s: float) -> float:
+        """The lowest margin recorded from `start_s` on (to a bucket), inf if none."""
+        first = int(start_s // self._bucket_s)
+        return min((m for b, m in list(self._minima) if b >= first), default=math.inf)
+
+
 class LeggedBase(Base, ABC):
     """A walking base. `walk_to` is `move_to` by its legged name; `stop()` brings it to a
     statically stable stance (it finishes the step in progress and stands), never cuts
-    torque."""
+    torque. Implementations record every tick's margin in `margins`."""
+
+    def __init__(self, name: str, model: str, driver: str) -> None:
+        super().__init__(name, model, driver)
+        self.margins = MarginRecord()
+
+    def min_margin_since(self, start_s: float) -> float:
+        """The lowest stability margin (m) from `start_s` (loop clock) until now."""
+        return self.margins.min_since(start_s)
 
     def walk_to(self, x_m: float, y_m: float, yaw_rad: float, *, speed: float = 1.0,
                 timeout_s: float = 120.0) -> Goal[None]:

@@ -255,3 +255,15 @@ def test_balance_carries_the_tier_margin_and_helper_wrench() -> None:
     assert message.com_m.z == 0.7 and message.distance_walked_m == 2.5
     airborne = balance_proto(info, LeggedBaseState(0.0, ORIGIN, False))
     assert airborne.margin_m == -math.inf
+
+
+def test_the_margin_record_answers_the_worst_margin_of_a_span() -> None:
+    from cellwright.robots.legged import MarginRecord
+
+    record = MarginRecord(bucket_s=0.1)
+    for t, margin in ((0.0, 0.05), (0.05, 0.03), (0.2, 0.04), (1.0, 0.06)):
+        record.add(t, margin)
+    assert record.min_since(0.0) == 0.03
+    assert record.min_since(0.15) == 0.04
+    assert record.min_since(0.5) == 0.06
+    assert record.min_since(2.0) == float("inf")
