@@ -1,6 +1,6 @@
 """The world file format: YAML parsed into frozen dataclasses, checked with clear errors.
 
-A world file describes a simulated scene: physics, scenery, parts and cameras. Where
+A world file describes a simulated scene: physics, scenery, parts, workers and cameras. Where
 things are in the line (robot mounts, stations, locations, zones) is the line layout's
 business (`cellwright.api.layout`, docs/layout.md); the world file refers to its layout.
 Robots are not in the world: cell configs name them and the layout mount they stand on.
@@ -26,6 +26,9 @@ Top-level keys (all optional; a key not listed here is an error)::
       - {type: red_cube, position: [x, y, z], yaw_deg: 0}
     cameras:
       overview: {eye: [x, y, z], target: [x, y, z], up: [0, 0, 1], fov_deg: 50}
+    workers:        # people walking routes on the floor (sim_worlds.workers), not parts
+      - {name: alice, route: [[x, y], [x, y], ...], mode: back_and_forth, speed_m_s: 1.2,
+         start_delay_s: 0, pause_s: 0, radius_m: 0.25, height_m: 1.75}
 
 Object keys: `name` (default `object<i>`), `kind` (required), `urdf` (kind urdf), `size`
 (box, tray: for a tray, x, y and the floor plate's height), `position` (default origin),
@@ -36,6 +39,15 @@ Object keys: `name` (default `object<i>`), `kind` (required), `urdf` (kind urdf)
 centre's and its top (a box's top face, a tray's floor top: both `position.z + size.z / 2`)
 is the station's `surface_z`, so parts placed in it rest at `surface_z`. `at` excludes
 `position`, and allows only a yaw in `orientation_rpy`; urdf objects cannot use it.
+
+Worker keys: `name` (required, unique), `route` (required: at least two [x, y] floor
+waypoints, world frame), `mode` (`loop`: back to the first waypoint and round again;
+`back_and_forth`: to the last and back), `speed_m_s` (walking speed, > 0 and at most 1.6,
+ISO 13855's walking speed; default 1.2), `start_delay_s` (stands at the first waypoint until
+then), `pause_s` (stands still at each end: both ends of a back-and-forth route, the first
+waypoint of a loop), `radius_m` and `height_m` (the body, a vertical cylinder; default 0.25
+and 1.75), `color`. Times are on the simulation clock, which starts when the world loads;
+a worker's walk is a function of that clock alone, so every run (every seed) repeats it.
 
 Units: metres, kilograms, radians, except keys ending `_deg`. Every error names the file
 and the key (`arm_cell.yaml: objects[2].size: expected a list of 3 numbers ...`).
@@ -60,7 +72,7 @@ Quat = fields.Quat
 Color = tuple[float, float, float, float]
 
 TOP_KEYS = {"name", "description", "layout", "physics", "spawn_jitter", "objects", "part_types",
-            "parts", "cameras"}
+            "parts", "cameras", "workers"}
 MOVED_KEYS = {
     "regions": "regions are stations of the line layout now (`stations`, with `surface_z`); "
                "refer to the layout with `layout: <file>` (docs/layout.md)",
@@ -73,6 +85,11 @@ OBJECT_KEYS = {"name", "kind", "urdf", "size", "position", "at", "orientation_rp
                "friction", "wall_height", "wall_thickness"}
 OBJECT_KINDS = ("urdf", "box", "tray")
 PART_SHAPES = ("box", "tray")
+WORKER_KEYS = {"name", "route", "mode", "speed_m_s", "start_delay_s", "pause_s", "radius_m",
+               "height_m", "color"}
+ROUTE_MODES = ("loop", "back_and_forth")
+MAX_WALKING_SPEED_M_S = 1.6
+"""ISO 13855's walking speed of a person approaching a machine."""
 
 
 class WorldConfigError(ValueError):
@@ -136,6 +153,22 @@ class CameraSpec:
 
 
 @dataclass(frozen=True)
+class WorkerSpec:
+    """A simulated person walking `route` ([x, y] floor waypoints) in `mode` loop or
+    back_and_forth; speed (m/s), start delay and pause at the ends (s), body size (m)."""
+
+    name: str
+    route: tuple[tuple[float, float], ...]
+    mode: str = "back_and_forth"
+    speed_m_s: float = 1.2
+    start_delay_s: float = 0.0
+    pause_s: float = 0.0
+    radius_m: float = 0.25
+    height_m: float = 1.75
+    color: Color = (1.0, 0.45, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class SpawnJitter:
     position_m: float = 0.0
     yaw_rad: float = 0.0
@@ -155,6 +188,7 @@ class WorldSpec:
     parts: tuple[PartSpec, ...]
     cameras: Mapping[str, CameraSpec]
     source: str = ""
+    workers: tuple[WorkerSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,6 +255,12 @@ def parse_world(data: Any, source: str, layout: Layout = EMPTY) -> WorldSpec:
                                                        f"{source}: objects", err)))
     cameras = {str(name): _camera(str(name), value, source)
                for name, value in _section(doc, "cameras", source).items()}
+    workers = tuple(_worker(i, v, source)
+                    for i, v in enumerate(fields.items(doc.get("workers", []), f"{source}: workers", err)))
+    names = [worker.name for worker in workers]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise err(f"{source}: workers: names must be unique; given twice: {twice}")
     solver = physics.get("solver_iterations", 100)
     if isinstance(solver, bool) or not isinstance(solver, int) or solver < 1:
         raise err(f"{source}: physics.solver_iterations: expected a positive integer, "
@@ -235,7 +275,8 @@ def parse_world(data: Any, source: str, layout: Layout = EMPTY) -> WorldSpec:
         spawn_jitter=SpawnJitter(
             _number(jitter, "position_m", f"{source}: spawn_jitter", 0.0, minimum=0.0),
             math.radians(_number(jitter, "yaw_deg", f"{source}: spawn_jitter", 0.0, minimum=0.0))),
-        objects=objects, part_types=part_types, parts=parts, cameras=cameras, source=source)
+        objects=objects, part_types=part_types, parts=parts, cameras=cameras, source=source,
+        workers=workers)
 
 
 def spawn_poses(spec: WorldSpec, seed: int) -> list[SpawnPose]:
@@ -359,6 +400,34 @@ def _part(index: int, value: Any, types: Mapping[str, PartTypeSpec], source: str
         raise err(f"{where}.type: {part_type!r} is not in part_types {sorted(types)}")
     return PartSpec(part_type, fields.vec3(entry, "position", where, err),
                     math.radians(_number(entry, "yaw_deg", where, 0.0)))
+
+
+def _worker(index: int, value: Any, source: str) -> WorkerSpec:
+    err = WorldConfigError
+    where = f"{source}: workers[{index}]"
+    entry = fields.mapping(value, where, err)
+    fields.only_keys(entry, WORKER_KEYS, where, err)
+    name = fields.required(entry, "name", where, err)
+    if not isinstance(name, str) or not name:
+        raise err(f"{where}.name: expected a name, got {name!r}")
+    waypoints = fields.items(fields.required(entry, "route", where, err), f"{where}.route", err)
+    route = tuple(tuple(fields.floats(point, 2, f"{where}.route[{i}]", err)) for i, point in enumerate(waypoints))
+    if len(route) < 2 or all(point == route[0] for point in route):
+        raise err(f"{where}.route: expected at least two different [x, y] waypoints, got {waypoints!r}")
+    mode = entry.get("mode", "back_and_forth")
+    if mode not in ROUTE_MODES:
+        raise err(f"{where}.mode: expected one of {list(ROUTE_MODES)}, got {mode!r}")
+    speed = _number(entry, "speed_m_s", where, 1.2, positive=True)
+    if speed > MAX_WALKING_SPEED_M_S:
+        raise err(f"{where}.speed_m_s: {speed} m/s is faster than people walk (at most "
+                  f"{MAX_WALKING_SPEED_M_S} m/s, ISO 13855)")
+    return WorkerSpec(
+        name=name, route=tuple((x, y) for x, y in route), mode=mode, speed_m_s=speed,
+        start_delay_s=_number(entry, "start_delay_s", where, 0.0, minimum=0.0),
+        pause_s=_number(entry, "pause_s", where, 0.0, minimum=0.0),
+        radius_m=_number(entry, "radius_m", where, 0.25, positive=True),
+        height_m=_number(entry, "height_m", where, 1.75, positive=True),
+        color=_color(entry, where, (1.0, 0.45, 0.0, 1.0)))
 
 
 def _camera(name: str, value: Any, source: str) -> CameraSpec:

@@ -1,4 +1,4 @@
-"""A simulated world: one PyBullet client, a clock, scenery, parts and cameras.
+"""A simulated world: one PyBullet client, a clock, scenery, parts, workers and cameras.
 
 The world holds no robots and never steps by itself: robots are built by the cells (on the
 layout's mounts, with the world as their `BuildContext.world`), and the control loop
@@ -18,11 +18,13 @@ import pybullet as p
 
 from cellwright.api.geometry import Pose
 from cellwright.api.layout import Layout
+from cellwright.robots.presence import Person
 from cellwright.sim_worlds.build import build_object, build_part
 from cellwright.sim_worlds.clock import SimClock
 from cellwright.sim_worlds.registry import resolve_world_path
 from cellwright.sim_worlds.render import capture, write_png
 from cellwright.sim_worlds.spec import WorldConfigError, WorldSpec, read_world, spawn_poses
+from cellwright.sim_worlds.workers import Workers
 
 SETTLE_S = 0.5
 """Seconds of simulation the parts get to settle after spawning, before the world is used."""
@@ -66,6 +68,7 @@ class SimWorld:
         self._client = client
         self._names: dict[int, str] = {}
         self._part_bodies: dict[int, Part] = {}
+        self._workers = Workers(spec.workers)
 
     # --- clock and stepping --------------------------------------------------------
     @property
@@ -83,12 +86,18 @@ class SimWorld:
         return self.clock.now_s()
 
     def step(self, n: int = 1) -> None:
-        """Step the physics `n` times and advance the clock: no pacing, no callbacks."""
+        """Move the workers, step the physics and advance the clock, `n` times: no pacing,
+        no callbacks."""
         for _ in range(n):
+            self._workers.move((self.clock.steps + 1) * self.dt)
             p.stepSimulation(physicsClientId=self._client)
             self.clock.advance()
 
     # --- bodies and parts ----------------------------------------------------------
+    def people(self) -> tuple[Person, ...]:
+        """The workers now, exactly: the simulator's ground truth (a `robots.sim.PeopleWorld`)."""
+        return self._workers.people(self.now_s())
+
     def is_part(self, body_id: int) -> bool:
         """True if the body is a movable part."""
         return body_id in self._part_bodies
@@ -156,6 +165,8 @@ class SimWorld:
             self.parts[spawn.id] = part
             self._part_bodies[body] = part
             self._names[body] = spawn.id
+        for body, name in self._workers.build(self._client, self.now_s()).items():
+            self._names[body] = f"worker {name}"
         self.step(round(SETTLE_S / self.dt))
 
 
