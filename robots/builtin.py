@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cellwright.robots import presence
 from cellwright.robots.models import franka_panda
 from cellwright.robots.robot import BuildContext, Robot, RobotModel
 
@@ -21,10 +22,19 @@ def _mock_panda(context: BuildContext, config: Mapping[str, Any]) -> Robot:
     return build(context, config)
 
 
+def _pybullet_presence(context: BuildContext, config: Mapping[str, Any]) -> Robot:
+    from cellwright.robots.sim.presence import build
+
+    return build(context, config)
+
+
 MODELS = (
     RobotModel("pybullet.panda", franka_panda.MODEL, "pybullet", _pybullet_panda,
                franka_panda.CONFIG_SCHEMA,
                "Franka Panda arm and hand in a PyBullet world: physics, contacts, grasps by friction"),
     RobotModel("mock.panda", franka_panda.MODEL, "mock", _mock_panda, franka_panda.CONFIG_SCHEMA,
                "Franka Panda as ideal followers: no physics; grasps snap parts of a kinematic scene"),
+    RobotModel("pybullet.presence", presence.MODEL, "pybullet", _pybullet_presence,
+               description="People near the cell: the world's workers from the simulator's "
+                           "ground truth (turns on speed and separation monitoring)"),
 )

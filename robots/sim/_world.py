@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from cellwright.robots.presence import Person
+
 
 @runtime_checkable
 class PhysicsWorld(Protocol):
@@ -38,4 +40,18 @@ class PhysicsWorld(Protocol):
 
     def name_body(self, body_id: int, name: str) -> None:
         """Give a body a readable name (a robot says which robot it is)."""
+        ...
+
+
+@runtime_checkable
+class PeopleWorld(Protocol):
+    """A world with people in it (the simulated workers of `sim_worlds`), for the
+    ground-truth presence sensor."""
+
+    def now_s(self) -> float:
+        """Simulation time, seconds."""
+        ...
+
+    def people(self) -> tuple[Person, ...]:
+        """Every person in the world now, exactly (ground truth)."""
         ...

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pybullet as p
 import pybullet_data
 
+from cellwright.robots.presence import Person
+
 
 class PlaneWorld:
     """A `robots.sim.PhysicsWorld`: a DIRECT client with gravity, a floor plane and the
@@ -51,6 +53,10 @@ class PlaneWorld:
 
     def body_name(self, body_id: int) -> str:
         return self.names.get(body_id, f"body {body_id}")
+
+    def people(self) -> tuple[Person, ...]:
+        """Nobody walks on a bare plane (a `robots.sim.PeopleWorld` too)."""
+        return ()
 
     def close(self) -> None:
         p.disconnect(physicsClientId=self.client)
