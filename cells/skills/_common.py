@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from cellwright.api.geometry import yaw_of
 from cellwright.api.layout import Location, Station
 from cellwright.cells.skills.base import Params, SkillContext, SkillError
 from cellwright.robots import Pose, RobotError
@@ -58,9 +59,7 @@ def tool_down(position: tuple[float, float, float], yaw_rad: float) -> Pose:
 
 def box_grasp_yaw(orientation: tuple[float, float, float, float]) -> float:
     """The part's yaw folded into [-pi/4, pi/4]: box-shaped parts look alike every 90 deg."""
-    x, y, z, w = orientation
-    yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-    return float((yaw + math.pi / 4) % (math.pi / 2) - math.pi / 4)
+    return float((yaw_of(orientation) + math.pi / 4) % (math.pi / 2) - math.pi / 4)
 
 
 def as_list(position: tuple[float, ...]) -> list[float]:

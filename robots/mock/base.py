@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from cellwright.api.geometry import ORIGIN, Pose
+from cellwright.api.geometry import ORIGIN, Pose, yaw_of
 from cellwright.robots.base import MOBILITIES, Base, BaseInfo, BaseState
 from cellwright.robots.errors import (
     MotionTimeout,
@@ -21,11 +21,6 @@ class _BaseMotion(Goal[None]):
         self.target, self.speed, self.timeout_s = target, speed, timeout_s
         self.start_s: float | None = None
         self.distance = 0.0
-
-
-def _yaw(q: tuple[float, float, float, float]) -> float:
-    x, y, z, w = q
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 def _wrap(angle: float) -> float:
@@ -49,7 +44,7 @@ class MockBase(Base):
                               approximation="an ideal follower: no wheels, slip or obstacles")
         self.speed_m_s, self.yaw_rate_rad_s = speed_m_s, yaw_rate_rad_s
         self._z = start.position[2]
-        self._xyyaw = (start.position[0], start.position[1], _yaw(start.orientation))
+        self._xyyaw = (start.position[0], start.position[1], yaw_of(start.orientation))
         self._state = BaseState(0.0, self._pose(*self._xyyaw), False)
         self._stop_latched = False
 

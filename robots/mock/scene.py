@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cellwright.api.geometry import Pose
+from cellwright.api.geometry import Pose, yaw_of
 from cellwright.api.layout import Station
 from cellwright.robots.parts import PartLocator, PartSighting
 
@@ -64,8 +64,7 @@ def relative(a: Pose, b: Pose) -> Pose:
 
 def yaw_only(q: Quat) -> Quat:
     """The rotation about world z that `q` makes (roll and pitch dropped)."""
-    x, y, z, w = q
-    yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    yaw = yaw_of(q)
     return (0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2))
 
 

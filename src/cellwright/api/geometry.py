@@ -41,3 +41,9 @@ def quaternion_from_rpy(roll: float, pitch: float, yaw: float) -> tuple[float, f
     cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
     return (sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
             cr * cp * sy - sr * sp * cy, cr * cp * cy + sr * sp * sy)
+
+
+def yaw_of(orientation: tuple[float, float, float, float]) -> float:
+    """The heading about world z (rad, in [-pi, pi]) of an x, y, z, w quaternion."""
+    x, y, z, w = orientation
+    return math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))

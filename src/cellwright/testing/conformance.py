@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from cellwright.api.geometry import Pose
+from cellwright.api.geometry import Pose, yaw_of
 from cellwright.robots.arm import Arm
 from cellwright.robots.base import MOBILITIES, Base
 from cellwright.robots.component import Component, Lifecycle
@@ -394,8 +394,7 @@ class _BaseKind(_Kind):
 
     def _here(self) -> tuple[float, float, float]:
         pose = self.c.state().pose
-        x, y, z, w = pose.orientation
-        return pose.position[0], pose.position[1], math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        return pose.position[0], pose.position[1], yaw_of(pose.orientation)
 
     def _movable(self) -> bool:
         return self.c.info().mobility != "fixed"
