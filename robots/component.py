@@ -12,6 +12,11 @@ Threads:
     - `stop()`, `estop()`, `state()` and `info()` are safe from any thread and never wait
       behind queued work: `_on_stop()` / `_on_estop()` are where a driver pushes the stop to
       hardware at once.
+
+People nearby (`robots.safety`, docs/humanoids.md): while a person is near its robot, the
+cell's safety monitor sets `speed_override` (0..1) on the loop thread before `update()`;
+implementations scale how fast their goals advance by it (0: hold where they are, the
+goal still alive). `hazard_points()` tells the monitor where the robot is.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import enum
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -36,6 +41,13 @@ class Lifecycle(enum.Enum):
     ACTIVE = "active"
     ERROR = "error"
     FINALIZED = "finalized"
+
+
+class Hazard(NamedTuple):
+    """A sphere of a robot that people must keep clear of: centre (world frame, m), radius (m)."""
+
+    position: tuple[float, float, float]
+    radius_m: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,7 @@ class Component:
         self.__stops_seen = 0  # of those, how many an update() has run after
         self.__stops_at_tick = 0
         self.__goal_lock = threading.Lock()  # guards _pending between callers and the loop
+        self.__speed_override = 1.0
         self.wake: Callable[[], None] = lambda: None
         """Set by the control loop that runs this component: wakes a lockstep loop that
         waits for work. Called after a goal starts and after a stop."""
@@ -181,6 +194,29 @@ class Component:
         """Called by the loop after this tick's `update()`: the stops counted when the tick
         began (in `admit()`) have been seen."""
         self.__stops_seen = self.__stops_at_tick
+
+    # --- people nearby (control loop thread) ---------------------------------------------
+    @property
+    def speed_override(self) -> float:
+        """How fast goals may advance, 0..1, set by the cell's safety monitor every tick before
+        `update()` (1 with no monitor). Implementations honour it in `update()`: a trajectory
+        advances `dt * speed_override` of its own time per tick, so 0.3 moves at 30 % speed
+        along the same path and 0 holds where it is (a protective stop: the goal stays alive
+        and resumes when the override rises; its timeout must not run while paused)."""
+        return self.__speed_override
+
+    @speed_override.setter
+    def speed_override(self, value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{self.name}: speed_override must be in [0, 1], got {value}")
+        self.__speed_override = float(value)
+
+    def hazard_points(self) -> tuple[Hazard, ...]:
+        """Where this component's robot is, as spheres people must keep clear of (world
+        frame; loop thread). The default, (), says nothing: the safety monitor guards a
+        robot by the hazards of all its components and reports a robot with none as
+        unguarded. An arm gives its link origins and tool; a mobile base its footprint."""
+        return ()
 
     # --- control loop hooks (control loop thread) -------------------------------------
     def read(self, now_s: float) -> None:

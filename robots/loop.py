@@ -6,6 +6,7 @@ One thread runs it (ros2_control's controller manager has the same shape). Every
     world.step()            physics advances one `dt` (if the loop has a world)
     component.read(now)     every component reads its hardware (or the simulator)
     listeners(now)          state publishers, recorders (at their own period)
+    guards(now, dt)         safety monitors set speed overrides (robots.safety)
     component.update(now)   active goals advance: trajectories, grasps, timers
     component.write()       commands go out
 
@@ -97,6 +98,7 @@ class ControlLoop:
         self._components: list[Component] = []
         self._listeners: list[_Listener] = []
         self._timers: list[tuple[float, Goal[None]]] = []
+        self._guards: list[tuple[Callable[[float, float], None], tuple[Component, ...]]] = []
         self._calls: list[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = []
         self._settle_waiters: list[tuple[tuple[Component, ...], concurrent.futures.Future[None]]] = []
         self._wake = threading.Condition()
@@ -142,6 +144,13 @@ class ControlLoop:
         """Stop calling `fn` (from the next tick on)."""
         with self._wake:
             self._listeners = [lst for lst in self._listeners if lst.fn != fn]
+
+    def add_guard(self, guard: Callable[[float, float], None], guarded: Iterable[Component]) -> None:
+        """Call `guard(now_s, dt_s)` every tick after read and the listeners, before update
+        (a safety monitor sets speed overrides there; call before the loop starts or via
+        `call()`). A guard that raises is dropped and fails every component it guards, so
+        nothing moves on unguarded."""
+        self._guards.append((guard, tuple(guarded)))
 
     def sleep(self, duration_s: float) -> Goal[None]:
         """A goal that ends when the loop's clock has advanced `duration_s` (a wait on
@@ -239,6 +248,7 @@ class ControlLoop:
         now = self.now_s()
         self._each(working, "read", lambda c: c.read(now))
         self._call_listeners(now, lambda lst: now + 1e-9 >= lst.next_s)
+        self._run_guards(now)
         self._each(working, "update", lambda c: c.update(now, self.dt))
         for component in working:
             component.updated()
@@ -254,6 +264,17 @@ class ControlLoop:
             except Exception as exc:  # one broken component must not stop the others
                 log.exception("%s.%s() raised; the component goes to ERROR", component.name, what)
                 component.fail(f"{what}() raised {type(exc).__name__}: {exc}")
+
+    def _run_guards(self, now: float) -> None:
+        for entry in list(self._guards):
+            guard, guarded = entry
+            try:
+                guard(now, self.dt)
+            except Exception as exc:  # fail safe: what it guards stops with it
+                log.exception("a guard of the control loop raised; the components it guards go to ERROR")
+                self._guards.remove(entry)
+                for component in guarded:
+                    component.fail(f"its safety guard raised {type(exc).__name__}: {exc}")
 
     def _call_listeners(self, now: float, due: Callable[[_Listener], bool]) -> None:
         wall = time.monotonic()

@@ -13,6 +13,7 @@ cached by `read()`; `stop()` and `estop()` only set flags, which the next `updat
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import pybullet as p
 
 from cellwright.api.geometry import FloatArray, Pose
 from cellwright.robots.arm import Arm, ArmInfo, ArmState
+from cellwright.robots.component import Hazard
 from cellwright.robots.errors import (
     CollisionDetected,
     EStopActive,
@@ -69,6 +71,9 @@ IK_ORIENTATION_TOLERANCE_RAD = 0.03
 GRIPPER_TOLERANCE_M = 5e-4
 GRIPPER_STALL_MOVE_M = 1e-5
 GRIPPER_STALL_S = 0.1
+HAZARD_RADIUS_M = 0.1
+"""Radius of the spheres at the arm's link origins and between them, for the safety monitor
+(the Panda's links are 0.06 to 0.09 m in radius)."""
 
 APPROXIMATIONS = (
     "grasps held by friction in PyBullet; contact forces from the simulator",
@@ -155,7 +160,9 @@ class _ArmMotion(Goal[None]):
         self.max_velocity = max_velocity
         self.max_acceleration = max_acceleration
         self.timeout_s = timeout_s
-        self.start_s: float | None = None  # loop time of its first update
+        self.elapsed_s: float | None = None
+        """Trajectory time since its first update (None before): the loop's clock scaled by
+        the speed override, so a paused move neither advances nor times out."""
 
 
 @dataclass
@@ -173,7 +180,9 @@ class PandaArm(Arm):
     A move ends in `CollisionDetected` when a link touches a body that is not a part (the
     fingers only above `FINGER_COLLISION_FORCE_N`; contacts pressing when the move began count
     only beyond that). A stopped, timed-out or colliding move holds position and stays busy
-    until the arm is still (at most `SETTLE_S`), then its goal fails.
+    until the arm is still (at most `SETTLE_S`), then its goal fails. A move advances
+    `dt * speed_override` of trajectory time per tick: 0 holds it on its path, alive, until
+    the override rises; its timeout counts trajectory time, so a pause never times it out.
     """
 
     def __init__(self, name: str, body: _PandaBody,
@@ -203,6 +212,18 @@ class PandaArm(Arm):
 
     def busy(self) -> bool:
         return self._halt is not None or super().busy()
+
+    def hazard_points(self) -> tuple[Hazard, ...]:
+        """The arm's link origins, the tool frame and the midpoints between them (loop thread)."""
+        body = self._body
+        if body.id is None:
+            return ()
+        links = [*body.arm, self._frame_links[TOOL_FRAME]]
+        origins = [np.array(link[4]) for link in p.getLinkStates(
+            body.id, links, computeForwardKinematics=True, physicsClientId=body.client)]
+        middles = [(a + b) / 2 for a, b in itertools.pairwise(origins)]
+        return tuple(Hazard((float(x), float(y), float(z)), HAZARD_RADIUS_M)
+                     for x, y, z in origins + middles)
 
     # --- lifecycle (loop thread) -----------------------------------------------------------
     def _configure(self) -> None:
@@ -293,9 +314,11 @@ class PandaArm(Arm):
             if stop_latched:
                 self._hold(state.position)
             return
-        if goal.start_s is None:
-            self._begin_motion(goal, now_s)
-        assert goal.start_s is not None
+        if goal.elapsed_s is None:
+            self._begin_motion(goal)
+        else:
+            goal.elapsed_s += dt_s * self.speed_override
+        assert goal.elapsed_s is not None
         if goal.cancel_requested or self.stop_requested or stop_latched:
             error: RobotError = (EStopActive(f"{goal.what}: e-stopped during motion")
                                  if self.estopped else MotionStopped(f"{goal.what}: stopped on request"))
@@ -305,7 +328,7 @@ class PandaArm(Arm):
         if hit is not None:
             self._start_halt(goal, CollisionDetected(f"{self.name}: {hit}"), now_s)
             return
-        move, elapsed = goal.move, now_s - goal.start_s
+        move, elapsed, override = goal.move, goal.elapsed_s, self.speed_override
         goal.progress = min(1.0, elapsed / move.duration_s)
         if (elapsed >= move.duration_s
                 and np.max(np.abs(state.position - move.goal)) < POSITION_TOLERANCE_RAD
@@ -317,7 +340,8 @@ class PandaArm(Arm):
                 f"{goal.what}: not done after {goal.timeout_s:.2f} s (planned "
                 f"{move.duration_s:.2f} s)"), now_s)
             return
-        self._command = move.sample(elapsed + dt_s)
+        positions, velocities = move.sample(elapsed + dt_s * override)
+        self._command = (positions, velocities * override)
 
     def write(self) -> None:
         command, self._command = self._command, None
@@ -332,7 +356,7 @@ class PandaArm(Arm):
             physicsClientId=body.client)
 
     # --- internals (loop thread) -----------------------------------------------------------
-    def _begin_motion(self, goal: _ArmMotion, now_s: float) -> None:
+    def _begin_motion(self, goal: _ArmMotion) -> None:
         """First tick of a goal: re-plan if the arm is not where the plan starts (a goal
         that preempted a moving one), and take the contact baseline."""
         position = self._state.position
@@ -340,7 +364,7 @@ class PandaArm(Arm):
             goal.move = QuinticMove.plan(position, goal.move.goal, goal.max_velocity,
                                          goal.max_acceleration)
         self._baseline = self._contact_forces()
-        goal.start_s = now_s
+        goal.elapsed_s = 0.0
 
     def _hold(self, position: FloatArray) -> None:
         self._command = (position.copy(), np.zeros(len(position)))
@@ -390,12 +414,15 @@ class _GripperMotion(Goal[bool]):
         self.start_s: float | None = None
         self.start_width_m = self.last_width_m = 0.0
         self.still_since_s = 0.0
+        self.paused = False
 
 
 class PandaGripper(Gripper):
     """The Panda hand: two fingers coupled by a gear constraint, position-controlled with a
     force limit. A goal succeeds when the width is within 0.5 mm of the target or the
-    fingers stall (on a part); its result tells whether both fingers touch the same body."""
+    fingers stall (on a part); its result tells whether both fingers touch the same body.
+    With `speed_override` 0 the fingers hold their width and the goal's timers stop (its
+    timeout is extended by the paused time); any override above 0 moves them at full speed."""
 
     def __init__(self, name: str, body: _PandaBody) -> None:
         super().__init__(name, MODEL, DRIVER)
@@ -459,6 +486,15 @@ class PandaGripper(Gripper):
             goal.fail(EStopActive(f"{goal.what}: e-stopped during motion") if self.estopped
                       else MotionStopped(f"{goal.what}: stopped on request"))
             return
+        if self.speed_override == 0.0:  # a protective stop: hold, and no timer runs
+            if goal.start_s is not None:
+                goal.start_s += dt_s
+                goal.still_since_s += dt_s
+                if not goal.paused:
+                    goal.paused, self._command = True, (state.width_m, self._force_n)
+            return
+        if goal.paused:
+            goal.paused, self._command = False, (goal.width_m, goal.force_n)
         if goal.start_s is None:
             goal.start_s, goal.still_since_s = now_s, now_s
             goal.start_width_m = goal.last_width_m = state.width_m
