@@ -17,6 +17,10 @@
                                      # realtime|fast)
     auto_start: true                 # Reset + Start on launch, so the cell takes work
     publish_hz: 120                  # robot state rate on the cell's clock (>= 100)
+    safety: {warning_m: 1.5, protective_m: 0.8, slow_fraction: 0.3, clear_s: 1.0,
+             hysteresis_m: 0.1}      # speed and separation monitoring (robots.safety): on
+                                     # with a presence robot (people: pybullet.presence);
+                                     # these are the defaults
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from typing import Any
 from cellwright.api.schema import CELL_ID
 from cellwright.api.yamlfile import load_yaml
 from cellwright.robots.loop import CLOCKS
+from cellwright.robots.safety import SafetyConfig
 
 KEYS = {"cell_id", "tags", "world", "layout", "robots", "parts", "skills", "seed",
-        "state_endpoint", "clock", "realtime", "auto_start", "publish_hz"}
+        "state_endpoint", "clock", "realtime", "auto_start", "publish_hz", "safety"}
 PART_LOCATORS = ("pybullet.ground_truth", "mock.parts")
 
 
@@ -68,6 +73,9 @@ class CellConfig:
     clock: str | None = None
     auto_start: bool = True
     publish_hz: float = 120.0
+    safety: SafetyConfig | None = None
+    """`safety:` as given (None: not given; a cell with a presence component then
+    monitors with the defaults)."""
     source: str = field(default="<memory>", compare=False)
 
     @property
@@ -155,6 +163,15 @@ def parse_config(doc: Any, source: str) -> CellConfig:
             raise fail("realtime", "give `clock:` only (realtime: true is clock: realtime)")
         clock = "realtime" if doc["realtime"] else "fast"
     robots = robot_entries(doc.get("robots", {}), fail)
+    safety = doc.get("safety")
+    if safety is not None:
+        if not isinstance(safety, dict):
+            raise fail("safety", "expected a mapping, e.g. {warning_m: 1.5, protective_m: 0.8}")
+        try:
+            safety = SafetyConfig.from_mapping(safety)
+        except ValueError as exc:  # "<key>: <problem>"
+            key, _, problem = str(exc).partition(": ")
+            raise fail(f"safety.{key}", problem) from None
     if doc.get("world") and not robots:
         raise fail("robots", "a cell in a world names its robots since 0.2 (worlds no longer "
                              "hold them); add e.g. `robots: {panda: pybullet.panda}`")
@@ -166,7 +183,8 @@ def parse_config(doc: Any, source: str) -> CellConfig:
         skills=tuple(skills) if skills is not None else None, seed=seed,
         state_endpoint=str(doc.get("state_endpoint", "tcp://127.0.0.1:0")),
         clock=clock, auto_start=doc.get("auto_start", True),
-        publish_hz=float(publish_hz), source=source)
+        publish_hz=float(publish_hz), safety=safety,
+        source=source)
 
 
 def load_config(path: str | Path) -> CellConfig:

@@ -23,6 +23,7 @@ from cellwright.api.layout import EMPTY, Layout, load_layout
 from cellwright.api.schema import SchemaError
 from cellwright.cells.config import CellConfig, ConfigError
 from cellwright.robots import BuildContext, Component, ControlLoop, PartLocator, Robot, build_robot
+from cellwright.robots.safety import SafetyConfig, SafetyMonitor
 
 log = logging.getLogger(__name__)
 WALL_LOOP_DT_S = 0.01  # the loop period of a cell without a world: 100 Hz
@@ -30,13 +31,15 @@ WALL_LOOP_DT_S = 0.01  # the loop period of a cell without a world: 100 Hz
 
 @dataclass
 class CellRuntime:
-    """What one cell works with: the loop its components run on, its robots, the layout
-    and its part locator."""
+    """What one cell works with: the loop its components run on, its robots, the layout,
+    its part locator and its speed and separation monitor (`safety.record()`: on or off,
+    separations and protective stops)."""
 
     loop: ControlLoop
     robots: dict[str, Robot]
     layout: Layout
     parts: PartLocator | None
+    safety: SafetyMonitor
 
     def components(self) -> list[Component]:
         return [c for robot in self.robots.values() for c in robot.components.values()]
@@ -129,7 +132,21 @@ class Environment:
             for component in robot.components.values():
                 self.loop.add(component)
                 self.loop.call(component.activate)
-        return CellRuntime(self.loop, robots, layout, self._locator(config))
+        return CellRuntime(self.loop, robots, layout, self._locator(config), self._safety(config, robots))
+
+    def _safety(self, config: CellConfig, robots: dict[str, Robot]) -> SafetyMonitor:
+        """The cell's monitor, guarding its components in the loop if it has a presence one."""
+        monitor = SafetyMonitor(config.safety or SafetyConfig(), robots.values())
+        if monitor.on:
+            self.loop.call(lambda: self.loop.add_guard(monitor.check, monitor.guarded))
+        elif config.safety is not None:
+            raise ConfigError(f"{config.source}: safety: given, but no robot of the cell has a "
+                              f"presence component, so nobody would be watched; add one, e.g. "
+                              f"`robots: {{people: pybullet.presence}}`")
+        else:
+            log.info("cell %s: speed and separation monitoring is %s", config.cell_id,
+                     monitor.record().note)
+        return monitor
 
     def _locator(self, config: CellConfig) -> PartLocator | None:
         kind = config.part_locator

@@ -51,7 +51,7 @@ def test_the_simulated_sensor_sees_every_worker_and_says_it_reads_ground_truth(t
 
 def test_pybullet_presence_is_registered_and_needs_a_world_with_people() -> None:
     assert ROBOTS.get("pybullet.presence").model == "presence_sensor"
-    with pytest.raises(ValueError, match="pybullet.presence needs a PyBullet world"):
+    with pytest.raises(ValueError, match=r"pybullet\.presence needs a PyBullet world"):
         build_robot("pybullet.presence", BuildContext("people"), {})
     with pytest.raises(TypeError, match=r"needs a world with now_s\(\) and people\(\); got object"):
         build_robot("pybullet.presence", BuildContext("people", world=object()), {})
