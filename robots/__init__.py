@@ -5,10 +5,12 @@
     ├── Gripper                  width, force, holding         (robots.gripper)
     ├── Base                     fixed, planar or legged       (robots.base)
     │   └── LeggedBase           walk_to, whole-body state     (robots.legged)
-    └── IO                       digital and analog points     (robots.io)
+    ├── IO                       digital and analog points     (robots.io)
+    └── Presence                 people near the cell          (robots.presence)
     Robot                        a named set of components     (robots.robot)
     PartLocator                  how skills find parts         (robots.parts)
     ControlLoop                  read/update/write at a fixed rate (robots.loop)
+    SafetyMonitor                speed and separation after ISO/TS 15066 (robots.safety)
     ROBOTS, register()           model ids to factories        (robots.registry)
 
 Implementations: `robots.sim` (PyBullet), `robots.mock` (ideal followers, no physics).
