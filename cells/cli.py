@@ -28,6 +28,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction: 
                      help="host:port of the orchestrator (default %(default)s)")
     run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
     run.add_argument("--snapshot", type=Path, help="write a PNG of the final scene on exit")
+    run.add_argument("--record", type=Path, metavar="DIR",
+                     help="record the run into DIR: an animated GIF of one camera while something "
+                          "moves, PNG snapshots when tasks start and end and of the final scene, and "
+                          "index.json (PyBullet worlds only)")
+    run.add_argument("--record-camera", metavar="NAME",
+                     help="the world camera to record (default: the world's first)")
+    run.add_argument("--record-fps", type=float, default=4.0, metavar="N",
+                     help="GIF frames per second of simulation time (default %(default)s)")
     run.set_defaults(func=run_cells)
 
     return actions  # type: ignore[no-any-return]
@@ -56,7 +64,21 @@ def run_cells(args: argparse.Namespace) -> int:
                     resolve_world_path(config.world)
                 except (FileNotFoundError, KeyError) as exc:
                     raise ConfigError(f"{config.source}: world: {exc.args[0]}") from None
-        world_host = WorldHost(configs, args.orchestrator, gui=args.gui, snapshot=args.snapshot)
+        camera = None
+        if args.record is not None:
+            from cellwright.cells.recording import MAX_FPS, record_camera
+
+            if not 0 < args.record_fps <= MAX_FPS:
+                raise ValueError(f"--record-fps {args.record_fps:g}: give 0 < N <= {MAX_FPS:g} "
+                                 f"frames per simulated second")
+            try:
+                camera = record_camera(configs, args.record_camera)
+            except ValueError as exc:
+                raise ValueError(f"--record: {exc}") from None
+        elif args.record_camera is not None:
+            raise ValueError("--record-camera needs --record DIR")
+        world_host = WorldHost(configs, args.orchestrator, gui=args.gui, snapshot=args.snapshot,
+                               record=args.record, record_camera=camera, record_fps=args.record_fps)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

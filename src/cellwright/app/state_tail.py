@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import threading
 import time
+from collections.abc import Callable, Generator
 from typing import TextIO
 
 import zmq
@@ -13,7 +16,7 @@ from cellwright.api.statestream import StateMessage, StateSubscriber
 from cellwright.cells.packml import from_proto_state
 from cellwright.v1 import state_pb2
 
-__all__ = ["add_parser", "format_message", "tail"]
+__all__ = ["add_parser", "format_message", "messages", "tail"]
 
 _POLL_MS = 200
 
@@ -43,6 +46,41 @@ def format_message(message: StateMessage) -> str:
     return f"{head} {type(payload).__name__}"
 
 
+def messages(
+    endpoint: str,
+    topic_prefix: str = "",
+    *,
+    duration_s: float | None = None,
+    stop: threading.Event | None = None,
+    malformed: Callable[[ValueError], None] | None = None,
+) -> Generator[StateMessage, None, None]:
+    """The state stream at `endpoint`, message by message, until `duration_s` has passed
+    or `stop` is set (seen within `_POLL_MS`). The SUB socket is opened on the first
+    `next()` on the calling thread and closed when the iteration ends; close the generator
+    (`contextlib.closing`) to leave early.
+
+    Args:
+        malformed: told of each malformed message, which is skipped.
+    """
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    with StateSubscriber(endpoint, topic_prefix) as subscriber:
+        while stop is None or not stop.is_set():
+            wait_ms = _POLL_MS
+            if deadline is not None:
+                left_s = deadline - time.monotonic()
+                if left_s <= 0:
+                    return
+                wait_ms = min(wait_ms, max(1, int(left_s * 1000)))
+            try:
+                message = subscriber.recv(wait_ms)
+            except ValueError as exc:
+                if malformed is not None:
+                    malformed(exc)
+                continue
+            if message is not None:
+                yield message
+
+
 def tail(
     endpoint: str,
     topic_prefix: str = "",
@@ -59,24 +97,17 @@ def tail(
     Returns:
         The number of messages printed.
     """
-    deadline = None if duration_s is None else time.monotonic() + duration_s
     count = 0
-    with StateSubscriber(endpoint, topic_prefix) as subscriber:
-        try:
-            while limit is None or count < limit:
-                wait_ms = _POLL_MS
-                if deadline is not None:
-                    left_s = deadline - time.monotonic()
-                    if left_s <= 0:
-                        break
-                    wait_ms = min(wait_ms, max(1, int(left_s * 1000)))
-                try:
-                    message = subscriber.recv(wait_ms)
-                except ValueError as exc:
-                    print(f"WARNING malformed message skipped: {exc}", file=out)
-                    continue
-                if message is None:
-                    continue
+    if limit is not None and limit <= 0:
+        return count
+
+    def warn(exc: ValueError) -> None:
+        print(f"WARNING malformed message skipped: {exc}", file=out)
+
+    try:
+        with contextlib.closing(messages(endpoint, topic_prefix, duration_s=duration_s,
+                                         malformed=warn)) as stream:
+            for message in stream:
                 if message.gap:
                     print(
                         f"WARNING {message.topic}: messages lost before #{message.seq};"
@@ -85,8 +116,10 @@ def tail(
                     )
                 print(format_message(message), file=out)
                 count += 1
-        except KeyboardInterrupt:
-            pass
+                if limit is not None and count >= limit:
+                    break
+    except KeyboardInterrupt:
+        pass
     return count
 
 
