@@ -6,10 +6,15 @@ Cases (`--cases`, default all that can be built here):
               cell runs `pick_place` jobs through the skill on its environment
     standing  a floor-only world (480 Hz, written by this script): a `pybullet.g1` cell
               stands (legs' balance control every tick) for a given simulated time
-    walking   the same world: the G1 walks `walk_to` forward and back
+    walking   the same world: the G1 walks forward (`walk_to`)
     line      world `line` (480 Hz): cell `kitter` (Panda) kits parts into the tote with
-              `pick_place` while cell `humanoid` (G1) walks along the aisle and back, both
-              at once on the one loop
+              `pick_place` while cell `humanoid` (G1) walks along the aisle, both
+              at once on the one loop (it turns from the table to the aisle first);
+              `--line-g1 stand` keeps the G1 standing (balancing) instead, `none` leaves
+              it out
+
+While `pybullet.g1` is not in the robot registry, the bench registers a stand-in built
+from `G1Body` and `G1Legs` only (no arm or hand components) and says so.
 
 Every cell runs on a lockstep control loop (as fast as the CPU allows), with its state
 stream published as a cell does (`StatePublishing`, 120 Hz of its clock; no gRPC session).
@@ -33,11 +38,13 @@ The bare loop, per case and in the same run:
 Aim: the cell loop costs at most 25 % over bare stepping: cell speed >= 0.8 of the replay.
 Timed runs are interleaved (cell, replay, held) `--repeats` times; medians are printed.
 A last cell run under cProfile (the loop thread and the skill threads) says where the
-cell's time goes: physics (`stepSimulation`), other PyBullet calls, Pinocchio, our Python
-by module. Prints figures, never asserts:
+cell's time goes: physics (`stepSimulation`), other PyBullet calls, our Python by module
+(own time; Pinocchio's calls are Boost.Python functions, which cProfile does not see, so
+their time counts in the G1 module that calls them). Prints figures, never asserts:
 
     python -m bench.sim_speed [--cases arm,standing,walking,line] [--repeats 3]
-        [--jobs N] [--stand-s S] [--walk-m M] [--quick] [--top N] [--json PATH]
+        [--jobs N] [--stand-s S] [--walk-m M] [--line-walk-m M] [--line-g1 walk|stand|none]
+        [--quick] [--top N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -148,21 +155,19 @@ def legs_of(runtime: CellRuntime) -> LeggedBase:
     raise RuntimeError("no legged base in the cell")
 
 
-def walk_there_and_back(runtime: CellRuntime, dx: float, dy: float, label: str) -> Callable[[], str]:
+def walk(runtime: CellRuntime, dx: float, dy: float, label: str) -> Callable[[], str]:
+    """One `walk_to` by (dx, dy) from where the G1 stands, ending facing the way it walked
+    (it turns there first if it faces elsewhere)."""
     legs = legs_of(runtime)
 
     def run() -> str:
         x0, y0, _ = legs.state().pose.position
-        yaw0 = yaw_of(legs.state().pose.orientation)
         start = runtime.loop.now_s()
-        for i, (x, y) in enumerate(((x0 + dx, y0 + dy), (x0, y0)), 1):
-            t = runtime.loop.now_s()
-            legs.walk_to(x, y, yaw0, timeout_s=600.0).result()
-            print(f"      {label}: walk {i}/2 to ({x:.2f}, {y:.2f}) in "
-                  f"{runtime.loop.now_s() - t:.1f} s (sim)", flush=True)
+        legs.walk_to(x0 + dx, y0 + dy, math.atan2(dy, dx), timeout_s=600.0).result()
         state = legs.state()
         return (f"{label}: walked {state.distance_walked_m:.2f} m in {runtime.loop.now_s() - start:.1f} s "
-                f"(sim), tier {state.tier}, min margin {legs.min_margin_since(start) * 1000:.0f} mm")
+                f"(sim; the legs' odometer), pelvis at {state.pose.position[2]:.3f} m, tier {state.tier}, min margin "
+                f"{getattr(legs, 'min_margin_m', math.nan) * 1000:.0f} mm")
     return run
 
 
@@ -177,7 +182,8 @@ def stand(runtime: CellRuntime, seconds: float) -> Callable[[], str]:
     def run() -> str:
         runtime.loop.sleep(seconds).result()
         state = legs.state()
-        return (f"stood {seconds:g} s (sim), phase {state.phase}, "
+        return (f"stood {seconds:g} s (sim), phase {state.phase}, pelvis at "
+                f"{state.pose.position[2]:.3f} m, feet {list(state.feet_in_contact)}, "
                 f"margin {state.margin_m * 1000:.0f} mm")
     return run
 
@@ -192,28 +198,35 @@ def make_cases(args: argparse.Namespace, floor_world: str) -> dict[str, Case]:
                            robots={"g1": RobotEntry("pybullet.g1", "g1")}, clock="lockstep")]
 
     def line() -> list[CellConfig]:
-        return [CellConfig(cell_id="kitter", world="line",
-                           robots={"panda": RobotEntry("pybullet.panda", "panda")}, clock="lockstep"),
-                CellConfig(cell_id="humanoid", world="line",
-                           robots={"g1": RobotEntry("pybullet.g1", "g1")}, clock="lockstep")]
+        kitter = CellConfig(cell_id="kitter", world="line",
+                            robots={"panda": RobotEntry("pybullet.panda", "panda")}, clock="lockstep")
+        if args.line_g1 == "none":
+            return [kitter]
+        return [kitter, CellConfig(cell_id="humanoid", world="line",
+                                   robots={"g1": RobotEntry("pybullet.g1", "g1")}, clock="lockstep")]
+
+    def line_work(env: Environment) -> list[Callable[[], str]]:
+        kitting = pick_places(env.cells["kitter"], [(part, "kitting") for part in parts], "kitter",
+                              {"from": "infeed", "retreat_to": "home"})
+        if args.line_g1 == "walk":
+            return [kitting, walk(env.cells["humanoid"], 0.0, args.line_walk_m, "g1")]
+        return [kitting]  # standing: the legs balance every tick while the loop ticks
 
     jobs = ARM_JOBS[:max(1, min(args.jobs, len(ARM_JOBS)))]
     parts = LINE_PARTS[:max(1, min(args.jobs, len(LINE_PARTS)))]
+    line_title = f"line: Panda kits {len(parts)} parts" + {
+        "walk": f" while the G1 walks {args.line_walk_m:g} m along the aisle (turning to it first)",
+        "stand": " while the G1 stands beside the table (balancing every tick)",
+        "none": " (no G1 in the line)"}[args.line_g1]
     return {
         "arm": Case("arm", f"arm cell: {len(jobs)} pick_place on arm_cell", arm_cell,
                     lambda env: [pick_places(env.cells["arm"], jobs, "arm")]),
         "standing": Case("standing", f"humanoid standing {args.stand_s:g} s on a floor", floor,
                          lambda env: [stand(env.cells["humanoid"], args.stand_s)], needs_g1=True),
-        "walking": Case("walking", f"humanoid walking {args.walk_m:g} m and back on a floor", floor,
-                        lambda env: [walk_there_and_back(env.cells["humanoid"], args.walk_m, 0.0, "g1")],
+        "walking": Case("walking", f"humanoid walking {args.walk_m:g} m on a floor", floor,
+                        lambda env: [walk(env.cells["humanoid"], args.walk_m, 0.0, "g1")],
                         needs_g1=True),
-        "line": Case("line", f"line: Panda kits {len(parts)} parts while the G1 walks "
-                             f"{args.line_walk_m:g} m along the aisle and back", line,
-                     lambda env: [
-                         pick_places(env.cells["kitter"], [(part, "kitting") for part in parts],
-                                     "kitter", {"from": "infeed", "retreat_to": "home"}),
-                         walk_there_and_back(env.cells["humanoid"], 0.0, args.line_walk_m, "g1")],
-                     needs_g1=True),
+        "line": Case("line", line_title, line, line_work, needs_g1=args.line_g1 != "none"),
     }
 
 
@@ -422,8 +435,6 @@ def category(filename: str, func: str) -> str:
         return "physics (stepSimulation)"
     if "pybullet." in func:
         return "other PyBullet calls (reads, commands)"
-    if "pinocchio" in func or "pinocchio" in filename:
-        return "Pinocchio"
     if func.startswith("<method 'acquire'") or func.startswith("<method 'wait'") or "sleep" in func:
         return "waiting (locks, sleep)"
     if filename == "~":
@@ -435,6 +446,8 @@ def category(filename: str, func: str) -> str:
     if "numpy" in filename or "numpy" in func:
         return "numpy"
     path = Path(filename)
+    if not path.is_absolute():
+        return "other Python (stdlib, libraries)"
     try:
         rel = path.resolve().relative_to(ROOT)
     except (ValueError, OSError):
@@ -480,8 +493,32 @@ def print_profile(profile: dict[str, Any], top: int) -> None:
 
 # --- main --------------------------------------------------------------------------------
 def g1_available() -> str:
-    """'' if `pybullet.g1` is in the robot registry, else why not."""
-    return "" if "pybullet.g1" in ROBOTS.ids() else "pybullet.g1 is not in the robot registry yet"
+    """'' if `pybullet.g1` can be built: from the robot registry, or else (while the
+    registry id is still being written) a stand-in registered here from `G1Body` and
+    `G1Legs` alone, said so in the output ('stand-in: ...'); otherwise why not."""
+    if "pybullet.g1" in ROBOTS.ids():
+        return ""
+    try:
+        from cellwright.robots.models import unitree_g1
+        from cellwright.robots.robot import Robot, RobotModel
+        from cellwright.robots.sim.g1.body import G1Body
+        from cellwright.robots.sim.g1.legs import G1Legs
+    except ImportError as exc:
+        return f"pybullet.g1 is not in the robot registry and G1Legs does not import: {exc}"
+
+    def build(context: BuildContext, config: Any) -> Robot:
+        name = context.robot_name
+        body = G1Body(context.world, name, context.mount, hands=False, label=f"robot {name}")
+        legs = G1Legs(f"{name}/legs", body, dict(config))
+        return Robot(name=name, registry_id="pybullet.g1", model=unitree_g1.MODEL, driver="pybullet",
+                     components={"legs": legs})
+
+    schema = {"type": "object", "properties": {"margin_floor_m": {"type": "number"}}}
+    ROBOTS.register(RobotModel("pybullet.g1", unitree_g1.MODEL, "pybullet", build, schema,
+                               description="sim_speed stand-in: G1Body and G1Legs only"),
+                    origin="bench.sim_speed stand-in")
+    return ("stand-in: pybullet.g1 is not in the registry yet, so the bench built the G1 from "
+            "G1Body (29 dof, no hands) and G1Legs only (no arm or hand components)")
 
 
 def measure(case: Case, repeats: int, top: int, tmp: str) -> dict[str, Any]:
@@ -545,9 +582,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=3, help="pick_place jobs of the arm (1..6) "
                         "and parts the line kits (1..3)")
     parser.add_argument("--stand-s", type=float, default=10.0, help="simulated seconds standing")
-    parser.add_argument("--walk-m", type=float, default=1.0, help="metres walked out (and back)")
+    parser.add_argument("--walk-m", type=float, default=0.5, help="metres walked forward")
     parser.add_argument("--line-walk-m", type=float, default=1.0,
-                        help="metres the G1 walks along the line's aisle (and back)")
+                        help="metres the G1 walks along the line's aisle")
+    parser.add_argument("--line-g1", choices=("walk", "stand", "none"), default="walk",
+                        help="what the line's G1 does while the Panda kits")
     parser.add_argument("--quick", action="store_true",
                         help="1 job, 2 s standing, 0.3 m walks, 1 repeat")
     parser.add_argument("--top", type=int, default=12, help="functions listed per profile")
@@ -564,15 +603,19 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [k for k in keys if k not in cases]
         if unknown:
             parser.error(f"unknown cases {unknown}; known: {sorted(cases)}")
-        missing = g1_available()
-        print(f"sim_speed: cases {', '.join(keys)}; {args.repeats} timed runs each "
-              f"(cell, bare replay, bare held, interleaved); machine {platform.node()}: "
-              f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-              f"PyBullet {p.getAPIVersion()}")
         report: dict[str, Any] = {
             "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "pybullet_api": p.getAPIVersion(), "aim_cell_over_replay": AIM,
             "load_average_at_start": os.getloadavg(), "cases": {}, "skipped": {}}
+        missing = g1_available()
+        if missing.startswith("stand-in"):
+            print(f"note: {missing}")
+            report["g1"] = missing
+            missing = ""
+        print(f"sim_speed: cases {', '.join(keys)}; {args.repeats} timed runs each "
+              f"(cell, bare replay, bare held, interleaved); machine {platform.node()}: "
+              f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+              f"PyBullet {p.getAPIVersion()}")
         for key in keys:
             case = cases[key]
             if case.needs_g1 and missing:
