@@ -82,6 +82,9 @@ position error corrected per step, bounded by the joint's effort limit)."""
 UPPER_GAIN = 0.3
 """Position gain of waist, arm and hand joints."""
 
+SOLE_TOUCHING_M = 0.002
+"""A sole sphere within this of the floor supports the foot (see `G1Body.sole_points`)."""
+
 SELF_CONTACT_MARGIN_M = 0.01
 """Link pairs closer than this in the standing pose never collide with each other."""
 
@@ -90,11 +93,14 @@ FaultListener = Callable[[RobotError], None]
 
 @dataclass(frozen=True)
 class FootContact:
-    """One contact point of a foot with anything else: world position and normal force (N)."""
+    """One contact point of a foot with anything else: world position, normal force (N)
+    and distance (m; <= 0 when touching: a resting point may carry no force in one step
+    of the solver and still support the foot)."""
 
     foot: str
     position: tuple[float, float, float]
     normal_force_n: float
+    distance_m: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ class G1Body:
         self._inertial: tuple[Sequence[float], Sequence[float]] = ((0.0, 0.0, 0.0),
                                                                     (0.0, 0.0, 0.0, 1.0))
         self._flushed_at = -1.0
+        self._soles: dict[str, list[tuple[tuple[float, float, float], float]]] = {}
 
     @property
     def client(self) -> int:
@@ -174,6 +181,10 @@ class G1Body:
             p.resetJointState(body, index, STANDING_POSE.get(name, 0.0), physicsClientId=client)
         for link in self.foot_links.values():
             p.changeDynamics(body, self.link_index[link], physicsClientId=client, **FOOT_CONTACT)
+        for side, link in self.foot_links.items():  # sphere centres in the inertial frame
+            self._soles[side] = [(_vec3(shape[5]), float(shape[3][0])) for shape in
+                                 p.getCollisionShapeData(body, self.link_index[link], physicsClientId=client)
+                                 if shape[2] == p.GEOM_SPHERE]
         self.id = body
         self._filter_self_contacts()
         self._place_standing()
@@ -275,15 +286,34 @@ class G1Body:
                                physicsClientId=self.client)
         return Pose(_vec3(state[4]), _quat(state[5]))
 
-    def foot_contacts(self) -> list[FootContact]:
-        """Every contact point of the two feet with other bodies (floor, objects)."""
+    def foot_contacts(self, touching_m: float = 1e-3) -> list[FootContact]:
+        """The contact points of the two feet with other bodies (floor, objects) that
+        press or are within `touching_m` of touching."""
         contacts = []
         for side, link in self.foot_links.items():
             for c in p.getContactPoints(bodyA=self.id, linkIndexA=self.link_index[link],
                                         physicsClientId=self.client):
-                if c[2] != self.id and c[9] > 0.0:
-                    contacts.append(FootContact(side, _vec3(c[5]), float(c[9])))
+                if c[2] != self.id and (c[9] > 0.0 or c[8] <= touching_m):
+                    contacts.append(FootContact(side, _vec3(c[6]), float(c[9]), float(c[8])))
         return contacts
+
+    def sole_points(self, touching_m: float = SOLE_TOUCHING_M) -> dict[str, list[tuple[float, float]]]:
+        """Per foot that presses on something: the floor points (x, y) under its sole's
+        contact spheres that are within `touching_m` of the floor. The G1's soles are four
+        5 mm spheres; PyBullet's solver reports a varying subset of them as contacts from
+        step to step even on a flat foot, so the support polygon is taken from the sole's
+        geometry instead: a sphere touching to within 2 mm supports the foot, one lifted
+        further (the foot tipping onto an edge) does not."""
+        pressing = {c.foot for c in self.foot_contacts() if c.normal_force_n > 0.0}
+        points: dict[str, list[tuple[float, float]]] = {}
+        for side in pressing:
+            state = p.getLinkState(self.id, self.link_index[self.foot_links[side]],
+                                   computeForwardKinematics=True, physicsClientId=self.client)
+            for centre, radius in self._soles[side]:
+                world, _ = p.multiplyTransforms(state[0], state[1], centre, (0.0, 0.0, 0.0, 1.0))
+                if world[2] - radius - self.floor_z <= touching_m:
+                    points.setdefault(side, []).append((float(world[0]), float(world[1])))
+        return points
 
     def non_foot_floor_contacts(self, height_m: float = 0.03) -> list[str]:
         """Links other than the feet that touch something within `height_m` of the floor
