@@ -72,6 +72,8 @@ def run_one(run: Run) -> dict[str, Any]:
     if run.margin_floor_m is not None:
         config["margin_floor_m"] = run.margin_floor_m
     legs = G1Legs("g1/legs", body, config, plan_path=plan)
+    faults: list[Any] = []
+    body.add_fault_listener(faults.append)
     loop = ControlLoop(DT, world=world)
     loop.add(legs)
     legs.activate()
@@ -95,6 +97,7 @@ def run_one(run: Run) -> dict[str, Any]:
     wall = time.perf_counter()
     t0 = loop.now_s()
     push_at: float | None = None
+    below_s = longest_below_s = 0.0
     while not goal.done() and loop.now_s() - t0 < 400.0:
         if run.scenario == "push" and push_at is None and legs.state().pose.position[0] > 2.5:
             push_at = loop.now_s()
@@ -102,6 +105,9 @@ def run_one(run: Run) -> dict[str, Any]:
             p.applyExternalForce(body.id, -1, (0.0, PUSH_N, 0.0), body.pelvis_pose().position,
                                  p.WORLD_FRAME, physicsClientId=world.client)
         loop.tick()
+        margin = legs.state().margin_m
+        below_s = below_s + DT if margin < 0.0 else 0.0
+        longest_below_s = max(longest_below_s, below_s)
     min_margin = legs.min_margin_m
     wall = time.perf_counter() - wall
     sim = loop.now_s() - t0
@@ -118,6 +124,8 @@ def run_one(run: Run) -> dict[str, Any]:
             "straight_m": math.dist(start_xy, end_xy),
             "mean_speed_m_s": (state.distance_walked_m / sim) if sim > 0 else 0.0,
             "min_margin_walking_m": min_margin, "pushed": push_at is not None,
+            "longest_margin_below_0_s": longest_below_s,
+            "fell": any(f.reason == "fallen" for f in faults),
             "helper_peak_n": peak, "helper_mean_n": mean}
 
 
@@ -153,6 +161,8 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         table[scenario] = {
             "runs": len(rows), "successes": len(ok),
             "failures": {r["seed"]: r["error"] for r in rows if not r["success"]},
+            "falls": sum(1 for r in rows if r["fell"]),
+            "longest_margin_below_0_s": max(r["longest_margin_below_0_s"] for r in rows),
             "mean_speed_m_s": sum(r["mean_speed_m_s"] for r in ok) / len(ok) if ok else 0.0,
             "min_margin_walking_m": min(r["min_margin_walking_m"] for r in rows),
             "median_min_margin_walking_m": sorted(r["min_margin_walking_m"] for r in rows)[len(rows) // 2],
@@ -194,13 +204,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{len(results):3d}/{len(runs)}] {result['scenario']:6s} seed {result['seed']:2d} "
                   f"{mark} {result['sim_s']:6.1f} s sim, {result['distance_m']:5.2f} m, "
                   f"{result['mean_speed_m_s']:.3f} m/s, min margin {result['min_margin_walking_m'] * 1000:6.1f} mm, "
+                  f"below 0 for {result['longest_margin_below_0_s']:.2f} s, "
                   f"{result['sim_s'] / max(result['wall_s'], 1e-9):.2f}x real time", flush=True)
     table = summarize(results)
-    print(f"\n{'scenario':8s} {'success':>9s} {'speed m/s':>10s} {'min margin mm':>14s} "
-          f"{'median min mm':>14s} {'x real time':>12s} {'helper peak N':>14s}")
+    print(f"\n{'scenario':8s} {'success':>9s} {'falls':>6s} {'speed m/s':>10s} {'min margin mm':>14s} "
+          f"{'median min mm':>14s} {'below 0 s':>10s} {'x real time':>12s} {'helper peak N':>14s}")
     for scenario, row in table.items():
-        print(f"{scenario:8s} {row['successes']:>4d}/{row['runs']:<4d} {row['mean_speed_m_s']:>10.3f} "
+        print(f"{scenario:8s} {row['successes']:>4d}/{row['runs']:<4d} {row['falls']:>6d} "
+              f"{row['mean_speed_m_s']:>10.3f} "
               f"{row['min_margin_walking_m'] * 1000:>14.1f} {row['median_min_margin_walking_m'] * 1000:>14.1f} "
+              f"{row['longest_margin_below_0_s']:>10.2f} "
               f"{row['sim_x_real_time']:>12.2f} {row['helper_peak_n']:>14.1f}")
     print(f"wall {time.perf_counter() - started:.0f} s")
     save_json(args.json, {"tier": args.tier, "physics_hz": 1 / DT, "seeds": args.seeds,

@@ -26,7 +26,7 @@ GRAVITY = 9.81
 SOLE = ((-0.055, -0.03), (0.125, -0.035), (0.125, 0.035), (-0.055, 0.03))
 """The sole's corners in the foot (ankle roll) frame, x forward (m): the URDF's contact
 spheres (x -0.05 and 0.12, y +-0.025 / +-0.03) grown by their 5 mm radius."""
-ARRIVED_M = 0.02
+ARRIVED_M = 0.03
 ARRIVED_RAD = 0.03
 """The body is at a goal within these (floor distance, yaw): no more steps to take."""
 SOLE_CENTRE = (0.035, 0.0)

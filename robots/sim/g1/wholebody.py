@@ -215,6 +215,10 @@ class WholeBodyController:
         self._nominal.update({base + i: step for i, step in enumerate(steps)})
         timeline.build()
 
+    def steps_left(self) -> int:
+        """Footsteps of the walk not landed yet."""
+        return 0 if self.timeline is None else len(self.timeline.steps) - self.landed
+
     def remaining_s(self) -> float:
         return 0.0 if self.timeline is None else max(0.0, self.timeline.end_s - self.walk_t)
 
