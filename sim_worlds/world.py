@@ -18,16 +18,20 @@ import pybullet as p
 
 from cellwright.api.geometry import Pose
 from cellwright.api.layout import Layout
+from cellwright.robots.paths import Obstacle
 from cellwright.robots.presence import Person
 from cellwright.sim_worlds.build import build_object, build_part
 from cellwright.sim_worlds.clock import SimClock
 from cellwright.sim_worlds.registry import resolve_world_path
 from cellwright.sim_worlds.render import capture, write_png
-from cellwright.sim_worlds.spec import WorldConfigError, WorldSpec, read_world, spawn_poses
+from cellwright.sim_worlds.spec import ObjectSpec, WorldConfigError, WorldSpec, read_world, spawn_poses
 from cellwright.sim_worlds.workers import Workers
 
 SETTLE_S = 0.5
 """Seconds of simulation the parts get to settle after spawning, before the world is used."""
+
+FLOOR_TOP_M = 0.01
+"""A static object whose top is this high or lower is floor (walked on), not an obstacle."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class SimWorld:
         self._names: dict[int, str] = {}
         self._part_bodies: dict[int, Part] = {}
         self._workers = Workers(spec.workers)
+        self._obstacles: list[Obstacle] = []
 
     # --- clock and stepping --------------------------------------------------------
     @property
@@ -94,6 +99,14 @@ class SimWorld:
             self.clock.advance()
 
     # --- bodies and parts ----------------------------------------------------------
+    def obstacles(self) -> list[Obstacle]:
+        """The world's footprint: every static object but the floor, as a floor rectangle
+        (boxes and trays from their size, position and yaw; URDF objects, and anything
+        tilted, by their axis-aligned bounding box). Objects whose top is at most
+        `FLOOR_TOP_M` high are walked on, not around. Computed once at load: static
+        objects do not move; parts and robots are not in it."""
+        return list(self._obstacles)
+
     def people(self) -> tuple[Person, ...]:
         """The workers now, exactly: the simulator's ground truth (a `robots.sim.PeopleWorld`)."""
         return self._workers.people(self.now_s())
@@ -157,7 +170,11 @@ class SimWorld:
     # --- construction ----------------------------------------------------------------
     def _populate(self, world_dir: Path) -> None:
         for obj in self.spec.objects:
-            self._names[build_object(self._client, obj, world_dir)] = obj.name
+            body = build_object(self._client, obj, world_dir)
+            self._names[body] = obj.name
+            footprint = _footprint(self._client, obj, body)
+            if footprint is not None:
+                self._obstacles.append(footprint)
         for spawn in spawn_poses(self.spec, self.seed):
             body = build_part(self._client, self.spec.part_types[spawn.type], spawn.position,
                               p.getQuaternionFromEuler((0.0, 0.0, spawn.yaw_rad)))
@@ -168,6 +185,24 @@ class SimWorld:
         for body, name in self._workers.build(self._client, self.now_s()).items():
             self._names[body] = f"worker {name}"
         self.step(round(SETTLE_S / self.dt))
+
+
+def _footprint(client: int, obj: ObjectSpec, body: int) -> Obstacle | None:
+    """A static object's rectangle on the floor, or None if it is walked on (the floor)."""
+    roll, pitch, yaw = p.getEulerFromQuaternion(obj.orientation)
+    if obj.kind != "urdf" and abs(roll) < 1e-9 and abs(pitch) < 1e-9:
+        if obj.position[2] + obj.size[2] / 2 <= FLOOR_TOP_M:
+            return None
+        return Obstacle(obj.name, (obj.position[0], obj.position[1]), (obj.size[0], obj.size[1]),
+                        float(yaw))
+    boxes = [p.getAABB(body, link, physicsClientId=client)
+             for link in range(-1, p.getNumJoints(body, physicsClientId=client))]
+    low = [min(box[0][i] for box in boxes) for i in range(3)]
+    high = [max(box[1][i] for box in boxes) for i in range(3)]
+    if high[2] <= FLOOR_TOP_M:
+        return None
+    return Obstacle(obj.name, ((low[0] + high[0]) / 2, (low[1] + high[1]) / 2),
+                    (high[0] - low[0], high[1] - low[1]))
 
 
 def load_world(name_or_path: str, *, gui: bool = False, seed: int = 0) -> SimWorld:

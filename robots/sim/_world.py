@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from cellwright.robots.paths import Obstacle
 from cellwright.robots.presence import Person
 
 
@@ -40,6 +41,11 @@ class PhysicsWorld(Protocol):
 
     def name_body(self, body_id: int, name: str) -> None:
         """Give a body a readable name (a robot says which robot it is)."""
+        ...
+
+    def obstacles(self) -> list[Obstacle]:
+        """The world's footprint on the floor: every static object a base must walk
+        around (not the floor, parts or robots), for `robots.paths.plan_path`."""
         ...
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pybullet as p
 import pybullet_data
 
+from cellwright.robots.paths import Obstacle
 from cellwright.robots.presence import Person
 
 
@@ -26,6 +27,7 @@ class PlaneWorld:
         self.plane = p.loadURDF("plane.urdf", physicsClientId=self.client)
         self.names = {self.plane: "floor"}
         self.parts: set[int] = set()
+        self.footprint: list[Obstacle] = []
 
     def add_box(self, name: str, center: tuple[float, float, float],
                 half: tuple[float, float, float], *, part: bool = False, mass: float = 0.0) -> int:
@@ -35,6 +37,8 @@ class PlaneWorld:
         self.names[body] = name
         if part:
             self.parts.add(body)
+        elif mass == 0.0:
+            self.footprint.append(Obstacle(name, (center[0], center[1]), (2 * half[0], 2 * half[1])))
         return body
 
     def now_s(self) -> float:
@@ -53,6 +57,10 @@ class PlaneWorld:
 
     def body_name(self, body_id: int) -> str:
         return self.names.get(body_id, f"body {body_id}")
+
+    def obstacles(self) -> list[Obstacle]:
+        """The static boxes a test added (not parts): what a base walks around."""
+        return list(self.footprint)
 
     def people(self) -> tuple[Person, ...]:
         """Nobody walks on a bare plane (a `robots.sim.PeopleWorld` too)."""
