@@ -6,6 +6,7 @@
     ├── Base                     fixed, planar or legged       (robots.base)
     │   └── LeggedBase           walk_to, whole-body state     (robots.legged)
     ├── IO                       digital and analog points     (robots.io)
+    ├── Carrier                  two hands as one grip on a load (robots.carrier)
     └── Presence                 people near the cell          (robots.presence)
     Robot                        a named set of components     (robots.robot)
     PartLocator                  how skills find parts         (robots.parts)
@@ -19,6 +20,7 @@ Implementations: `robots.sim` (PyBullet), `robots.mock` (ideal followers, no phy
 from cellwright.api.geometry import FloatArray, Pose
 from cellwright.robots.arm import Arm, ArmInfo, ArmState, JointLimits
 from cellwright.robots.base import Base, BaseInfo, BaseState
+from cellwright.robots.carrier import Carrier, CarrierInfo, CarrierState, HoldResult
 from cellwright.robots.component import Component, ComponentInfo, Lifecycle
 from cellwright.robots.errors import (
     CollisionDetected,
@@ -44,6 +46,7 @@ from cellwright.robots.robot import BuildContext, Robot, RobotModel
 
 __all__ = [
     "IO", "ROBOTS", "Arm", "ArmInfo", "ArmState", "Base", "BaseInfo", "BaseState", "BuildContext",
+    "Carrier", "CarrierInfo", "CarrierState", "HoldResult",
     "CollisionDetected", "Component", "ComponentInfo", "ControlLoop", "EStopActive", "Fallen",
     "FloatArray", "Goal", "Gripper", "GripperInfo", "GripperState", "IOInfo", "IOPoint",
     "IOState", "JointLimits", "LeggedBase", "LeggedBaseInfo", "LeggedBaseState", "Lifecycle",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cellwright.robots import presence
-from cellwright.robots.models import franka_panda
+from cellwright.robots.models import franka_panda, unitree_g1
 from cellwright.robots.robot import BuildContext, Robot, RobotModel
 
 
@@ -18,6 +18,12 @@ def _pybullet_panda(context: BuildContext, config: Mapping[str, Any]) -> Robot:
 
 def _mock_panda(context: BuildContext, config: Mapping[str, Any]) -> Robot:
     from cellwright.robots.mock.panda import build
+
+    return build(context, config)
+
+
+def _pybullet_g1(context: BuildContext, config: Mapping[str, Any]) -> Robot:
+    from cellwright.robots.sim.g1.robot import build
 
     return build(context, config)
 
@@ -34,6 +40,9 @@ MODELS = (
                "Franka Panda arm and hand in a PyBullet world: physics, contacts, grasps by friction"),
     RobotModel("mock.panda", franka_panda.MODEL, "mock", _mock_panda, franka_panda.CONFIG_SCHEMA,
                "Franka Panda as ideal followers: no physics; grasps snap parts of a kinematic scene"),
+    RobotModel("pybullet.g1", unitree_g1.MODEL, "pybullet", _pybullet_g1, unitree_g1.CONFIG_SCHEMA,
+               "Unitree G1 humanoid (29 dof, Dex3 hands) in a PyBullet world: balance and "
+               "walking on physics, bimanual tote grip by friction"),
     RobotModel("pybullet.presence", presence.MODEL, "pybullet", _pybullet_presence,
                description="People near the cell: the world's workers from the simulator's "
                            "ground truth (turns on speed and separation monitoring)"),

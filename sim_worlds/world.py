@@ -145,6 +145,20 @@ class SimWorld:
         qx, qy, qz, qw = (float(v) for v in orientation)
         return PartInfo(part.id, part.type, Pose((x, y, z), (qx, qy, qz, qw)))
 
+    def part_shape(self, part_id: str) -> tuple[int, tuple[float, float, float], float]:
+        """The part's body id, outside size (a tray's with its walls) and mass.
+
+        Raises:
+            KeyError: no such part.
+        """
+        try:
+            part = self.parts[part_id]
+        except KeyError:
+            raise KeyError(f"no part {part_id!r} in world {self.spec.name}") from None
+        kind = self.spec.part_types[part.type]
+        x, y, z = kind.size
+        return part.body_id, (x, y, z + kind.wall_height), kind.mass
+
     # --- rendering and teardown ------------------------------------------------------
     def render_png(self, path: str | Path, width: int = 640, height: int = 480,
                    camera: str | None = None) -> None:

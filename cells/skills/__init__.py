@@ -7,6 +7,8 @@ from cellwright.cells.skills.base import Skill, SkillContext, SkillError, check_
 from cellwright.cells.skills.handling import Pick, PickPlace, Place
 from cellwright.cells.skills.motion import MoveTo
 from cellwright.cells.skills.noop import Noop
+from cellwright.cells.skills.totes import CarryTote, Handover, PickTote, PlaceTote
+from cellwright.cells.skills.walking import WalkTo
 
 
 def _check_skill(entry: object) -> None:
@@ -21,7 +23,8 @@ def _check_skill(entry: object) -> None:
 
 SKILLS: Registry[Skill] = Registry("cellwright.skills", "skill", key=lambda s: s.name,
                                    check=_check_skill)
-for _skill in (MoveTo(), Pick(), Place(), PickPlace(), Noop()):
+for _skill in (MoveTo(), Pick(), Place(), PickPlace(), Noop(), WalkTo(), PickTote(), PlaceTote(),
+               CarryTote(), Handover()):
     SKILLS.register(_skill, origin="cellwright (built in)")
 
 

@@ -44,6 +44,30 @@ SENSOR_MASS_KG = 1e-3
 """The mass given to the sensor frames that have none (PyBullet would make it 1 kg)."""
 
 
+_NUMBER = {"type": "number"}
+CONFIG_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "hands": {"type": "boolean", "default": True,
+                  "description": "Dex3 three-finger hands (needed to pick totes); false: rubber "
+                                 "hands, no grip"},
+        "walking": {"type": "string", "enum": ["dynamic", "guided"],
+                    "description": "walking tier: dynamic (balance of its own, the default) or "
+                                   "guided (the pelvis driven by a reported constraint)"},
+        "max_speed_m_s": {**_NUMBER, "description": "walking speed at speed 1, m/s (<= 1)"},
+        "max_turn_rad_s": {**_NUMBER, "description": "turn rate while walking, rad/s"},
+        "margin_floor_m": {**_NUMBER, "description": "stability margin below which motion "
+                                                     "fails `unstable`, m"},
+        "margin_debounce_s": {**_NUMBER, "description": "how long below the floor, s"},
+        "fall_height_m": {**_NUMBER, "description": "pelvis height below which it has fallen"},
+        "workspace": {"type": "array", "items": _NUMBER, "minItems": 4, "maxItems": 4,
+                      "description": "x_min, y_min, x_max, y_max it may walk to, m"},
+        "guide_max_force_n": {**_NUMBER, "description": "guided tier's constraint force bound"},
+    },
+}
+"""A cell config's entry for a G1 (docs/humanoids.md)."""
+
+
 class ModelDataMissing(RuntimeError):
     """The `example-robot-data` package is not installed."""
 

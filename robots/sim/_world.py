@@ -61,3 +61,16 @@ class PeopleWorld(Protocol):
     def people(self) -> tuple[Person, ...]:
         """Every person in the world now, exactly (ground truth)."""
         ...
+
+
+@runtime_checkable
+class PartWorld(Protocol):
+    """A world whose movable parts a robot may pick by id (`sim_worlds.SimWorld` fits)."""
+
+    def part_shape(self, part_id: str) -> tuple[int, tuple[float, float, float], float]:
+        """The part's body id, outside size (x, y, z in its own frame, m) and mass (kg).
+
+        Raises:
+            KeyError: no such part.
+        """
+        ...

@@ -56,6 +56,7 @@ import pinocchio as pin
 import pybullet as p
 
 from cellwright.api.geometry import FloatArray, Pose
+from cellwright.robots.carrier import HoldResult
 from cellwright.robots.errors import (
     EStopActive,
     LimitViolation,
@@ -116,13 +117,10 @@ class Tote:
 
 
 @dataclass(frozen=True)
-class PickResult:
+class PickResult(HoldResult):
     """`held`: both hands press on the tote and it rose with them. `rise_m`: how far the
     tote rose; `forces_n`: left and right normal forces on it at the end."""
 
-    held: bool
-    reason: str
-    rise_m: float = 0.0
     forces_n: tuple[float, float] = (0.0, 0.0)
 
 

@@ -326,6 +326,7 @@ class G1Legs(LeggedBase):
             self._window.popleft()
         sustained = max(m for _, m in self._window)
         self._min_margin = min(self._min_margin, sustained)
+        self.margins.add(now_s, sustained)
         if controller is not None:
             feet_now = controller.feet if not controller.walking or controller.timeline is None \
                 else controller.timeline.feet_before(controller.landed)
