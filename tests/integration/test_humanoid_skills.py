@@ -68,7 +68,7 @@ def test_a_goal_inside_a_table_is_refused_naming_it(line: Environment) -> None:
 
 
 def test_walk_to_needs_a_location_or_all_three_coordinates(line: Environment) -> None:
-    with pytest.raises(SkillError, match="give `to` .* or all of x, y and yaw") as caught:
+    with pytest.raises(SkillError, match=r"give `to` .* or all of x, y and yaw") as caught:
         get_skill("walk_to").run(context(line), {"x": 1.0})
     assert caught.value.reason == "invalid_params"
 

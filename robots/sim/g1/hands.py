@@ -64,7 +64,7 @@ STROKE_M = 0.19
 """Thumb tip to index fingertip in `OPEN_SHAPE`."""
 MAX_FORCE_N = 14.5
 HOLD_FORCE_N = 2.0
-TOLERANCE_RAD = 0.02
+TOLERANCE_RAD = 0.005
 STALL_RAD = 2e-3
 STALL_S = 0.1
 

@@ -27,6 +27,7 @@ class PlaneWorld:
         self.plane = p.loadURDF("plane.urdf", physicsClientId=self.client)
         self.names = {self.plane: "floor"}
         self.parts: set[int] = set()
+        self.shapes: dict[str, tuple[int, tuple[float, float, float], float]] = {}
         self.footprint: list[Obstacle] = []
 
     def add_box(self, name: str, center: tuple[float, float, float],
@@ -37,6 +38,7 @@ class PlaneWorld:
         self.names[body] = name
         if part:
             self.parts.add(body)
+            self.shapes[name] = (body, (2 * half[0], 2 * half[1], 2 * half[2]), mass)
         elif mass == 0.0:
             self.footprint.append(Obstacle(name, (center[0], center[1]), (2 * half[0], 2 * half[1])))
         return body
@@ -61,6 +63,13 @@ class PlaneWorld:
     def obstacles(self) -> list[Obstacle]:
         """The static boxes a test added (not parts): what a base walks around."""
         return list(self.footprint)
+
+    def part_shape(self, part_id: str) -> tuple[int, tuple[float, float, float], float]:
+        """A part box by its name: body id, size, mass (a `robots.sim.PartWorld` too)."""
+        try:
+            return self.shapes[part_id]
+        except KeyError:
+            raise KeyError(f"no part {part_id!r}; parts: {sorted(self.shapes)}") from None
 
     def people(self) -> tuple[Person, ...]:
         """Nobody walks on a bare plane (a `robots.sim.PeopleWorld` too)."""
