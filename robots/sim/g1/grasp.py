@@ -103,6 +103,14 @@ DEPTH_STEP_M = 0.02
 """Grasp offsets along the tote's depth are tried in these steps, middle first."""
 WALL_MARGIN_M = 0.06
 """The press points keep this far from the tote's near and far ends."""
+FINGER_DROP_M = 0.06
+"""How far the hand (the middle fingertip, in `PRESS_SHAPE` pitched `PRESS_PITCH_RAD`)
+reaches below its press point (measured: the finger's AABB 57 mm below)."""
+SURFACE_CLEARANCE_M = 0.01
+"""The press points are at least `FINGER_DROP_M` + this above the tote's bottom, so the
+fingers beside a shallow tote stay off the table it stands on."""
+RIM_MARGIN_M = 0.02
+"""...and at least this below its top."""
 
 
 @dataclass(frozen=True)
@@ -449,7 +457,14 @@ class BimanualGrasp:
         fingers = np.cos(PRESS_PITCH_RAD) * d - np.sin(PRESS_PITCH_RAD) * z
         hand_rotation = np.column_stack((fingers, s, np.cross(fingers, s)))
         half_width, half_depth = tote.size_m[axes[0]] / 2, tote.size_m[axes[1]] / 2
-        centre = np.array(position)
+        # The middle of the tote's outside box, not its body origin: a tray-shaped tote's
+        # origin is at its floor plate (sim_worlds.build), the press points there would be
+        # at the table top. A box is symmetric about its middle, so its AABB's centre is it.
+        low, high = p.getAABB(tote.body_id, physicsClientId=body.client)
+        centre = (np.array(low) + np.array(high)) / 2
+        # A shallow tote: pressed higher than its middle, the fingers clear the table.
+        centre[2] = min(max(centre[2], low[2] + FINGER_DROP_M + SURFACE_CLEARANCE_M),
+                        max(centre[2], high[2] - RIM_MARGIN_M))
         best_miss, reach = np.inf, max(0.0, half_depth - WALL_MARGIN_M)
         for offset in np.arange(0.0, reach + 1e-9, DEPTH_STEP_M):
             plan = _Plan(centre - offset * d, s, half_width, hand_rotation, float(position[2]))
