@@ -104,7 +104,18 @@ class SkillContext:
         return goal.result(timeout_s=HANG_GUARD_S)
 
     def component(self, robot: str | None, kind: type[C]) -> C:
-        """The robot's first component of `kind` (e.g. `IO`), or `not_found`."""
+        """The robot's first component of `kind` (e.g. `IO`), or `not_found`. With `robot`
+        None, the one robot of the cell that has such a component (a cell's presence sensor
+        does not make its arm ambiguous)."""
+        if robot is None and len(self.robots) > 1:
+            having = [name for name, r in self.robots.items() if r.of_kind(kind)]
+            if len(having) > 1:
+                raise SkillError("invalid_params", f"name a robot: {sorted(having)} each have a "
+                                                   f"component of kind {kind.kind!r}")
+            if not having:
+                raise SkillError("not_found", f"no robot of this cell has a component of kind "
+                                              f"{kind.kind!r}; its robots: {sorted(self.robots)}")
+            robot = having[0]
         found = self.robot(robot).of_kind(kind)
         if not found:
             raise SkillError("not_found", f"robot {self.robot(robot).name} has no {kind.kind}")

@@ -14,7 +14,7 @@ from cellwright.api.schema import check_schema
 from cellwright.cells.config import load_config
 from cellwright.cells.environment import CellRuntime, Environment
 from cellwright.cells.skills import SKILLS, SkillContext, SkillError, check_result, result_schema
-from cellwright.robots import Arm
+from cellwright.robots import Arm, Robot
 
 MOCK_CELL = Path(__file__).parents[2] / "examples" / "cells" / "mock-arm-cell.yaml"
 BUILT_IN = ("move_to", "pick", "place", "pick_place", "noop")
@@ -114,3 +114,19 @@ def test_a_pick_of_a_part_the_locator_cannot_find_fails_with_not_found(
         run(mock_cell, skill, **params)
     assert (raised.value.reason, raised.value.retryable) == ("not_found", False)
     assert message in raised.value.message
+
+
+def test_a_skill_finds_the_one_robot_with_the_component_it_needs(mock_cell: CellRuntime) -> None:
+    """A cell's presence sensor (a robot without an arm) does not make its arm ambiguous;
+    two robots with arms do, and the error names them."""
+    (panda,) = mock_cell.robots.values()
+    sensor = Robot("people", "pybullet.presence", "presence", "pybullet", {})
+    ctx = SkillContext({"panda": panda, "people": sensor})
+    assert ctx.arm() is panda.of_kind(Arm)[0]
+    with pytest.raises(SkillError) as two:
+        SkillContext({"a": panda, "b": panda}).arm()
+    assert two.value.reason == "invalid_params"
+    assert "['a', 'b'] each have a component of kind 'arm'" in two.value.message
+    with pytest.raises(SkillError) as none:
+        SkillContext({"people": sensor, "other": sensor}).arm()
+    assert none.value.reason == "not_found" and "['other', 'people']" in none.value.message
