@@ -29,7 +29,7 @@ from cellwright.cells.publishing import StatePublishing
 from cellwright.cells.session import Session
 from cellwright.cells.shutdown import build, shut_down
 from cellwright.cells.skills import SKILLS, Skill, result_schema
-from cellwright.cells.state_messages import robot_proto
+from cellwright.cells.state_messages import robot_proto, safety_proto
 from cellwright.cells.tasks import TaskRunner
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import state_pb2
@@ -180,7 +180,8 @@ class CellController:
         current = self.tasks.current
         return state_pb2.CellState(
             cell_id=self.config.cell_id, packml_state=to_proto_state(self.packml.state),  # type: ignore[arg-type]
-            busy=current is not None, task_id=current.task_id if current else "", clock_s=now)
+            busy=current is not None, task_id=current.task_id if current else "", clock_s=now,
+            safety=safety_proto(self.runtime.safety.record()) if self.runtime is not None else None)
 
     def _welcomed(self) -> None:
         self.tasks.resend()

@@ -2,6 +2,8 @@
 
 - `robot_state_proto`: the state-stream payload of topic `cell/<cell_id>/robot/<robot>`
   (`cellwright.v1.RobotState`, docs/state-stream.md);
+- `safety_proto`: what the cell's speed and separation monitor has seen, for its
+  `CellState` on topic `cell/<cell_id>/state`;
 - `robot_proto`: the robot as the cell's `Hello` describes it (`cellwright.v1.Robot`,
   docs/api.md), so the orchestrator can place steps by component kind or model.
 
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from cellwright.api.geometry import Pose
 from cellwright.robots import IO, Arm, Base, Gripper, LeggedBase, LeggedBaseInfo, LeggedBaseState, Robot
 from cellwright.robots.arm import ArmInfo
+from cellwright.robots.safety import SafetyRecord
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import state_pb2
 
@@ -159,3 +162,13 @@ def _joints(info: ArmInfo) -> list[cell_pb.Joint]:
             for n, lo, hi, v in zip(info.joint_names, info.limits.lower.tolist(),
                                     info.limits.upper.tolist(), info.limits.velocity.tolist(),
                                     strict=True)]
+
+
+def safety_proto(record: SafetyRecord) -> state_pb2.Safety:
+    """A monitor's record as its message (separations +inf while nobody has been seen)."""
+    return state_pb2.Safety(on=record.on, note=record.note, components=[
+        state_pb2.ComponentSafety(
+            component=c.component, zone=c.zone, speed_override=c.speed_override,
+            separation_m=c.separation_m, min_separation_m=c.min_separation_m,
+            protective_stops=c.protective_stops, protective_stop_s=c.protective_stop_s)
+        for c in record.components])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from cellwright.api.geometry import Pose
-from cellwright.cells.state_messages import pose_proto, robot_proto, robot_state_proto
+from cellwright.cells.state_messages import pose_proto, robot_proto, robot_state_proto, safety_proto
 from cellwright.robots import (
     IO,
     Arm,
@@ -26,6 +28,7 @@ from cellwright.robots import (
     NotActive,
     Robot,
 )
+from cellwright.robots.safety import ComponentSafety, SafetyConfig, SafetyRecord
 from cellwright.v1 import state_pb2
 
 # Fakes standing in for drivers: they implement info() and state(); their motion hooks
@@ -267,3 +270,21 @@ def test_the_margin_record_answers_the_worst_margin_of_a_span() -> None:
     assert record.min_since(0.15) == 0.04
     assert record.min_since(0.5) == 0.06
     assert record.min_since(2.0) == float("inf")
+
+
+def test_safety_carries_each_guarded_components_zone_separation_and_stops() -> None:
+    record = SafetyRecord(True, "", SafetyConfig(), (
+        ComponentSafety("g1/legs", "protective", 0.0, 0.7, 0.65, 2, 3.5),
+        ComponentSafety("g1/left_arm", "clear", 1.0, math.inf, math.inf, 0, 0.0)))
+    message = state_pb2.Safety.FromString(safety_proto(record).SerializeToString())
+    assert message.on and message.note == ""
+    legs, arm = message.components
+    assert (legs.component, legs.zone, legs.speed_override, legs.separation_m, legs.min_separation_m,
+            legs.protective_stops, legs.protective_stop_s) == ("g1/legs", "protective", 0.0, 0.7, 0.65, 2, 3.5)
+    assert math.isinf(arm.separation_m) and arm.protective_stops == 0
+
+
+def test_a_cell_without_a_monitor_says_it_is_off() -> None:
+    note = "off: no presence component in this cell (e.g. `people: pybullet.presence`)"
+    message = safety_proto(SafetyRecord(False, note, SafetyConfig()))
+    assert not message.on and message.note == note and not message.components

@@ -446,11 +446,16 @@ class CellState(_message.Message):
     BUSY_FIELD_NUMBER: _builtins.int
     TASK_ID_FIELD_NUMBER: _builtins.int
     CLOCK_S_FIELD_NUMBER: _builtins.int
+    SAFETY_FIELD_NUMBER: _builtins.int
     cell_id: _builtins.str
     packml_state: _packml_pb2.PackmlState.ValueType
     busy: _builtins.bool
     task_id: _builtins.str
     clock_s: _builtins.float
+    @_builtins.property
+    def safety(self) -> Global___Safety:
+        """Speed and separation monitoring (robots/safety.py; not a certified safety function)."""
+
     def __init__(
         self,
         *,
@@ -459,11 +464,87 @@ class CellState(_message.Message):
         busy: _builtins.bool = ...,
         task_id: _builtins.str = ...,
         clock_s: _builtins.float = ...,
+        safety: Global___Safety | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["safety", b"safety"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["busy", b"busy", "cell_id", b"cell_id", "clock_s", b"clock_s", "packml_state", b"packml_state", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["busy", b"busy", "cell_id", b"cell_id", "clock_s", b"clock_s", "packml_state", b"packml_state", "safety", b"safety", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CellState: _TypeAlias = CellState  # noqa: Y015
+
+@_typing.final
+class Safety(_message.Message):
+    """What a cell's speed and separation monitor has seen so far."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    COMPONENTS_FIELD_NUMBER: _builtins.int
+    on: _builtins.bool
+    """False without a presence component in the cell; `note` says why."""
+    note: _builtins.str
+    @_builtins.property
+    def components(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComponentSafety]:
+        """One entry per guarded component."""
+
+    def __init__(
+        self,
+        *,
+        on: _builtins.bool = ...,
+        note: _builtins.str = ...,
+        components: _abc.Iterable[Global___ComponentSafety] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "note", b"note", "on", b"on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Safety: _TypeAlias = Safety  # noqa: Y015
+
+@_typing.final
+class ComponentSafety(_message.Message):
+    """One guarded component now and since the cell started."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPONENT_FIELD_NUMBER: _builtins.int
+    ZONE_FIELD_NUMBER: _builtins.int
+    SPEED_OVERRIDE_FIELD_NUMBER: _builtins.int
+    SEPARATION_M_FIELD_NUMBER: _builtins.int
+    MIN_SEPARATION_M_FIELD_NUMBER: _builtins.int
+    PROTECTIVE_STOPS_FIELD_NUMBER: _builtins.int
+    PROTECTIVE_STOP_S_FIELD_NUMBER: _builtins.int
+    component: _builtins.str
+    """Qualified name, e.g. "g1/legs"."""
+    zone: _builtins.str
+    """clear, warning, protective or unguarded."""
+    speed_override: _builtins.float
+    """Fraction of full speed the monitor allows now, 0..1."""
+    separation_m: _builtins.float
+    """Floor-plane distance from its robot to the nearest person, metres (+inf: nobody seen)."""
+    min_separation_m: _builtins.float
+    protective_stops: _builtins.int
+    """Protective stops so far, and their total time on the cell's clock, seconds."""
+    protective_stop_s: _builtins.float
+    def __init__(
+        self,
+        *,
+        component: _builtins.str = ...,
+        zone: _builtins.str = ...,
+        speed_override: _builtins.float = ...,
+        separation_m: _builtins.float = ...,
+        min_separation_m: _builtins.float = ...,
+        protective_stops: _builtins.int = ...,
+        protective_stop_s: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["component", b"component", "min_separation_m", b"min_separation_m", "protective_stop_s", b"protective_stop_s", "protective_stops", b"protective_stops", "separation_m", b"separation_m", "speed_override", b"speed_override", "zone", b"zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComponentSafety: _TypeAlias = ComponentSafety  # noqa: Y015
