@@ -36,6 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction: 
                      help="the world camera to record (default: the world's first)")
     run.add_argument("--record-fps", type=float, default=4.0, metavar="N",
                      help="GIF frames per second of simulation time (default %(default)s)")
+    run.add_argument("--record-speedup", type=float, default=1.0, metavar="X",
+                     help="play the GIF X times faster than simulation time, a time-lapse "
+                          "(default %(default)s; frames per simulated second times X <= 50)")
     run.set_defaults(func=run_cells)
 
     return actions  # type: ignore[no-any-return]
@@ -71,6 +74,10 @@ def run_cells(args: argparse.Namespace) -> int:
             if not 0 < args.record_fps <= MAX_FPS:
                 raise ValueError(f"--record-fps {args.record_fps:g}: give 0 < N <= {MAX_FPS:g} "
                                  f"frames per simulated second")
+            if not 0 < args.record_speedup <= MAX_FPS / args.record_fps:
+                raise ValueError(f"--record-speedup {args.record_speedup:g}: give 0 < X <= "
+                                 f"{MAX_FPS / args.record_fps:g} at --record-fps {args.record_fps:g} "
+                                 f"(a GIF shows at most {MAX_FPS:g} frames a second)")
             try:
                 camera = record_camera(configs, args.record_camera)
             except ValueError as exc:
@@ -78,7 +85,8 @@ def run_cells(args: argparse.Namespace) -> int:
         elif args.record_camera is not None:
             raise ValueError("--record-camera needs --record DIR")
         world_host = WorldHost(configs, args.orchestrator, gui=args.gui, snapshot=args.snapshot,
-                               record=args.record, record_camera=camera, record_fps=args.record_fps)
+                               record=args.record, record_camera=camera, record_fps=args.record_fps,
+                               record_speedup=args.record_speedup)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -35,6 +35,7 @@ class WorldHost:
             moves, and snapshots when tasks start and end (cells/recording.py).
         record_camera: the world camera to record; None: the world's first.
         record_fps: GIF frames per second of simulation time.
+        record_speedup: the GIF plays this many times faster than simulation time.
 
     Raises:
         ValueError: no configs, equal cell ids, unknown skills, or `record` without a
@@ -43,7 +44,8 @@ class WorldHost:
 
     def __init__(self, configs: Sequence[CellConfig], orchestrator: str, *, gui: bool = False,
                  snapshot: Path | None = None, record: Path | None = None,
-                 record_camera: str | None = None, record_fps: float = 4.0) -> None:
+                 record_camera: str | None = None, record_fps: float = 4.0,
+                 record_speedup: float = 1.0) -> None:
         ids = [c.cell_id for c in configs]
         if not ids:
             raise ValueError("a world host needs at least one cell config")
@@ -57,7 +59,8 @@ class WorldHost:
             check_recordable(configs)
         self.configs, self.orchestrator = list(configs), orchestrator
         self._gui, self._snapshot = gui, snapshot
-        self._record, self._record_camera, self._record_fps = record, record_camera, record_fps
+        self._record, self._record_camera = record, record_camera
+        self._record_fps, self._record_speedup = record_fps, record_speedup
         self.environment: Environment | None = None
         self.controllers: list[CellController] = []
         self.recorder: Recorder | None = None
@@ -73,6 +76,7 @@ class WorldHost:
 
                 self.recorder = Recorder(self.environment.loop, self.environment.world, self._record,
                                          camera=self._record_camera, fps=self._record_fps,
+                                         speedup=self._record_speedup,
                                          tasks=self._in_flight)
                 self.recorder.start()
             self.controllers = [CellController(c, self.orchestrator, environment=self.environment)

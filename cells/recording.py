@@ -2,7 +2,8 @@
 moves, and PNG snapshots at key moments (a task starts, a task ends, the final scene).
 
     <dir>/run.gif        frames every 1/fps simulation seconds while a component is busy
-                         or a task is in flight; played back at simulation speed
+                         or a task is in flight; played back at `speedup` times
+                         simulation time (1: in step with it)
     <dir>/t0012.345_arm-1_<task>_start.png   a cell's task started (sim time, cell, task)
     <dir>/t0019.870_arm-1_<task>_end.png     ... and ended
     <dir>/t0031.002_final.png                the scene when the recording closed
@@ -229,6 +230,8 @@ class Recorder:
         directory: where to write (created if missing).
         camera: one of the world's cameras; None: its first.
         fps: GIF frames per second of simulation time (0 < fps <= 50).
+        speedup: the GIF plays this many times faster than simulation time (a time-lapse
+            of a long run); fps * speedup <= 50.
         tasks: returns, for each cell with a task in flight, cell id -> task id; called
             on the loop thread, so it must only read plain attributes.
         frame_size: GIF frame width, height in pixels.
@@ -239,18 +242,22 @@ class Recorder:
     """
 
     def __init__(self, loop: ControlLoop, world: SimWorld, directory: Path, *, camera: str | None = None,
-                 fps: float = DEFAULT_FPS, tasks: Callable[[], Mapping[str, str]] = dict,
+                 fps: float = DEFAULT_FPS, speedup: float = 1.0,
+                 tasks: Callable[[], Mapping[str, str]] = dict,
                  frame_size: tuple[int, int] = FRAME_SIZE,
                  snapshot_size: tuple[int, int] = SNAPSHOT_SIZE) -> None:
         if not 0 < fps <= MAX_FPS:
             raise ValueError(f"fps must be in (0, {MAX_FPS:g}] frames per simulated second, got {fps}")
+        if not speedup > 0 or fps * speedup > MAX_FPS:
+            raise ValueError(f"speedup {speedup:g} at {fps:g} fps plays {fps * speedup:g} frames a "
+                             f"second; give speedup > 0 with fps * speedup <= {MAX_FPS:g}")
         cameras = world.spec.cameras
         name = camera if camera is not None else next(iter(cameras), None)
         if name is None or name not in cameras:
             raise ValueError(f"world {world.spec.name!r} has no camera {camera!r}; its cameras: "
                              f"{', '.join(cameras) or 'none'}")
         self.loop, self.world, self.directory = loop, world, Path(directory)
-        self.camera, self.fps, self._tasks = name, fps, tasks
+        self.camera, self.fps, self.speedup, self._tasks = name, fps, speedup, tasks
         self.frame_size, self.snapshot_size = frame_size, snapshot_size
         self.snapshots: list[Snapshot] = []
         self.frame_times_s: list[float] = []
@@ -274,7 +281,7 @@ class Recorder:
             raise RuntimeError("the recorder is already started")
         self.directory.mkdir(parents=True, exist_ok=True)
         self._file = self.gif_path.open("wb")
-        self._gif = GifStream(self._file, 1.0 / self.fps)
+        self._gif = GifStream(self._file, 1.0 / (self.fps * self.speedup))
         self.loop.add_listener(self._frame, 1.0 / self.fps, when_idle=False)
         self.loop.add_listener(self._watch, WATCH_S, when_idle=True)
         log.info("recording camera %s at %g fps of simulation time into %s", self.camera, self.fps,
@@ -350,13 +357,15 @@ class Recorder:
         data: dict[str, Any] = {
             "camera": self.camera,
             "fps_sim": self.fps,
+            "speedup": self.speedup,
             "gif": {"file": GIF_NAME, "frames": frames, "size_px": list(self.frame_size),
                     "render_ms_per_frame": round(1000 * self._render_s / frames, 1) if frames else None,
                     "encode_ms_per_frame": round(1000 * self._encode_s / frames, 1) if frames else None,
                     "frame_times_s": self.frame_times_s},
             "snapshots": [{**asdict(s), "caption": s.caption} for s in self.snapshots],
             "note": (f"GIF frames every {1 / self.fps:g} s of simulation time while a component "
-                     f"was busy or a task was in flight, shown at simulation speed; idle "
+                     f"was busy or a task was in flight, shown at {self.speedup:g}x simulation "
+                     f"speed; idle "
                      f"stretches are left out. Times are the loop's clock (simulation seconds)."),
         }
         tmp = self.index_path.with_suffix(".json.tmp")

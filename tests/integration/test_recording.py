@@ -13,6 +13,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from PIL import Image
 
 from cellwright.cells.config import CellConfig, RobotEntry
 from cellwright.cells.environment import Environment
@@ -90,6 +91,20 @@ def test_frames_are_taken_on_simulation_time_only_while_something_moves(
     assert len(times) > 1
     assert np.allclose(np.diff(times), 0.25, atol=2 * physics.loop.dt)
     assert times[-1] <= moved_until + 1e-9
+
+
+def test_a_speedup_plays_the_gif_as_a_time_lapse(physics: Environment, tmp_path: Path) -> None:
+    recorder = Recorder(physics.loop, physics.world, tmp_path, fps=4.0, speedup=5.0)
+    recorder.start()
+    move_arm(physics, 1, 0.3)
+    recorder.close()
+
+    with Image.open(tmp_path / "run.gif") as gif:
+        assert gif.n_frames > 1
+        assert gif.info["duration"] == 50  # ms: frames 0.25 s of simulation apart, shown 5x faster
+    assert json.loads((tmp_path / "index.json").read_text())["speedup"] == 5.0
+    with pytest.raises(ValueError, match=r"fps \* speedup <= 50"):
+        Recorder(physics.loop, physics.world, tmp_path, fps=4.0, speedup=20.0)
 
 
 def test_a_recording_where_nothing_moved_still_has_a_valid_gif_and_the_final_scene(
