@@ -298,17 +298,17 @@ class G1Body:
         return contacts
 
     def sole_points(self, touching_m: float = SOLE_TOUCHING_M) -> dict[str, list[tuple[float, float]]]:
-        """Per foot that presses on something: the floor points (x, y) under its sole's
-        contact spheres that are within `touching_m` of the floor. The G1's soles are four
-        5 mm spheres; PyBullet's solver reports a varying subset of them as contacts from
-        step to step even on a flat foot, so the support polygon is taken from the sole's
-        geometry instead: a sphere touching to within 2 mm supports the foot, one lifted
-        further (the foot tipping onto an edge) does not."""
-        pressing = {c.foot for c in self.foot_contacts() if c.normal_force_n > 0.0}
+        """Per foot on the floor: the floor points (x, y) under its sole's contact spheres
+        that are within `touching_m` of the floor. The G1's soles are four 5 mm spheres;
+        PyBullet's solver reports a varying subset of them as contacts from step to step
+        even on a flat foot, and at times none of either foot for a step or two of a
+        standing robot, so the support polygon is taken from the sole's geometry alone: a
+        sphere touching to within 2 mm supports the foot, one lifted further (a swing foot,
+        or the foot tipping onto an edge) does not."""
         points: dict[str, list[tuple[float, float]]] = {}
-        for side in pressing:
-            state = p.getLinkState(self.id, self.link_index[self.foot_links[side]],
-                                   computeForwardKinematics=True, physicsClientId=self.client)
+        for side, link in self.foot_links.items():
+            state = p.getLinkState(self.id, self.link_index[link], computeForwardKinematics=True,
+                                   physicsClientId=self.client)
             for centre, radius in self._soles[side]:
                 world, _ = p.multiplyTransforms(state[0], state[1], centre, (0.0, 0.0, 0.0, 1.0))
                 if world[2] - radius - self.floor_z <= touching_m:

@@ -15,7 +15,7 @@
     balance   every tick: feet in contact, CoM (Pinocchio, measured joints and pelvis,
               payloads included), ZMP (centre of pressure of the foot contact forces,
               low-passed over `ZMP_FILTER_S`), support polygon (hull of the sole contact
-              spheres within 2 mm of the floor, of the feet that press: see
+              spheres within 2 mm of the floor, by the soles' geometry: see
               `G1Body.sole_points`) and the stability margin: the ZMP's signed distance
               inside the polygon while walking or stopping, the CoM projection's while
               standing (quasi-static)
