@@ -36,14 +36,17 @@ from cellwright.robots.errors import (
 from cellwright.robots.goal import Goal
 from cellwright.robots.models import unitree_g1 as g1
 from cellwright.robots.sim.g1.arm_ik import TORSO_LINK, ArmKinematics, pose_of, se3
-from cellwright.robots.sim.g1.body import G1Body
+from cellwright.robots.sim.g1.body import STANDING_POSE, G1Body
 from cellwright.robots.sim.kinematics import IkSolution
 from cellwright.robots.trajectory import QuinticMove
 
 DRIVER = "pybullet"
-HOME = (0.1, 0.2, 0.0, 1.4, 0.0, 0.0, 0.0)
-"""Left arm, `ARM_JOINTS` order: arms down by the sides, hands beside the thighs (behind
-the edge of a table at hand height)."""
+HOME = tuple(STANDING_POSE.get(joint, 0.0) for joint in g1.ARM_JOINTS["left"])
+"""Left arm, `ARM_JOINTS` order: the standing pose's arms (`body.STANDING_POSE`), hands
+beside the hips and behind the front of the pelvis. Homing next to a table leaves them
+clear of its top: with the elbows bent further (1.4 rad), the hands of a G1 homed at the
+line's kitting table rose into the table's edge when a pick began, and the pick failed
+`unstable`."""
 CARRY = (0.29, 0.43, 0.22, 0.25, -0.4, -0.12, -0.38)
 """Left arm: forearms forward at tote height, hands pressing the sides of a 0.40 m wide
 tote (the grasp's press point 0.25 m ahead of the torso, 0.225 m to the side, 0.03 m
