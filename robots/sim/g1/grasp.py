@@ -8,7 +8,7 @@ How a skill calls it (any thread; the goals run on the control loop)::
     if not result.held:
         ...                                  # result.reason: slipped, no contact, ...
     ...                                      # walk: the arms keep squeezing
-    grasp.place().result()                   # lower by the lifted height, hands out,
+    grasp.place().result()                   # lower onto the table, hands out,
                                              # back to home along the reach path
 
 `pick` raises PayloadExceeded at once for a tote heavier than `payload.payload_limit`;
@@ -17,8 +17,8 @@ its goal fails with Unreachable if no grasp of the tote is within the arms' reac
 Pick phases (each advances `dt * speed_override`; 0 holds everything where it is):
     reach    both hands go to the pre-grasp along a path in the world frame that keeps
              them off the table and the tote: up by `RAISE_M` and out to the pre-grasp's
-             side (beside the body), forward while turning to the grasp orientation, then
-             straight down to the pre-grasp: the press points
+             side (beside the body), forward while turning to the grasp orientation,
+             then straight down to the pre-grasp: the press points
              (`hands.PRESS_POINT`, fingers in `PRESS_SHAPE`) `PRE_GRASP_M` outside the
              tote's side walls at its mid-height, fingers forward and pitched down
              `PRESS_PITCH_RAD`, as near the tote's middle as the arms reach
@@ -35,6 +35,13 @@ Pick phases (each advances `dt * speed_override`; 0 holds everything where it is
              says why
 Holding, the arms keep their last joint targets (the squeeze stays; the tote moves with
 the torso) and the body's balance model gets half the tote's mass on each hand.
+
+Place phases:
+    lower    both press points go down `lower_m` (quintic), stopping early once something
+             under the tote bears `RESTING_FRACTION` of its weight; `JUDGE_S` later the
+             tote is let go
+    release  the hands move back out, then retreat along the reach path to `home`,
+             coming down `TUCK_M` behind it (below a table's edge), then forward
 
 Stop or e-stop of either arm ends the goal and both arms hold their targets: a held tote
 stays held (torque is never cut).
@@ -86,17 +93,29 @@ APPROACH_M_S = 0.05
 ADMITTANCE_M_PER_N_S = 2e-4
 """Target motion per newton of force error per second while squeezing."""
 SQUEEZE_N = 25.0
-SQUEEZE_BAND = (0.8, 1.25)
+SQUEEZE_BAND = (0.8, 1.6)
+"""Settled squeeze forces, fractions of `squeeze_n`: the top is loose because the 5 N m
+wrist yaw bends back near 33 N whatever the target (the force then stops following it)."""
 SQUEEZE_SETTLE_S = 0.25
 SQUEEZE_TIMEOUT_S = 4.0
 LIFT_M = 0.10
 LIFT_SPEED_M_S = 0.08
 JUDGE_S = 0.5
 SLIP_M = 0.02
+RESTING_FRACTION = 0.25
+"""Placing stops lowering once something under the tote bears this much of its weight (a
+tote that slipped in the hands on the way reaches the table early; lowering it the full
+lifted height then pressed the table through both arms and lifted the G1's heels, which
+failed the place `unstable`)."""
 RELEASE_S = 0.6
 RAISE_M = 0.10
 """The reach path's first leg lifts the hands this far above the higher of where they are
 and the pre-grasp."""
+TUCK_M = 0.06
+"""On the way back home, the hands come down this far behind home, then forward: straight
+down to home, the fingertips of a G1 standing close to the assembly table landed on its
+top and lifted the robot's heels. (Not on the way out: the IK seeds along a tucked path
+ended in a grasp that held a 2 kg tote worse.)"""
 PATH_SPEED_M_S = 0.25
 PATH_TURN_RAD_S = 1.5
 DEPTH_STEP_M = 0.02
@@ -214,8 +233,9 @@ class BimanualGrasp:
         return self._start(motion, f"pick {tote.name}")
 
     def place(self, *, lower_m: float | None = None, timeout_s: float = 20.0) -> Goal[PickResult]:
-        """Lower the held tote by `lower_m` (the lifted height by default) and move the
-        hands out; the result's `held` is False once it is let go."""
+        """Lower the held tote by `lower_m` (the lifted height by default), or until it
+        rests on something, and move the hands out; the result's `held` is False once it
+        is let go."""
         if self.held is None:
             raise LimitViolation(f"{self.arms['left'].name}: holds no tote to place")
         motion = _Motion(self.held, "place", "lower", 0.0, LIFT_M if lower_m is None else lower_m,
@@ -347,15 +367,25 @@ class BimanualGrasp:
             m.depth = {side: 0.0 for side in self.arms}
         duration = max(0.2, 1.875 * m.lift_m / LIFT_SPEED_M_S)
         u = min(1.0, m.phase_s / duration)
-        m.lifted_m = -m.lift_m * u**3 * (10 - 15 * u + 6 * u**2)
-        self._targets(m)
-        lead.progress = 0.8 * u
-        if u >= 1.0 and m.phase_s >= duration + JUDGE_S:
+        if m.settled_s == 0.0 and u < 1.0 and not self._resting(m.tote):
+            m.lifted_m = -m.lift_m * u**3 * (10 - 15 * u + 6 * u**2)
+            self._targets(m)
+            lead.progress = 0.8 * u
+            return
+        m.settled_s += dt  # on the table (the hands stop there) or lowered all the way
+        if m.settled_s >= JUDGE_S:
             for side in self.arms:
                 self.body.clear_payload(f"{m.tote.name}-{side}")
             self.held = None
             m.result = PickResult(False, "placed", self._tote_z(m.tote) - m.plan.start_z)
             self._phase(m, "release")
+
+    def _resting(self, tote: Tote) -> bool:
+        """Something under the tote (a table) bears at least `RESTING_FRACTION` of its weight:
+        lowering further would push the robot up off its heels."""
+        upward = sum(c[9] for c in p.getContactPoints(bodyA=tote.body_id, physicsClientId=self.body.client)
+                     if c[2] != self.body.id and c[7][2] > 0.7)
+        return upward >= RESTING_FRACTION * tote.mass_kg * 9.81
 
     def _release(self, lead: _Lead, m: _Motion, dt: float) -> None:
         u = min(1.0, m.phase_s / RELEASE_S)
@@ -364,7 +394,7 @@ class BimanualGrasp:
         self._targets(m)
         if u >= 1.0:
             assert m.plan is not None
-            path = self._reach_path(m.plan, m.depth)
+            path = self._reach_path(m.plan, m.depth, tuck=True)
             self._follow_path(m, {side: list(reversed(poses)) for side, poses in path.items()}, "done")
 
     def _done(self, lead: _Lead, m: _Motion, dt: float) -> None:
@@ -424,17 +454,23 @@ class BimanualGrasp:
             m.legs_s.append(duration)
         self._phase(m, "path")
 
-    def _reach_path(self, plan: _Plan, depth: dict[str, float] | None = None) -> dict[str, list[pin.SE3]]:
-        """Per side: the palm at home; raised and moved out to the pre-grasp's side; above
-        the pre-grasp in its orientation; at the pre-grasp (or at `depth`)."""
+    def _reach_path(self, plan: _Plan, depth: dict[str, float] | None = None, *,
+                    tuck: bool = False) -> dict[str, list[pin.SE3]]:
+        """Per side: the palm at home; with `tuck`, drawn back `TUCK_M`; raised and moved
+        out to the pre-grasp's side; above the pre-grasp in its orientation; at the
+        pre-grasp (or at `depth`). Reversed with `tuck`, it brings the hands home from
+        behind, below a table's top."""
         path = {}
         for side, arm in self.arms.items():
             start = se3(arm.home_pose())
+            forward = se3(arm.torso).rotation[:, 0] * np.array([1.0, 1.0, 0.0])
+            back = TUCK_M if tuck else 0.0
+            tucked = pin.SE3(start.rotation, start.translation - back * forward / np.linalg.norm(forward))
             pre = se3(self._palm_pose(plan, side, -PRE_GRASP_M if depth is None else depth[side], 0.0))
             high = max(start.translation[2], pre.translation[2]) + RAISE_M
-            raised = pin.SE3(start.rotation, np.array([start.translation[0], pre.translation[1], high]))
+            raised = pin.SE3(start.rotation, np.array([tucked.translation[0], pre.translation[1], high]))
             above = pin.SE3(pre.rotation, np.array([*pre.translation[:2], high]))
-            path[side] = [start, raised, above, pre]
+            path[side] = [start, tucked, raised, above, pre] if tuck else [start, raised, above, pre]
         return path
 
     def _palm_pose(self, plan: _Plan, side: str, depth: float, lift: float) -> Pose:
