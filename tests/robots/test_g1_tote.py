@@ -122,6 +122,17 @@ def test_a_2_kg_tote_is_picked_by_friction_and_held_for_3_s(make_cell: MakeCell)
     assert cell.grasp.held is None
 
 
+def test_placing_stops_on_the_table_however_far_it_was_asked_to_lower(make_cell: MakeCell) -> None:
+    """A tote that slipped in the hands on the way reaches the table before the hands have
+    come down the lifted height; the hands stop there instead of pressing on."""
+    cell = make_cell(mass_kg=1.5)
+    start_z = cell.tote_z()
+    assert cell.grasp.pick(cell.tote(1.5)).result(HANG_GUARD_S).held
+    placed = cell.grasp.place(lower_m=0.16).result(HANG_GUARD_S)  # 6 cm below the table top
+    assert not placed.held and abs(cell.tote_z() - start_z) < 0.01
+    assert cell.legs.state().phase == "standing" and cell.legs.state().margin_m > 0.0
+
+
 def test_a_slippery_tote_slips_and_the_pick_fails(make_cell: MakeCell) -> None:
     cell = make_cell(mass_kg=2.0, friction=0.15)
     start_z = cell.tote_z()
