@@ -383,7 +383,7 @@ class BimanualGrasp:
     def _resting(self, tote: Tote) -> bool:
         """Something under the tote (a table) bears at least `RESTING_FRACTION` of its weight:
         lowering further would push the robot up off its heels."""
-        upward = sum(c[9] for c in p.getContactPoints(bodyA=tote.body_id, physicsClientId=self.body.client)
+        upward = sum(float(c[9]) for c in p.getContactPoints(bodyA=tote.body_id, physicsClientId=self.body.client)
                      if c[2] != self.body.id and c[7][2] > 0.7)
         return upward >= RESTING_FRACTION * tote.mass_kg * 9.81
 
