@@ -249,6 +249,11 @@ class BalanceLog:
         with self._lock:
             return list(self._samples)
 
+    def latest(self) -> BalanceSample | None:
+        """The newest sample, if any."""
+        with self._lock:
+            return self._samples[-1] if self._samples else None
+
     def summary(self) -> BalanceSummary:
         return summarize(self.samples())
 

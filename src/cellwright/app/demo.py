@@ -1,6 +1,7 @@
 """`cellwright demo`: the whole path on one machine, as separate processes.
 
-`--world line2` runs two cells of one world instead (`demo_line2`).
+By default the kitting line with its humanoid (`demo_line`); `--world line2` runs two arm
+cells of one world (`demo_line2`); `--world arm_cell` runs this module's demo:
 
 An orchestrator (temporary SQLite) and a simulated Panda arm cell (PyBullet DIRECT) start
 as their own processes on loopback; the demo then acts as an MES: it submits a batch of
@@ -24,12 +25,12 @@ from google.protobuf import json_format
 
 from cellwright.api.client import FINAL_JOB_STATES, Client
 from cellwright.api.statestream import StateSubscriber
-from cellwright.app import demo_line2
+from cellwright.app import demo_line, demo_line2
 from cellwright.app.commands import describe_event
+from cellwright.app.demo_common import DemoFailed, cell_summary, wait_for_cells
 from cellwright.app.kpis import format_table, job_kpis
-from cellwright.app.launch import Process, start_cell, start_orchestrator
+from cellwright.app.launch import start_cell, start_orchestrator
 from cellwright.app.report import write_report
-from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import job_pb2, packml_pb2, state_pb2
 
 CELL_ID = "arm-1"
@@ -47,14 +48,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser = sub.add_parser("demo", help="run the self-contained end-to-end demonstration")
     parser.add_argument("--out", type=Path, default=Path("demo-output"),
                         help="folder for the PNG, JSON summary and logs (default %(default)s)")
-    parser.add_argument("--jobs", type=int, default=len(BATCH),
-                        help=f"how many jobs of the batch to submit, 1..{len(BATCH)}")
+    parser.add_argument("--jobs", type=int,
+                        help=f"how many jobs to submit: line 1 (the default), arm_cell and line2 "
+                             f"1..{len(BATCH)} (default {len(BATCH)})")
     parser.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many s")
-    parser.add_argument("--world", choices=("arm_cell", "line2"), default="arm_cell",
-                        help="arm_cell (default): one arm cell and a batch of pick-place and "
-                             "kitting jobs; line2: two cells of one world, transfer jobs over "
-                             "both through a reserved handover station")
+    parser.add_argument("--world", choices=("line", "arm_cell", "line2"), default="line",
+                        help="line (default): an arm cell kits parts into a tote, a humanoid "
+                             "cell carries it to assembly and back, a worker crosses the aisle; "
+                             "arm_cell: one arm cell and a batch of pick-place and kitting jobs; "
+                             "line2: two arm cells of one world, transfer jobs over both through "
+                             "a reserved handover station")
     parser.set_defaults(func=run)
 
 
@@ -99,34 +103,13 @@ class StreamWatcher:
         self._thread.join(2)
 
 
-class DemoFailed(RuntimeError):
-    """The demo cannot go on; the message says why and where to look."""
-
-
-def _wait_for_cell(client: Client, cell_process: Process, started: float, timeout_s: float
-                   ) -> cell_pb.Cell:
-    last = ""
-    while time.monotonic() - started < timeout_s:
-        if cell_process.popen.poll() is not None:
-            raise DemoFailed(f"the cell process exited with code {cell_process.popen.returncode}; "
-                             f"the end of {cell_process.log_path}:\n{cell_process.tail_log()}")
-        cells = {c.id: c for c in client.list_cells()}
-        cell = cells.get(CELL_ID)
-        state = packml_pb2.PackmlState.Name(cell.packml_state) if cell else "not connected"
-        if state != last:
-            print(f"[{time.monotonic() - started:6.1f}s] cell {CELL_ID}: "
-                  f"{state.removeprefix('PACKML_STATE_').title()}", flush=True)
-            last = state
-        if cell is not None and cell.connected and cell.packml_state == packml_pb2.PACKML_STATE_EXECUTE:
-            found: cell_pb.Cell = cell
-            return found
-        time.sleep(0.2)
-    raise DemoFailed(f"cell {CELL_ID} did not reach Execute within {timeout_s:.0f} s; "
-                     f"see {cell_process.log_path}")
-
-
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "world", "arm_cell") == "line2":
+    world = getattr(args, "world", "line")
+    if args.jobs is None:
+        args.jobs = 1 if world == "line" else len(BATCH)
+    if world == "line":
+        return demo_line.run(args)
+    if world == "line2":
         return demo_line2.run(args)
     if not 1 <= args.jobs <= len(BATCH):
         raise SystemExit(f"error: --jobs must be in 1..{len(BATCH)}")
@@ -147,10 +130,10 @@ def run(args: argparse.Namespace) -> int:
         watcher: StreamWatcher | None = None
         try:
             with Client(address) as client:
-                cell = _wait_for_cell(client, cell_process, started, args.timeout)
+                cell = wait_for_cells(client, cell_process, [CELL_ID], started, args.timeout)[CELL_ID]
                 watcher = StreamWatcher(cell.state_endpoint)
                 summary = _run_batch(client, BATCH[:args.jobs], watcher, started, args.timeout)
-                summary["cells"] = [_cell_summary(c) for c in client.list_cells()]
+                summary["cells"] = [cell_summary(c) for c in client.list_cells()]
         except DemoFailed as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -213,11 +196,3 @@ def _run_batch(client: Client, batch: list[tuple[str, dict[str, Any]]], watcher:
                             for t in j.tasks]} for j in finished],
         "state_stream": {"messages": watcher.count, "gaps": watcher.gaps},
     }
-
-
-def _cell_summary(cell: cell_pb.Cell) -> dict[str, Any]:
-    return {"id": cell.id, "clock_s": cell.stats.clock_s, "busy_s": cell.stats.busy_s,
-            "tasks_succeeded": cell.stats.tasks_succeeded, "tasks_failed": cell.stats.tasks_failed,
-            "packml_state_time_s": {k: v for k, v in cell.stats.state_time_s.items() if v > 0},
-            "approximations": [*(f"{r.name} ({r.registry_id}): {a}" for r in cell.robots
-                                 for a in r.approximations), *cell.approximations]}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -23,18 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import yaml
-from google.protobuf import json_format
 
 from cellwright.api.client import FINAL_JOB_STATES, Client
-from cellwright.app.launch import Process, start_orchestrator
+from cellwright.app.demo_common import DemoFailed, job_summary, start_line, wait_for_cells
 from cellwright.sim_worlds.registry import WORLDS_DIR
-from cellwright.v1 import job_pb2, packml_pb2
+from cellwright.v1 import job_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 
 WORKFLOW = "transfer"
 WORKFLOW_FILE = WORLDS_DIR / "line2.workflow.yaml"  # package data; examples/line2/transfer.yaml links here
-LAYOUT_FILE = WORLDS_DIR / "line2.layout.yaml"
 SHARED = "handover"
 PARTS = ["red_cube", "green_cube", "blue_cube", "green_cube", "blue_cube", "red_cube"]  # the infeed's six
 CELLS: dict[str, dict[str, Any]] = {  # as examples/line2/arm-a.yaml and arm-b.yaml
@@ -45,10 +41,6 @@ CELLS: dict[str, dict[str, Any]] = {  # as examples/line2/arm-a.yaml and arm-b.y
               "robots": {"panda": {"model": "pybullet.panda", "mount": "arm_b"}},
               "skills": ["pick_place"]},
 }
-
-
-class DemoFailed(RuntimeError):
-    """The demo cannot go on; the message says why and where to look."""
 
 
 @dataclass
@@ -82,28 +74,15 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="cellwright-demo-line2-") as tmp:
-        workflows = Path(tmp) / "workflows"
-        workflows.mkdir()
-        shutil.copy(WORKFLOW_FILE, workflows / f"{WORKFLOW}.yaml")
-        configs = []
-        for cell_id, config in CELLS.items():
-            path = Path(tmp) / f"{cell_id}.yaml"
-            path.write_text(yaml.safe_dump(config))
-            configs += ["--config", str(path)]
         snapshot = out / "final_scene.png"
         print(f"cellwright demo --world line2: orchestrator + one world host (arm-a, arm-b); "
               f"logs in {out}/")
-        orchestrator, address = start_orchestrator(
-            Path(tmp) / "orchestrator.db", out / "orchestrator.log",
-            extra=["--layout", str(LAYOUT_FILE), "--workflows", str(workflows)])
-        print(f"[{time.monotonic() - started:6.1f}s] orchestrator listening on {address} "
-              f"(layout line2, workflow {WORKFLOW})")
-        cells = Process("cells", ["cell", "run", *configs, "--orchestrator", address,
-                                  "--snapshot", str(snapshot), *(["--gui"] if args.gui else [])],
-                        out / "cells.log")
+        orchestrator, address, cells = start_line(
+            Path(tmp), out, started, world="line2", workflow_file=WORKFLOW_FILE, workflow=WORKFLOW,
+            cells=CELLS, host_args=["--snapshot", str(snapshot), *(["--gui"] if args.gui else [])])
         try:
             with Client(address) as client:
-                _wait_for_cells(client, cells, started, args.timeout)
+                wait_for_cells(client, cells, CELLS, started, args.timeout)
                 summary = _run_jobs(client, PARTS[:args.jobs], started, args.timeout)
         except DemoFailed as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -118,30 +97,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nfinal scene: {snapshot}\nsummary:     {out / 'summary.json'}\n"
           f"wall time:   {summary['wall_time_s']:.1f} s")
     return 0 if all(j["state"] == "SUCCEEDED" for j in summary["jobs"]) else 1
-
-
-def _wait_for_cells(client: Client, cells: Process, started: float, timeout_s: float) -> None:
-    last: dict[str, str] = {}
-    while time.monotonic() - started < timeout_s:
-        if cells.popen.poll() is not None:
-            raise DemoFailed(f"the world host exited with code {cells.popen.returncode}; the end "
-                             f"of {cells.log_path}:\n{cells.tail_log()}")
-        listed = {c.id: c for c in client.list_cells()}
-        ready = 0
-        for cell_id in CELLS:
-            cell = listed.get(cell_id)
-            state = packml_pb2.PackmlState.Name(cell.packml_state) if cell else "not connected"
-            if last.get(cell_id) != state:
-                print(f"[{time.monotonic() - started:6.1f}s] cell {cell_id}: "
-                      f"{state.removeprefix('PACKML_STATE_').title()}", flush=True)
-                last[cell_id] = state
-            ready += bool(cell and cell.connected
-                          and cell.packml_state == packml_pb2.PACKML_STATE_EXECUTE)
-        if ready == len(CELLS):
-            return
-        time.sleep(0.2)
-    raise DemoFailed(f"cells {sorted(CELLS)} did not all reach Execute within {timeout_s:.0f} s; "
-                     f"see {cells.log_path}")
 
 
 def _run_jobs(client: Client, parts: list[str], started: float, timeout_s: float) -> dict[str, Any]:
@@ -177,22 +132,10 @@ def _run_jobs(client: Client, parts: list[str], started: float, timeout_s: float
                 pending.discard(job_id)
         time.sleep(0.1)
     finished = [client.get(j.id) for j in jobs]
-    return {"jobs": [_job_summary(job) for job in finished],
+    return {"jobs": [job_summary(job) for job in finished],
             "handover": {"most_holders_at_once": watch.most_at_once,
                          "observed": [{"t_s": round(t, 1), "holder": h} for t, h in watch.holders],
                          "overlaps_from_tasks": _overlaps(finished)}}
-
-
-def _job_summary(job: job_pb2.Job) -> dict[str, Any]:
-    return {"id": job.id, "params": json_format.MessageToDict(job.params),
-            "state": job_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_"),
-            "cycle_time_s": round(job.cycle_time_s, 2),
-            "outputs": json_format.MessageToDict(job.outputs),
-            "steps": [{"step": t.step_id, "cell": t.cell_id, "attempts": t.attempt,
-                       "state": job_pb2.TaskState.Name(t.state).removeprefix("TASK_STATE_"),
-                       "reservations": list(t.reservations), "duration_s": round(t.duration_s, 2),
-                       "error": f"{t.error.reason}: {t.error.message}" if t.error.reason else ""}
-                      for t in job.tasks]}
 
 
 def _overlaps(jobs: list[job_pb2.Job]) -> list[str]:
