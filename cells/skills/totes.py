@@ -14,15 +14,19 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from cellwright.api.geometry import yaw_of
 from cellwright.api.layout import Station
 from cellwright.cells.skills._common import as_list, robot_errors, station, str_param
 from cellwright.cells.skills.base import Params, Result, SkillContext, SkillError
 from cellwright.cells.skills.walking import WALK_RESULT, Span, floor_pose, legs_of, walk
-from cellwright.robots import Carrier, PartSighting
+from cellwright.robots import Carrier, LeggedBase, PartSighting
 
 TOTE_SEARCH_RADIUS_M = 0.3
 """A tote counts as at a station if its centre lies this near the station's centre (x, y)."""
-PLACE_TOLERANCE_M = 0.08
+PLACE_TOLERANCE_M = 0.12
+"""A put-down tote must rest this near the station's centre (x, y), else `place_failed`.
+Measured on the line: the tote slides 3-4 cm forward in the hands over a 3 m walk, and the
+G1 stops within a few cm of its stand, so totes came to rest 55-83 mm from the centre."""
 
 _ROBOT = {"type": "string", "description": "robot name; optional with one robot"}
 _STAND = {"type": "string", "description": "the floor pose to work from (default "
@@ -61,11 +65,18 @@ def find_tote(ctx: SkillContext, box: Station, tote_type: str) -> PartSighting:
 
 
 def pick_tote(ctx: SkillContext, params: Params, source: str) -> PartSighting:
-    """Walk to the station's stand pose and lift the tote there with both hands."""
+    """Walk to the stand pose, moved with the tote (the stand is to the tote where it
+    stands to the station's centre: a tote put down a few cm off is still within reach),
+    and lift the tote there with both hands."""
     robot = params.get("robot")
     box = station(ctx, source)
-    walk(ctx, legs_of(ctx, robot), stand_pose(ctx, params, box), f"walking to {source}")
     tote = find_tote(ctx, box, str_param(params, "tote", "tote"))
+    x, y, yaw = stand_pose(ctx, params, box)
+    dx, dy = (tote.pose.position[i] - box.center[i] for i in range(2))
+    legs = legs_of(ctx, robot)
+    walk(ctx, legs, (x + dx, y + dy, yaw), f"walking to {tote.id} at {source}")
+    # a walk ends within a few cm of its goal; the hands reach over a window of about 3 cm
+    walk(ctx, legs, (x + dx, y + dy, yaw), f"stepping up to {tote.id} at {source}")
     with robot_errors(f"picking {tote.id} at {source}"):
         held = ctx.wait(carrier_of(ctx, robot).pick(tote.id))
     if not held.held:
@@ -82,7 +93,11 @@ def place_tote(ctx: SkillContext, params: Params, target: str) -> PartSighting:
     tote_id = carrier.state().holding
     if not tote_id:
         raise SkillError("place_failed", f"nothing to place at {target}: {carrier.name} holds no tote")
-    walk(ctx, legs_of(ctx, robot), stand_pose(ctx, params, box), f"walking to {target} with {tote_id}")
+    legs = legs_of(ctx, robot)
+    stand = stand_pose(ctx, params, box)
+    walk(ctx, legs, placing_stand(ctx, legs, box, stand, tote_id), f"walking to {target} with {tote_id}")
+    # the tote slides in the hands on the way: once more, from where it is held now
+    walk(ctx, legs, placing_stand(ctx, legs, box, stand, tote_id), f"stepping to put {tote_id} on {target}")
     with robot_errors(f"placing {tote_id} at {target}"):
         ctx.wait(carrier.place())
     final = ctx.locator().part(tote_id)
@@ -91,6 +106,22 @@ def place_tote(ctx: SkillContext, params: Params, target: str) -> PartSighting:
         raise SkillError("place_failed", f"{tote_id} came to rest {off * 1000:.0f} mm from the "
                                          f"centre of {target} (at {as_list(final.pose.position)})")
     return final
+
+
+def placing_stand(ctx: SkillContext, legs: LeggedBase, box: Station, stand: tuple[float, float, float],
+                  tote_id: str) -> tuple[float, float, float]:
+    """The stand pose moved so that the held tote comes down on the station's centre: where
+    the tote is held now, relative to the robot, carried over to the stand (a tote slides
+    a few cm in the hands over a walk; put down where it is held, it missed the centre)."""
+    x, y, yaw = stand
+    base = legs.state().pose
+    heading = yaw_of(base.orientation)
+    tx, ty = (ctx.locator().part(tote_id).pose.position[i] - base.position[i] for i in range(2))
+    ahead = tx * math.cos(heading) + ty * math.sin(heading)  # the tote in the robot's frame
+    aside = -tx * math.sin(heading) + ty * math.cos(heading)
+    landing_x = x + ahead * math.cos(yaw) - aside * math.sin(yaw)
+    landing_y = y + ahead * math.sin(yaw) + aside * math.cos(yaw)
+    return x + box.center[0] - landing_x, y + box.center[1] - landing_y, yaw
 
 
 def _result(ctx: SkillContext, span: Span, tote: PartSighting) -> Result:
@@ -102,8 +133,8 @@ def _result(ctx: SkillContext, span: Span, tote: PartSighting) -> Result:
 
 class PickTote:
     name = "pick_tote"
-    description = ("Walk to a station's stand pose and lift the tote there with both hands "
-                   "(a humanoid skill).")
+    description = ("Walk to a station's stand pose (moved with the tote, if it lies off the "
+                   "station's centre) and lift the tote there with both hands (a humanoid skill).")
     params_schema: Mapping[str, Any] = {
         "type": "object",
         "properties": {"from": {"type": "string", "description": "station the tote is at"},
@@ -119,8 +150,9 @@ class PickTote:
 
 class PlaceTote:
     name = "place_tote"
-    description = ("Walk with the held tote to a station's stand pose and put it down there "
-                   "(a humanoid skill).")
+    description = ("Walk with the held tote to a station's stand pose (moved so that the tote, "
+                   "as held, comes down on the station's centre) and put it down there (a "
+                   "humanoid skill).")
     params_schema: Mapping[str, Any] = {
         "type": "object",
         "properties": {"at": {"type": "string", "description": "station to put the tote on"},
