@@ -27,7 +27,7 @@ def test_humanoid_kpis_take_distance_and_margin_from_the_tasks_without_a_balance
     }
     kpis = humanoid_kpis(results, summarize([]), safety)
     assert kpis["distance walked (m)"] == 5.9
-    assert kpis["min stability margin (m)"] == -0.012
+    assert kpis["min stability margin (mm)"] == -12.0
     assert kpis["walking tier"] == "dynamic"
     assert kpis["protective stops, all robots"] == 3
     assert kpis["protective stop time (s)"] == 6.5
@@ -37,7 +37,7 @@ def test_humanoid_kpis_take_distance_and_margin_from_the_tasks_without_a_balance
 
 def test_nothing_measured_reads_as_none_not_as_zero() -> None:
     kpis = humanoid_kpis([], summarize([]), {"humanoid": _safety(("g1/legs", 0, 0.0, math.inf))})
-    assert kpis["min stability margin (m)"] is None
+    assert kpis["min stability margin (mm)"] is None
     assert kpis["min separation to a person (m)"] is None
     assert kpis["walking tier"] is None
 

@@ -62,8 +62,8 @@ def humanoid_kpis(results: Sequence[Mapping[str, Any]], balance: BalanceSummary,
     return {
         "distance walked (m)": round(balance.distance_walked_m if balance.samples else
                                      sum(float(r.get("distance_m", 0.0)) for r in results), 2),
-        "min stability margin (m)": min(margins) if margins else None,
-        "margin floor (m)": balance.margin_floor_m,
+        "min stability margin (mm)": round(min(margins) * 1000, 1) if margins else None,
+        "margin floor (mm)": round(balance.margin_floor_m * 1000, 1) if balance.margin_floor_m is not None else None,
         "walking tier": " + ".join(tiers) or None,
         "helper force peak (N)": round(balance.helper_force_peak_n, 1),
         "fell": balance.fallen,
