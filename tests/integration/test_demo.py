@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def test_demo_runs_jobs_end_to_end_and_writes_kpis_png_and_json(tmp_path: Path) -> None:
     out = tmp_path / "demo"
@@ -46,6 +48,7 @@ def test_demo_world_line2_moves_parts_over_both_cells_with_the_station_reserved(
         <= {"arm-a", "arm-b"}
 
 
+@pytest.mark.timeout(2700)  # about 10 minutes on 2 cores; the suite's default is 5
 def test_the_default_demo_runs_the_line_kits_carries_and_reports_the_humanoid(tmp_path: Path) -> None:
     """The kitting line end to end: three parts kitted by the Panda, the tote carried to
     assembly and back by the G1 on the dynamic tier, a worker crossing; KPIs, plots, GIF,
