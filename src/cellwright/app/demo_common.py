@@ -92,11 +92,11 @@ def cell_summary(cell: cell_pb.Cell) -> dict[str, Any]:
                                  for a in r.approximations), *cell.approximations]}
 
 
-def start_line(tmp: Path, out: Path, started: float, *, world: str, workflow_file: Path, workflow: str,
+def start_line(tmp: Path, out: Path, started: float, *, layout_file: Path, workflow_file: Path, workflow: str,
                cells: Mapping[str, Mapping[str, Any]], host_args: Sequence[str] = ()) -> tuple[Process, str, Process]:
-    """Start an orchestrator with the world's layout (`<world>.layout.yaml` beside the
-    workflow file) and `workflow`, and one world host running `cells` (configs written to
-    `tmp`); logs go to `out`. Returns the orchestrator, its address and the host."""
+    """Start an orchestrator with a line's layout and `workflow` (from `workflow_file`), and
+    one world host running `cells` (configs written to `tmp`); logs go to `out`. Returns
+    the orchestrator, its address and the host."""
     workflows = tmp / "workflows"
     workflows.mkdir()
     shutil.copy(workflow_file, workflows / f"{workflow}.yaml")
@@ -105,11 +105,10 @@ def start_line(tmp: Path, out: Path, started: float, *, world: str, workflow_fil
         path = tmp / f"{cell_id}.yaml"
         path.write_text(yaml.safe_dump(dict(config)))
         configs += ["--config", str(path)]
-    layout = workflow_file.with_name(f"{world}.layout.yaml")
     orchestrator, address = start_orchestrator(tmp / "orchestrator.db", out / "orchestrator.log",
-                                               extra=["--layout", str(layout), "--workflows", str(workflows)])
+                                               extra=["--layout", str(layout_file), "--workflows", str(workflows)])
     print(f"[{time.monotonic() - started:6.1f}s] orchestrator listening on {address} "
-          f"(layout {world}, workflow {workflow})")
+          f"(layout {layout_file.name}, workflow {workflow})")
     host = Process("cells", ["cell", "run", *configs, "--orchestrator", address, *host_args],
                    out / "cells.log")
     return orchestrator, address, host

@@ -47,6 +47,7 @@ from cellwright.v1 import job_pb2, state_pb2
 
 WORKFLOW = "kit-and-deliver"
 WORKFLOW_FILE = WORLDS_DIR / "line.workflow.yaml"  # package data; examples/line/kit-and-deliver.yaml links here
+LAYOUT_FILE = WORLDS_DIR / "line.layout.yaml"
 HUMANOID = "humanoid"
 PARTS = ["red_cube", "green_cube", "blue_cube"]
 CELLS: dict[str, dict[str, Any]] = {  # as examples/line/kitter.yaml and humanoid.yaml
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cellwright demo: the kitting line; an orchestrator and one world host (cells "
               f"{' and '.join(CELLS)}) as separate processes; logs in {out}/")
         orchestrator, address, host = start_line(
-            Path(tmp), out, started, world="line", workflow_file=WORKFLOW_FILE, workflow=WORKFLOW,
+            Path(tmp), out, started, layout_file=LAYOUT_FILE, workflow_file=WORKFLOW_FILE, workflow=WORKFLOW,
             cells=CELLS, host_args=["--snapshot", str(snapshot), "--record", str(recording),
                                     "--record-fps", str(RECORD_FPS), "--record-speedup", str(RECORD_SPEEDUP),
                                     *(["--gui"] if args.gui else [])])

@@ -31,6 +31,7 @@ from cellwright.v1 import job_service_pb2 as job_svc
 
 WORKFLOW = "transfer"
 WORKFLOW_FILE = WORLDS_DIR / "line2.workflow.yaml"  # package data; examples/line2/transfer.yaml links here
+LAYOUT_FILE = WORLDS_DIR / "line2.layout.yaml"
 SHARED = "handover"
 PARTS = ["red_cube", "green_cube", "blue_cube", "green_cube", "blue_cube", "red_cube"]  # the infeed's six
 CELLS: dict[str, dict[str, Any]] = {  # as examples/line2/arm-a.yaml and arm-b.yaml
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cellwright demo --world line2: orchestrator + one world host (arm-a, arm-b); "
               f"logs in {out}/")
         orchestrator, address, cells = start_line(
-            Path(tmp), out, started, world="line2", workflow_file=WORKFLOW_FILE, workflow=WORKFLOW,
+            Path(tmp), out, started, layout_file=LAYOUT_FILE, workflow_file=WORKFLOW_FILE, workflow=WORKFLOW,
             cells=CELLS, host_args=["--snapshot", str(snapshot), *(["--gui"] if args.gui else [])])
         try:
             with Client(address) as client:
