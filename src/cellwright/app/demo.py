@@ -25,7 +25,7 @@ from google.protobuf import json_format
 
 from cellwright.api.client import FINAL_JOB_STATES, Client
 from cellwright.api.statestream import StateSubscriber
-from cellwright.app import demo_line, demo_line2
+from cellwright.app import demo_line2
 from cellwright.app.commands import describe_event
 from cellwright.app.demo_common import DemoFailed, cell_summary, wait_for_cells
 from cellwright.app.kpis import format_table, job_kpis
@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs is None:
         args.jobs = 1 if world == "line" else len(BATCH)
     if world == "line":
+        from cellwright.app import demo_line  # PyBullet and matplotlib: not for every command
+
         return demo_line.run(args)
     if world == "line2":
         return demo_line2.run(args)
