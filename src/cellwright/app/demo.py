@@ -52,7 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         help=f"how many jobs to submit: line 1 (the default), arm_cell and line2 "
                              f"1..{len(BATCH)} (default {len(BATCH)})")
     parser.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many s")
+    parser.add_argument("--timeout", type=float,
+                        help="give up after this many wall seconds (default: 2400 for the line, "
+                             "which takes about 10 minutes on 2 cores; 600 for the others)")
     parser.add_argument("--world", choices=("line", "arm_cell", "line2"), default="line",
                         help="line (default): an arm cell kits parts into a tote, a humanoid "
                              "cell carries it to assembly and back, a worker crosses the aisle; "
@@ -107,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     world = getattr(args, "world", "line")
     if args.jobs is None:
         args.jobs = 1 if world == "line" else len(BATCH)
+    if getattr(args, "timeout", None) is None:
+        args.timeout = 2400.0 if world == "line" else 600.0
     if world == "line":
         from cellwright.app import demo_line  # PyBullet and matplotlib: not for every command
 

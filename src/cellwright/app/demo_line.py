@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import grpc
 from google.protobuf import json_format
 
 from cellwright.api.client import FINAL_JOB_STATES, Client
@@ -118,11 +119,14 @@ def _run_job(client: Client, balance: BalanceLog, started: float, timeout_s: flo
     ended = threading.Event()
 
     def follow() -> None:
-        for event in client.watch(job_id=job.id, timeout_s=timeout_s):
-            print(f"[{time.monotonic() - started:6.1f}s] {describe_event(event)}", flush=True)
-            if event.job.state in FINAL_JOB_STATES:
-                ended.set()
-                return
+        try:
+            for event in client.watch(job_id=job.id, timeout_s=timeout_s):
+                print(f"[{time.monotonic() - started:6.1f}s] {describe_event(event)}", flush=True)
+                if event.job.state in FINAL_JOB_STATES:
+                    ended.set()
+                    return
+        except grpc.RpcError:  # the demo gave up and closed the channel: it says why itself
+            return
 
     threading.Thread(target=follow, name="demo job events", daemon=True).start()
     while not ended.wait(PROGRESS_S):
