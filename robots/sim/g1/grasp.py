@@ -42,6 +42,8 @@ Place phases:
              tote is let go
     release  the hands move back out, then retreat along the reach path to `home`,
              coming down `TUCK_M` behind it (below a table's edge), then forward
+    rehome   the arms blend in joint space to the `home` joints (`REHOME_S`), where the
+             next pick's reach is planned from
 
 Stop or e-stop of either arm ends the goal and both arms hold their targets: a held tote
 stays held (torque is never cut).
@@ -116,6 +118,8 @@ TUCK_M = 0.06
 down to home, the fingertips of a G1 standing close to the assembly table landed on its
 top and lifted the robot's heels. (Not on the way out: the IK seeds along a tucked path
 ended in a grasp that held a 2 kg tote worse.)"""
+REHOME_S = 0.5
+"""How long the arms take from the end of the way back to the `home` joints."""
 PATH_SPEED_M_S = 0.25
 PATH_TURN_RAD_S = 1.5
 DEPTH_STEP_M = 0.02
@@ -177,6 +181,7 @@ class _Motion:
     legs_s: list[float] = field(default_factory=list)
     after: str = ""
     depth: dict[str, float] = field(default_factory=dict)
+    rehome_from: dict[str, FloatArray] = field(default_factory=dict)
     lifted_m: float = 0.0
     clock_s: float = 0.0
     phase_s: float = 0.0
@@ -285,7 +290,7 @@ class BimanualGrasp:
             raise MotionTimeout(f"{lead.what}: not done after {m.timeout_s:.1f} s (phase {m.phase})")
         phases = {"plan": self._plan, "path": self._path, "squeeze": self._squeeze,
                   "lift": self._lift, "judge": self._judge, "lower": self._lower,
-                  "release": self._release, "done": self._done}
+                  "release": self._release, "rehome": self._rehome, "done": self._done}
         phases[m.phase](lead, m, dt)
 
     # --- pick phases ----------------------------------------------------------------------------
@@ -302,7 +307,7 @@ class BimanualGrasp:
         for leg, duration in enumerate(m.legs_s):
             if elapsed <= duration or leg == len(m.legs_s) - 1:
                 u = min(1.0, elapsed / duration)
-                blend = u**3 * (10 - 15 * u + 6 * u**2)
+                blend = _quintic(u)
                 for side, arm in self.arms.items():
                     a, b = m.path[side][leg], m.path[side][leg + 1]
                     self._joints[side] = self._solve(arm, _between(a, b, blend))
@@ -331,7 +336,7 @@ class BimanualGrasp:
     def _lift(self, lead: _Lead, m: _Motion, dt: float) -> None:
         duration = max(0.2, 1.875 * m.lift_m / LIFT_SPEED_M_S)
         u = min(1.0, m.phase_s / duration)
-        m.lifted_m = m.lift_m * u**3 * (10 - 15 * u + 6 * u**2)
+        m.lifted_m = m.lift_m * _quintic(u)
         self._regulate(m, dt)
         lead.progress = 0.5 + 0.4 * u
         if u >= 1.0:
@@ -368,7 +373,7 @@ class BimanualGrasp:
         duration = max(0.2, 1.875 * m.lift_m / LIFT_SPEED_M_S)
         u = min(1.0, m.phase_s / duration)
         if m.settled_s == 0.0 and u < 1.0 and not self._resting(m.tote):
-            m.lifted_m = -m.lift_m * u**3 * (10 - 15 * u + 6 * u**2)
+            m.lifted_m = -m.lift_m * _quintic(u)
             self._targets(m)
             lead.progress = 0.8 * u
             return
@@ -395,7 +400,21 @@ class BimanualGrasp:
         if u >= 1.0:
             assert m.plan is not None
             path = self._reach_path(m.plan, m.depth, tuck=True)
-            self._follow_path(m, {side: list(reversed(poses)) for side, poses in path.items()}, "done")
+            self._follow_path(m, {side: list(reversed(poses)) for side, poses in path.items()}, "rehome")
+
+    def _rehome(self, lead: _Lead, m: _Motion, dt: float) -> None:
+        """From the path's last IK solution to the `home` joints, in joint space: the arm is
+        redundant, so IK back to the home pose left its joints up to 0.24 rad from `home`,
+        and the next pick's IK, run from there, missed by mm a tote it reaches from home."""
+        if not m.rehome_from:
+            m.rehome_from = dict(self._seeds)
+        u = min(1.0, m.phase_s / REHOME_S)
+        blend = _quintic(u)
+        for side, arm in self.arms.items():
+            start = m.rehome_from[side]
+            self._joints[side] = arm.check_joint_target(start + blend * (_home(arm) - start))
+        if u >= 1.0:
+            self._phase(m, "done")
 
     def _done(self, lead: _Lead, m: _Motion, dt: float) -> None:
         assert m.result is not None
@@ -521,7 +540,7 @@ class BimanualGrasp:
                      for u in np.linspace(0.0, 1.0, 6)]
             poses += [se3(self._palm_pose(plan, side, depth, lift))
                       for depth, lift in ((0.0, 0.0), (MAX_DEPTH_M, 0.0), (0.0, lift_m))]
-            seed = arm.state().position
+            seed = _home(arm)  # where the path starts (the arms are there after a place)
             for pose in poses:
                 solution = arm.solve(pose_of(pose), seed=seed)
                 if (solution.position_error_m > IK_POSITION_TOLERANCE_M
@@ -545,6 +564,15 @@ class BimanualGrasp:
     def _tote_z(self, tote: Tote) -> float:
         position, _ = p.getBasePositionAndOrientation(tote.body_id, physicsClientId=self.body.client)
         return float(position[2])
+
+
+def _quintic(u: float) -> float:
+    """Smooth 0 -> 1 over u in [0, 1], at rest at both ends."""
+    return u**3 * (10 - 15 * u + 6 * u**2)
+
+
+def _home(arm: G1Arm) -> FloatArray:
+    return np.array(arm.info().configurations["home"], dtype=np.float64)
 
 
 def _between(a: pin.SE3, b: pin.SE3, u: float) -> pin.SE3:
