@@ -8,10 +8,11 @@ Cases (`--cases`, default all that can be built here):
               stands (legs' balance control every tick) for a given simulated time
     walking   the same world: the G1 walks forward (`walk_to`)
     line      world `line` (480 Hz): cell `kitter` (Panda) kits parts into the tote with
-              `pick_place` while cell `humanoid` (G1) walks along the aisle, both
-              at once on the one loop (it turns from the table to the aisle first);
-              `--line-g1 stand` keeps the G1 standing (balancing) instead, `none` leaves
-              it out
+              `pick_place` while cell `humanoid` (G1) is there too, both
+              at once on the one loop, the G1 standing beside the table (balancing
+              every tick); `--line-g1 walk` has it walk along the aisle instead (it
+              turns from the table first: in the one run on 2026-12-01 it fell doing
+              so, a hand on the floor), `none` leaves it out
 
 While `pybullet.g1` is not in the robot registry, the bench registers a stand-in built
 from `G1Body` and `G1Legs` only (no arm or hand components) and says so.
@@ -585,8 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--walk-m", type=float, default=0.5, help="metres walked forward")
     parser.add_argument("--line-walk-m", type=float, default=1.0,
                         help="metres the G1 walks along the line's aisle")
-    parser.add_argument("--line-g1", choices=("walk", "stand", "none"), default="walk",
-                        help="what the line's G1 does while the Panda kits")
+    parser.add_argument("--line-g1", choices=("walk", "stand", "none"), default="stand",
+                        help="what the line's G1 does while the Panda kits (walk: it fell "
+                             "turning from the table, 2026-12-01)")
     parser.add_argument("--quick", action="store_true",
                         help="1 job, 2 s standing, 0.3 m walks, 1 repeat")
     parser.add_argument("--top", type=int, default=12, help="functions listed per profile")
