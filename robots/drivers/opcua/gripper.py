@@ -1,0 +1,67 @@
+"""`OpcUaGripper`: the gripper a robot controller serves beside its motion device."""
+
+from __future__ import annotations
+
+from cellwright.robots.component import Lifecycle
+from cellwright.robots.drivers.opcua.arm import DRIVER
+from cellwright.robots.drivers.opcua.commands import RemoteCommands
+from cellwright.robots.drivers.opcua.link import RobotLink
+from cellwright.robots.goal import Goal
+from cellwright.robots.gripper import Gripper, GripperInfo, GripperState
+
+
+class OpcUaGripper(Gripper):
+    """Fingers on the controller at the other end of `link` (its `Gripper` object under the
+    motion device's AdditionalComponents). Stroke and force limits are the model's."""
+
+    def __init__(self, name: str, model: str, link: RobotLink, *, stroke_m: float, max_force_n: float,
+                 tool_frame: str = "") -> None:
+        super().__init__(name, model, DRIVER)
+        self._link = link
+        self._info = GripperInfo(name, self.kind, model, DRIVER, stroke_m=stroke_m,
+                                 max_force_n=max_force_n, tool_frame=tool_frame)
+        self._state = GripperState(0.0, 0.0, False)
+        self._commands = RemoteCommands(link, "Gripper.")
+
+    def info(self) -> GripperInfo:
+        return self._info
+
+    def state(self) -> GripperState:
+        return self._state
+
+    def _configure(self) -> None:
+        self._link.connect()
+        self._link.check()
+
+    def _shutdown(self) -> None:
+        self._link.release()
+
+    def read(self, now_s: float) -> None:
+        if self.lifecycle in (Lifecycle.UNCONFIGURED, Lifecycle.FINALIZED):
+            return  # not connected (yet, or any more)
+        self._link.check()
+        values = self._link.values()
+        self._state = GripperState(now_s, float(values.get("Gripper.Width", 0.0)),
+                                   bool(values.get("Gripper.Holding", False)))
+
+    def update(self, now_s: float, dt_s: float) -> None:
+        self._commands.update(now_s, self._link.values(), result=self._state.holding)
+
+    def _move(self, width_m: float, force_n: float, timeout_s: float) -> Goal[bool]:
+        goal: Goal[bool] = self._begin(Goal(f"{self.name}: move to {width_m:.4f} m", on_cancel=self._halt))
+        return self._commands.start(goal, "MoveGripper", float(width_m), float(force_n), float(timeout_s),
+                                    timeout_s=timeout_s)
+
+    def _halt(self) -> None:
+        self._link.call("Stop")
+
+    def _on_stop(self) -> None:
+        self._halt()
+
+    def _on_estop(self) -> None:
+        self._link.call("EmergencyStop")
+
+    def reset_estop(self) -> None:
+        """Clear the e-stop here and on the controller (PackML Clear)."""
+        super().reset_estop()
+        self._link.call("ResetEmergencyStop")

@@ -1,0 +1,288 @@
+"""One OPC UA session to a robot controller, shared by the robot's components.
+
+The link finds the robot by browsing the OPC 40010 structure (DeviceSet / <robot> /
+MotionDevices / <device> / Axes / <joint> / ParameterSet / ActualPosition ...) and our
+namespace's variables and methods beside it, subscribes to every value it needs (no polling),
+and keeps the latest values in a snapshot that the control loop thread reads. Calls go out
+without blocking the caller (`call()` returns a future).
+
+A link is lost when a request fails or no heartbeat arrives for `link_timeout_s`; `check()`
+then raises NotActive with the reason, and `connect()` makes a new session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asyncua import Client, Node, ua
+from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+
+from cellwright.robots.drivers.opcua import security, spec
+from cellwright.robots.errors import NotActive
+
+log = logging.getLogger(__name__)
+CLIENT_URI = "urn:cellwright:cell"
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Where the controller is and how to talk to it (a cell config's robot entry)."""
+
+    endpoint: str
+    robot: str
+    device: str
+    joints: tuple[str, ...]
+    policy: str = "Basic256Sha256"
+    pki: Path = Path("pki/client")
+    server_certificate: Path | None = None
+    request_timeout_s: float = 2.0
+    link_timeout_s: float = 1.0
+    publish_ms: float = 10.0
+    gripper: bool = False
+
+
+@dataclass
+class _Session:
+    client: Client
+    subscription: Any
+    methods: dict[str, tuple[ua.NodeId, ua.NodeId]]
+    """name -> (object, method)"""
+    frames: tuple[str, ...]
+
+
+class _Handler:
+    """Subscription callbacks (asyncio thread): values into the link's snapshot."""
+
+    def __init__(self, link: RobotLink, names: dict[ua.NodeId, str]) -> None:
+        self._link, self._names = link, names
+
+    def datachange_notification(self, node: Node, value: Any, _data: Any) -> None:
+        self._link._update(self._names[node.nodeid], value)
+
+    def status_change_notification(self, status: Any) -> None:
+        code = getattr(status, "Status", status)
+        self._link._lose(f"the subscription ended: {getattr(code, 'name', code)}")
+
+
+class RobotLink:
+    """A session to one controller; `connect()` before use, `release()` per user at the end."""
+
+    def __init__(self, config: LinkConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._values: dict[str, Any] = {}
+        self._heard = 0.0
+        self._lost = ""
+        self._session: _Session | None = None
+        self._users = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle (control loop thread) -------------------------------------------------
+    def connect(self) -> None:
+        """Open a session (a new one if the last was lost), browse, subscribe, wait for the
+        first values. Raises NotActive saying why it could not, within a bounded time."""
+        with self._lock:
+            self._users += 1
+            if self._session is not None and not self._lost:
+                return
+        self._close_session()
+        self._start_thread()
+        bound = 4 * self.config.request_timeout_s + 2 * self.config.link_timeout_s
+        try:
+            self._submit(self._connect()).result(bound)
+        except NotActive:
+            raise
+        except Exception as exc:
+            self._close_session()
+            raise NotActive(f"cannot connect to {self.config.endpoint}: {_why(exc)}") from exc
+
+    def release(self) -> None:
+        """One user is done; the last one closes the session and the thread."""
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            if self._users:
+                return
+        self._close_session()
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5.0)
+            self._loop.close()
+            self._loop = self._thread = None
+
+    # --- any thread --------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise NotActive if the link is lost (a failed request, or no heartbeat for
+        `link_timeout_s`)."""
+        with self._lock:
+            lost = self._lost
+            if not lost and self._session is not None:
+                silent = time.monotonic() - self._heard
+                if silent > self.config.link_timeout_s:
+                    lost = self._lost = (f"no heartbeat from {self.config.endpoint} for {silent:.2f} s "
+                                         f"(link_timeout_s {self.config.link_timeout_s})")
+        if lost:
+            raise NotActive(f"lost the OPC UA link: {lost}")
+        if self._session is None:
+            raise NotActive(f"not connected to {self.config.endpoint}")
+
+    def values(self) -> dict[str, Any]:
+        """The latest values by name (`positions`, `speeds`, `CommandState`, `Gripper.Width`...)."""
+        with self._lock:
+            return dict(self._values)
+
+    @property
+    def frames(self) -> tuple[str, ...]:
+        return self._session.frames if self._session is not None else ()
+
+    def call(self, method: str, *args: Any) -> concurrent.futures.Future[list[Any]]:
+        """Call one of our namespace's methods (`MoveJoints` ...); never blocks. The future
+        fails with NotActive if the call does."""
+        return self._submit(self._call(method, args))
+
+    # --- asyncio thread ------------------------------------------------------------------
+    async def _connect(self) -> None:
+        config = self.config
+        client = Client(config.endpoint, timeout=config.request_timeout_s)
+        client.application_uri = CLIENT_URI
+        client.name = client.description = "Cellwright cell"
+        if config.policy != "None":
+            if config.server_certificate is None:
+                raise NotActive(f"security policy {config.policy} needs the server's certificate "
+                                f"(server_certificate: path to its own/cert.der)")
+            ident = await security.identity(config.pki, CLIENT_URI, server=False)
+            await client.set_security(SecurityPolicyBasic256Sha256, str(ident.cert), str(ident.key),
+                                      server_certificate=str(config.server_certificate),
+                                      mode=ua.MessageSecurityMode.SignAndEncrypt)
+        await client.connect()
+        try:
+            names, methods, frames = await _browse(client, config)
+            handler = _Handler(self, {node: name for name, node in names.items()
+                                      if not isinstance(node, list)} |
+                               {node: f"{name}[{i}]" for name, nodes in names.items()
+                                if isinstance(nodes, list) for i, node in enumerate(nodes)})
+            subscription = await client.create_subscription(config.publish_ms, handler)
+            flat = [n for nodes in names.values() for n in (nodes if isinstance(nodes, list) else [nodes])]
+            with self._lock:
+                self._values, self._lost = {}, ""
+                self._heard = time.monotonic()
+            await subscription.subscribe_data_change([client.get_node(n) for n in flat])
+        except BaseException:
+            await client.disconnect()
+            raise
+        self._session = _Session(client, subscription, methods, frames)
+
+    async def _call(self, method: str, args: tuple[Any, ...]) -> list[Any]:
+        session = self._session
+        if session is None:
+            raise NotActive(f"not connected to {self.config.endpoint}")
+        parent, node = session.methods[method]
+        try:
+            result = await session.client.get_node(parent).call_method(node, *args)
+        except Exception as exc:
+            self._lose(f"{method} failed: {_why(exc)}")
+            raise NotActive(f"{method} on {self.config.endpoint} failed: {_why(exc)}") from exc
+        return list(result) if isinstance(result, list) else [] if result is None else [result]
+
+    def _update(self, name: str, value: Any) -> None:
+        with self._lock:
+            self._values[name] = value
+            if name == "Heartbeat":
+                self._heard = time.monotonic()
+
+    def _lose(self, why: str) -> None:
+        """Mark the link lost (asyncio thread) and drop the session, so its client stops
+        publishing into a dead socket; `connect()` makes a new one."""
+        with self._lock:
+            if self._session is None or self._lost:
+                return
+            self._lost = why
+            session = self._session
+        asyncio.get_running_loop().create_task(_quietly_disconnect(session.client))
+
+    # --- plumbing ----------------------------------------------------------------------
+    def _start_thread(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                            name=f"opcua-link {self.config.endpoint}")
+            self._thread.start()
+
+    def _submit(self, coroutine: Any) -> concurrent.futures.Future[Any]:
+        if self._loop is None:
+            coroutine.close()
+            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            future.set_exception(NotActive(f"not connected to {self.config.endpoint}"))
+            return future
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and self._loop is not None:
+            try:
+                self._submit(_quietly_disconnect(session.client)).result(self.config.request_timeout_s + 1.0)
+            except concurrent.futures.TimeoutError:
+                log.info("closing the OPC UA session to %s took too long", self.config.endpoint)
+
+
+async def _browse(client: Client, config: LinkConfig
+                  ) -> tuple[dict[str, Any], dict[str, tuple[ua.NodeId, ua.NodeId]], tuple[str, ...]]:
+    """Find the robot's nodes by the OPC 40010 structure; NotActive if it is not as expected."""
+    di = await client.get_namespace_index(spec.DI_URI)
+    robotics = await client.get_namespace_index(spec.ROBOTICS_URI)
+    cw = await client.get_namespace_index(spec.CELLWRIGHT_URI)
+
+    def std(name: str) -> str:
+        return f"{di if name in spec.DI_NAMES else robotics}:{name}"
+
+    device_set = await client.nodes.objects.get_child(std("DeviceSet"))
+    system = await _child_named(device_set, config.robot, "DeviceSet")
+    device = await _child_named(await system.get_child(std("MotionDevices")), config.device,
+                                f"{config.robot}/MotionDevices")
+    axes = await device.get_child(std("Axes"))
+    names: dict[str, Any] = {"positions": [], "speeds": []}
+    for joint in config.joints:
+        parameters = await (await _child_named(axes, joint, f"{config.device}/Axes")).get_child(std("ParameterSet"))
+        names["positions"].append((await parameters.get_child(std("ActualPosition"))).nodeid)
+        names["speeds"].append((await parameters.get_child(std("ActualSpeed"))).nodeid)
+    for name in ("CommandId", "CommandState", "CommandMessage", "JointEfforts", "FramePoses", "Heartbeat"):
+        names[name] = (await device.get_child(f"{cw}:{name}")).nodeid
+    safety = (await (await system.get_child(std("SafetyStates"))).get_children())[0]
+    for name in ("EmergencyStop", "ProtectiveStop"):
+        names[name] = (await safety.get_child([std("ParameterSet"), std(name)])).nodeid
+    methods = {name: (device.nodeid, (await device.get_child(f"{cw}:{name}")).nodeid)
+               for name in ("MoveJoints", "MovePose", "Stop", "EmergencyStop", "ResetEmergencyStop")}
+    if config.gripper:
+        gripper = await device.get_child([std("AdditionalComponents"), f"{cw}:Gripper"])
+        for name in ("CommandId", "CommandState", "CommandMessage", "Width", "Holding"):
+            names[f"Gripper.{name}"] = (await gripper.get_child(f"{cw}:{name}")).nodeid
+        methods["MoveGripper"] = (gripper.nodeid, (await gripper.get_child(f"{cw}:MoveGripper")).nodeid)
+    frames = tuple(await (await device.get_child(f"{cw}:FrameNames")).read_value())
+    return names, methods, frames
+
+
+async def _child_named(parent: Node, name: str, where: str) -> Node:
+    children = await parent.get_children()
+    for child in children:
+        if (await child.read_browse_name()).Name == name:
+            return child
+    found = [(await c.read_browse_name()).Name for c in children]
+    raise NotActive(f"the controller has no {name!r} under {where}; it has {found}")
+
+
+async def _quietly_disconnect(client: Client) -> None:
+    try:
+        await client.disconnect()
+    except Exception as exc:  # the peer is gone; there is nothing left to close on its side
+        log.debug("disconnecting a lost OPC UA session: %s", _why(exc))
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
