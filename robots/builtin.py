@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cellwright.robots import presence
-from cellwright.robots.models import franka_panda, unitree_g1
+from cellwright.robots.models import conveyor, franka_panda, modbus, unitree_g1
 from cellwright.robots.robot import BuildContext, Robot, RobotModel
 
 
@@ -34,6 +34,24 @@ def _pybullet_presence(context: BuildContext, config: Mapping[str, Any]) -> Robo
     return build(context, config)
 
 
+def _pybullet_conveyor(context: BuildContext, config: Mapping[str, Any]) -> Robot:
+    from cellwright.robots.sim.conveyor import build
+
+    return build(context, config)
+
+
+def _modbus_gripper(context: BuildContext, config: Mapping[str, Any]) -> Robot:
+    from cellwright.robots.drivers.modbus.build import build_gripper
+
+    return build_gripper(context, config)
+
+
+def _modbus_conveyor(context: BuildContext, config: Mapping[str, Any]) -> Robot:
+    from cellwright.robots.drivers.modbus.build import build_conveyor
+
+    return build_conveyor(context, config)
+
+
 MODELS = (
     RobotModel("pybullet.panda", franka_panda.MODEL, "pybullet", _pybullet_panda,
                franka_panda.CONFIG_SCHEMA,
@@ -46,4 +64,13 @@ MODELS = (
     RobotModel("pybullet.presence", presence.MODEL, "pybullet", _pybullet_presence,
                description="People near the cell: the world's workers from the simulator's "
                            "ground truth (turns on speed and separation monitoring)"),
+    RobotModel("pybullet.conveyor", conveyor.MODEL, "pybullet", _pybullet_conveyor,
+               conveyor.CONFIG_SCHEMA,
+               "Belt conveyor in a PyBullet world: carries the bodies on it, a part-present ray"),
+    RobotModel("modbus.gripper", modbus.GRIPPER_MODEL, "modbus", _modbus_gripper,
+               modbus.GRIPPER_CONFIG_SCHEMA,
+               "Two-finger gripper over Modbus TCP (Robotiq/Schunk-style registers, docs/modbus.md)"),
+    RobotModel("modbus.conveyor", conveyor.MODEL, "modbus", _modbus_conveyor,
+               modbus.CONVEYOR_CONFIG_SCHEMA,
+               "Belt conveyor over Modbus TCP: run coil, speed setpoint, part-present input"),
 )
