@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from cellwright import __version__
-from cellwright.app import commands, demo, registries, state_tail, workflow_cli
+from cellwright.app import commands, demo, registries, state_tail, virtual_device, workflow_cli
 from cellwright.cells import cli as cell_cli
 from cellwright.orchestrator import cli as orchestrator_cli
 
@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     state_tail.add_parser(sub)
     registries.add_parser(sub)
     workflow_cli.add_parser(sub)
+    virtual_device.add_parser(sub)
     return root
 
 
