@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from cellwright.app.virtual_device import start_virtual_device
-from cellwright.robots import IO, ROBOTS, Gripper
-from cellwright.robots.models.conveyor import SPEED
+
+KINDS = {"modbus.gripper": "gripper", "modbus.conveyor": "conveyor"}
 
 
 def modbus_environment(model_id: str) -> tuple[dict[str, Any], Callable[[], None]]:
@@ -16,18 +16,9 @@ def modbus_environment(model_id: str) -> tuple[dict[str, Any], Callable[[], None
     function that closes the device.
 
     Raises:
-        ValueError: `model_id` is not a `modbus.*` model this knows.
+        ValueError: `model_id` is not a `modbus.*` model with a virtual device.
     """
-    kinds = {"modbus.gripper": "gripper", "modbus.conveyor": "conveyor"}
-    if model_id not in kinds:
-        raise ValueError(f"no virtual device for {model_id}; known: {sorted(kinds)}")
-    ROBOTS.get(model_id)
-    device = start_virtual_device(kinds[model_id], port=0)
-    config: dict[str, Any] = {"host": device.server.host, "port": device.server.port}
-    backing = device.backing
-    if isinstance(backing, Gripper):
-        info = backing.info()
-        config |= {"stroke_m": info.stroke_m, "max_force_n": info.max_force_n}
-    elif isinstance(backing, IO):
-        config["max_speed_m_s"] = backing.point(SPEED).high
-    return config, device.close
+    if model_id not in KINDS:
+        raise ValueError(f"no virtual device for {model_id}; known: {sorted(KINDS)}")
+    device = start_virtual_device(KINDS[model_id], port=0)
+    return device.client_config(), device.close

@@ -78,7 +78,7 @@ class ModbusIO(IO):
         self._lock = threading.Lock()
         self._poller: Poller[ConveyorStatus] | None = None
         self._seen = -1
-        self._written_raw: int | None = None
+        self._written_raw = 0
 
     def info(self) -> IOInfo:
         return self._info
@@ -106,7 +106,7 @@ class ModbusIO(IO):
             link.close()
             raise
         self._outputs = {RUN: status.run, SPEED: min(high, status.speed_setpoint_m_s)}
-        self._written_raw, self._seen = None, -1
+        self._written_raw, self._seen = _SETPOINT.to_raw(float(self._outputs[SPEED])), -1
         self._poller = Poller(link, read_status, status, period_s=self.poll_period_s,
                               max_missed=self.max_missed_polls, name=f"modbus {self.name}")
 

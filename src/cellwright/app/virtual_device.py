@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cellwright.api.geometry import Pose
 from cellwright.app.sim_host import SimRobotHost, serve_until_signal, start_sim_robot
 from cellwright.robots import IO, Component, Gripper
+from cellwright.robots.models.conveyor import SPEED
 
 if TYPE_CHECKING:  # the CLI starts without pymodbus; the command imports it
     from cellwright.robots.drivers.modbus.server import ModbusServer
@@ -42,6 +43,19 @@ class VirtualDevice:
     def backing(self) -> Component:
         """The component the device serves."""
         return self.sim.robot.components[self.kind]
+
+    def client_config(self) -> dict[str, Any]:
+        """The config of the `modbus.*` robot that talks to this device: its endpoint and
+        the backing's limits (stroke and force, or the highest speed)."""
+        config: dict[str, Any] = {"host": self.server.host, "port": self.server.port,
+                                  "unit": self.server.unit}
+        backing = self.backing
+        if isinstance(backing, Gripper):
+            info = backing.info()
+            config |= {"stroke_m": info.stroke_m, "max_force_n": info.max_force_n}
+        elif isinstance(backing, IO):
+            config["max_speed_m_s"] = backing.point(SPEED).high
+        return config
 
     def close(self) -> None:
         """Stop serving, then shut the robot, its loop and its world down."""
