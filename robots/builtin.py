@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cellwright.robots import presence
-from cellwright.robots.models import conveyor, franka_panda, modbus, unitree_g1
+from cellwright.robots.models import conveyor, franka_panda, modbus, opcua, unitree_g1
 from cellwright.robots.robot import BuildContext, Robot, RobotModel
 
 
@@ -52,6 +52,12 @@ def _modbus_conveyor(context: BuildContext, config: Mapping[str, Any]) -> Robot:
     return build_conveyor(context, config)
 
 
+def _opcua_panda(context: BuildContext, config: Mapping[str, Any]) -> Robot:
+    from cellwright.robots.drivers.opcua.panda import build
+
+    return build(context, config)
+
+
 MODELS = (
     RobotModel("pybullet.panda", franka_panda.MODEL, "pybullet", _pybullet_panda,
                franka_panda.CONFIG_SCHEMA,
@@ -73,4 +79,7 @@ MODELS = (
     RobotModel("modbus.conveyor", conveyor.MODEL, "modbus", _modbus_conveyor,
                modbus.CONVEYOR_CONFIG_SCHEMA,
                "Belt conveyor over Modbus TCP: run coil, speed setpoint, part-present input"),
+    RobotModel("opcua.panda", franka_panda.MODEL, "opcua", _opcua_panda, opcua.PANDA_CONFIG_SCHEMA,
+               "Franka Panda arm and hand on an OPC UA controller (OPC 40010 Robotics, "
+               "docs/drivers.md): a real one, or `cellwright virtual-controller`"),
 )

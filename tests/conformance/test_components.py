@@ -2,15 +2,17 @@
 (`cellwright.testing.check_component`), and the mock components behave as documented.
 
 Each driver gets the environment it needs: `mock.*` a KinematicScene, `pybullet.*` a
-minimal PyBullet world built here (DIRECT client, a plane, dt 1/240). Wall-clock timeouts
-only guard against hangs; assertions are on loop time.
+minimal PyBullet world built here (DIRECT client, a plane, dt 1/240), `opcua.*` a virtual
+controller and `modbus.*` a virtual device on loopback (real servers backed by PyBullet;
+their loops run on the wall clock). Wall-clock timeouts only guard against hangs;
+assertions are on loop time.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,53 +40,88 @@ from cellwright.robots.models.franka_panda import TOOL_FRAME
 from cellwright.testing import check_component, wait_until
 from cellwright.testing.worlds import PlaneWorld
 
+from _modbus import modbus_environment
+from _opcua import opcua_environment
+
 DT = 1.0 / 240.0
+WALL_DT = 0.01
 HANG_GUARD_S = 60.0
+PLACEHOLDER_CONFIGS: dict[str, dict[str, Any]] = {
+    "opcua": {"endpoint": "opc.tcp://127.0.0.1:1"}, "modbus": {"host": "127.0.0.1", "port": 1}}
 
 
 @dataclass
 class Environment:
-    """What a driver's robot is built with, and what the loop steps."""
+    """What a driver's robot is built with, what the loop steps, and on which clock."""
 
     context_world: Any
     stepper: PlaneWorld | None
+    config: dict[str, Any] = field(default_factory=dict)
+    closer: Callable[[], None] | None = None
+
+    @property
+    def loop_dt_and_clock(self) -> tuple[float, str]:
+        """Simulated and mock drivers tick in lockstep; real drivers on the wall clock (their
+        devices move in real time), at the 100 Hz of a cell without a world."""
+        return (DT, "lockstep") if self.closer is None else (WALL_DT, "realtime")
 
     def close(self) -> None:
         if self.stepper is not None:
             self.stepper.close()
+        if self.closer is not None:
+            self.closer()
 
 
 def environment(model_id: str) -> Environment:
+    """PyBullet drivers get a plane world, mocks a kinematic scene, real drivers their virtual
+    device or controller on loopback (a real server backed by PyBullet)."""
     driver = ROBOTS.get(model_id).driver
     if driver == "pybullet":
         world = PlaneWorld()
         return Environment(world, world)
     if driver == "mock":
         return Environment(KinematicScene(), None)
+    if driver == "opcua":
+        config, closer = opcua_environment(model_id)
+        return Environment(None, None, config, closer)
+    if driver == "modbus":
+        config, closer = modbus_environment(model_id)
+        return Environment(None, None, config, closer)
     return Environment(None, None)
+
+
+def _components(model_id: str) -> list[str]:
+    """The component keys of a model, from a build with no I/O (real drivers connect only
+    when configured, so a placeholder endpoint will do)."""
+    driver = ROBOTS.get(model_id).driver
+    world = PlaneWorld() if driver == "pybullet" else KinematicScene() if driver == "mock" else None
+    try:
+        config = PLACEHOLDER_CONFIGS.get(driver, {})
+        return list(build_robot(model_id, BuildContext("conf", world=world), config).components)
+    finally:
+        if isinstance(world, PlaneWorld):
+            world.close()
 
 
 def _params() -> list[Any]:
     """(model id, component key) for every component of every registered model."""
     params: list[Any] = []
     for model_id in ROBOTS.ids():
-        env = environment(model_id)
         try:
-            robot = build_robot(model_id, BuildContext("conf", world=env.context_world), {})
+            keys = _components(model_id)
         except Exception:  # a registered model that cannot be built fails the suite
             params.append(pytest.param(model_id, "", id=f"{model_id}:build"))  # fails in the test
             continue
-        finally:
-            env.close()
-        params += [pytest.param(model_id, key, id=f"{model_id}:{key}") for key in robot.components]
+        params += [pytest.param(model_id, key, id=f"{model_id}:{key}") for key in keys]
     return params
 
 
 @pytest.mark.parametrize("model_id, key", _params())
 def test_registered_component_keeps_its_kind_contract(model_id: str, key: str) -> None:
     env = environment(model_id)
-    robot = build_robot(model_id, BuildContext("conf", world=env.context_world), {})
-    loop = ControlLoop(DT, world=env.stepper)
+    robot = build_robot(model_id, BuildContext("conf", world=env.context_world), env.config)
+    dt, clock = env.loop_dt_and_clock
+    loop = ControlLoop(dt, world=env.stepper, clock=clock)
     for component in robot.components.values():  # the others hold still meanwhile
         loop.add(component)
     loop.start()

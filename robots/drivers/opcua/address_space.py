@@ -60,7 +60,7 @@ class RobotNodes:
     positions: list[ua.NodeId] = field(default_factory=list)
     speeds: list[ua.NodeId] = field(default_factory=list)
     values: dict[str, ua.NodeId] = field(default_factory=dict)
-    """Our namespace's and the safety state's variables by name (`CommandState`,
+    """Our namespace's and the safety state's variables by name (`CommandStatus`,
     `EmergencyStop`, `Gripper.Width` ...)."""
     gripper: ua.NodeId | None = None
 
@@ -257,10 +257,9 @@ async def _set_unit(variable: Node, unit: str) -> None:
 
 
 async def _add_status(parent: Node, cw: int, nodes: RobotNodes, prefix: str) -> None:
-    await _add_variable(parent, cw, nodes, "CommandState", int(spec.CommandState.IDLE),
-                        ua.VariantType.Int32, prefix)
     await _add_variable(parent, cw, nodes, "CommandMessage", "", ua.VariantType.String, prefix)
-    await _add_variable(parent, cw, nodes, "CommandId", 0, ua.VariantType.UInt32, prefix)
+    await _add_variable(parent, cw, nodes, "CommandStatus", [0, int(spec.CommandState.IDLE)],
+                        ua.VariantType.UInt32, prefix)
 
 
 async def _add_variable(parent: Node, cw: int, nodes: RobotNodes, name: str, value: object,

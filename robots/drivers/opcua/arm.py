@@ -52,6 +52,7 @@ class OpcUaArm(Arm):
             raise NotActive(f"{self.name}: the controller at {self._link.config.endpoint} serves no "
                             f"frames {missing}; it has {list(self._link.frames)}")
         self._link.check()
+        self._take(self._state.stamp_s)
 
     def _shutdown(self) -> None:
         self._link.release()
@@ -61,6 +62,10 @@ class OpcUaArm(Arm):
         if self.lifecycle in (Lifecycle.UNCONFIGURED, Lifecycle.FINALIZED):
             return  # not connected (yet, or any more)
         self._link.check()
+        self._take(now_s)
+
+    def _take(self, now_s: float) -> None:
+        """The state from the link's latest values."""
         values = self._link.values()
         count = len(self._info.joint_names)
         position = np.array([values.get(f"positions[{i}]", np.nan) for i in range(count)])
@@ -76,7 +81,7 @@ class OpcUaArm(Arm):
         self._controller_estop = estop
 
     def update(self, now_s: float, dt_s: float) -> None:
-        self._commands.update(now_s, self._link.values())
+        self._commands.update(now_s, self._link.values(), estopped=self.estopped)
 
     # --- motion ------------------------------------------------------------------------------
     def _move_joints(self, target: FloatArray, speed: float, timeout_s: float) -> Goal[None]:

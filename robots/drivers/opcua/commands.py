@@ -1,5 +1,5 @@
 """A goal on the controller: started by one of our methods, ended by what the controller
-publishes (`CommandId`, `CommandState`, `CommandMessage`, spec.STATUS_VARIABLES)."""
+publishes (`CommandStatus` = [id, state], `CommandMessage`: spec.STATUS_VARIABLES)."""
 
 from __future__ import annotations
 
@@ -33,15 +33,18 @@ class RemoteCommands:
     def __init__(self, link: RobotLink, prefix: str) -> None:
         self._link, self._prefix = link, prefix
         self._command: _Command | None = None
+        self._estopped = False
 
     def start(self, goal: Goal[Any], method: str, *args: Any, timeout_s: float) -> Goal[Any]:
         """Send the call now (it does not block); the goal ends in a later `update()`."""
         self._command = _Command(goal, self._link.call(method, *args), timeout_s)
         return goal
 
-    def update(self, now_s: float, values: dict[str, Any], result: Any = None) -> None:
+    def update(self, now_s: float, values: dict[str, Any], *, estopped: bool, result: Any = None) -> None:
         """End the goal if the controller says its command ended (a success returns `result`),
-        refused it, or stays silent past the goal's own timeout plus the link timeout."""
+        refused it, or stays silent past the goal's own timeout plus the link timeout. A
+        cancelled goal ends MotionStopped, or EStopActive if the component is e-stopped."""
+        self._estopped = estopped
         command = self._command
         if command is None or command.goal.done():
             self._command = None
@@ -59,9 +62,10 @@ class RemoteCommands:
                 return self._end(command, _error(error))
             command.command_id = int(command_id)
         prefix = self._prefix
-        if values.get(prefix + "CommandId") != command.command_id:
+        status = list(values.get(prefix + "CommandStatus") or (0, 0))
+        if status[0] != command.command_id:
             return self._expire(command, now_s)
-        state = values.get(prefix + "CommandState")
+        state = status[1]
         if state == spec.CommandState.SUCCEEDED:
             command.goal.succeed(result)
             self._command = None
@@ -78,10 +82,13 @@ class RemoteCommands:
 
     def _end(self, command: _Command, error: RobotError) -> None:
         self._command = None
-        if command.goal.cancel_requested and not isinstance(error, EStopActive | NotActive):
-            command.goal.fail(MotionStopped(f"{command.goal.what}: stopped on request"))
+        goal = command.goal
+        if isinstance(error, NotActive) or not goal.cancel_requested:
+            goal.fail(error)
+        elif self._estopped:
+            goal.fail(EStopActive(f"{goal.what}: e-stopped"))
         else:
-            command.goal.fail(error)
+            goal.fail(MotionStopped(f"{goal.what}: stopped on request"))
 
 
 def _error(message: str) -> RobotError:

@@ -32,6 +32,7 @@ class OpcUaGripper(Gripper):
     def _configure(self) -> None:
         self._link.connect()
         self._link.check()
+        self._take(self._state.stamp_s)
 
     def _shutdown(self) -> None:
         self._link.release()
@@ -40,12 +41,17 @@ class OpcUaGripper(Gripper):
         if self.lifecycle in (Lifecycle.UNCONFIGURED, Lifecycle.FINALIZED):
             return  # not connected (yet, or any more)
         self._link.check()
+        self._take(now_s)
+
+    def _take(self, now_s: float) -> None:
+        """The state from the link's latest values."""
         values = self._link.values()
         self._state = GripperState(now_s, float(values.get("Gripper.Width", 0.0)),
                                    bool(values.get("Gripper.Holding", False)))
 
     def update(self, now_s: float, dt_s: float) -> None:
-        self._commands.update(now_s, self._link.values(), result=self._state.holding)
+        self._commands.update(now_s, self._link.values(), estopped=self.estopped,
+                             result=self._state.holding)
 
     def _move(self, width_m: float, force_n: float, timeout_s: float) -> Goal[bool]:
         goal: Goal[bool] = self._begin(Goal(f"{self.name}: move to {width_m:.4f} m", on_cancel=self._halt))

@@ -58,13 +58,22 @@ class _Session:
 
 
 class _Handler:
-    """Subscription callbacks (asyncio thread): values into the link's snapshot."""
+    """Subscription callbacks (asyncio thread): values into the link's snapshot, one publish
+    at a time (asyncua calls back item by item; the batch is applied once they are all in, so
+    the loop thread never sees half of one publish)."""
 
     def __init__(self, link: RobotLink, names: dict[ua.NodeId, str]) -> None:
         self._link, self._names = link, names
+        self._batch: dict[str, Any] = {}
 
     def datachange_notification(self, node: Node, value: Any, _data: Any) -> None:
-        self._link._update(self._names[node.nodeid], value)
+        if not self._batch:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._batch[self._names[node.nodeid]] = value
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, {}
+        self._link._update(batch)
 
     def status_change_notification(self, status: Any) -> None:
         code = getattr(status, "Status", status)
@@ -134,7 +143,7 @@ class RobotLink:
             raise NotActive(f"not connected to {self.config.endpoint}")
 
     def values(self) -> dict[str, Any]:
-        """The latest values by name (`positions`, `speeds`, `CommandState`, `Gripper.Width`...)."""
+        """The latest values by name (`positions[0]`, `speeds[0]`, `CommandStatus`, `Gripper.Width`...)."""
         with self._lock:
             return dict(self._values)
 
@@ -174,10 +183,24 @@ class RobotLink:
                 self._values, self._lost = {}, ""
                 self._heard = time.monotonic()
             await subscription.subscribe_data_change([client.get_node(n) for n in flat])
+            await self._first_values(len(flat))
         except BaseException:
             await client.disconnect()
             raise
         self._session = _Session(client, subscription, methods, frames)
+
+    async def _first_values(self, count: int) -> None:
+        """Wait until every subscribed value has arrived once (NotActive after the link timeout)."""
+        deadline = time.monotonic() + self.config.link_timeout_s + self.config.request_timeout_s
+        while True:
+            with self._lock:
+                missing = count - len(self._values)
+            if missing <= 0:
+                return
+            if time.monotonic() > deadline:
+                raise NotActive(f"{self.config.endpoint} sent {count - missing} of the robot's {count} "
+                                f"values after subscribing; is the controller publishing?")
+            await asyncio.sleep(self.config.publish_ms / 1000.0)
 
     async def _call(self, method: str, args: tuple[Any, ...]) -> list[Any]:
         session = self._session
@@ -191,10 +214,10 @@ class RobotLink:
             raise NotActive(f"{method} on {self.config.endpoint} failed: {_why(exc)}") from exc
         return list(result) if isinstance(result, list) else [] if result is None else [result]
 
-    def _update(self, name: str, value: Any) -> None:
+    def _update(self, batch: dict[str, Any]) -> None:
         with self._lock:
-            self._values[name] = value
-            if name == "Heartbeat":
+            self._values.update(batch)
+            if "Heartbeat" in batch:
                 self._heard = time.monotonic()
 
     def _lose(self, why: str) -> None:
@@ -252,7 +275,7 @@ async def _browse(client: Client, config: LinkConfig
         parameters = await (await _child_named(axes, joint, f"{config.device}/Axes")).get_child(std("ParameterSet"))
         names["positions"].append((await parameters.get_child(std("ActualPosition"))).nodeid)
         names["speeds"].append((await parameters.get_child(std("ActualSpeed"))).nodeid)
-    for name in ("CommandId", "CommandState", "CommandMessage", "JointEfforts", "FramePoses", "Heartbeat"):
+    for name in ("CommandStatus", "CommandMessage", "JointEfforts", "FramePoses", "Heartbeat"):
         names[name] = (await device.get_child(f"{cw}:{name}")).nodeid
     safety = (await (await system.get_child(std("SafetyStates"))).get_children())[0]
     for name in ("EmergencyStop", "ProtectiveStop"):
@@ -261,7 +284,7 @@ async def _browse(client: Client, config: LinkConfig
                for name in ("MoveJoints", "MovePose", "Stop", "EmergencyStop", "ResetEmergencyStop")}
     if config.gripper:
         gripper = await device.get_child([std("AdditionalComponents"), f"{cw}:Gripper"])
-        for name in ("CommandId", "CommandState", "CommandMessage", "Width", "Holding"):
+        for name in ("CommandStatus", "CommandMessage", "Width", "Holding"):
             names[f"Gripper.{name}"] = (await gripper.get_child(f"{cw}:{name}")).nodeid
         methods["MoveGripper"] = (gripper.nodeid, (await gripper.get_child(f"{cw}:MoveGripper")).nodeid)
     frames = tuple(await (await device.get_child(f"{cw}:FrameNames")).read_value())

@@ -11,7 +11,7 @@ The components run on their own control loop (a PyBullet world for the virtual c
 anything else that keeps the kind contracts); the server only uses their thread-safe API:
 motion methods start goals, `state()` is read `publish_hz` times a second into the variables.
 Commands: a method returns (CommandId, Error). An empty Error means the command runs; its
-outcome appears in CommandState and CommandMessage (written before CommandId).
+outcome appears in CommandStatus ([id, state]) and CommandMessage (written before it).
 """
 
 from __future__ import annotations
@@ -289,9 +289,8 @@ class RobotServer:
     async def _write_status(self, commands: _Commands, state: spec.CommandState, message: str,
                             command_id: int) -> None:
         prefix = commands.prefix
-        await self._write(prefix + "CommandState", ua.Variant(int(state), ua.VariantType.Int32))
         await self._write(prefix + "CommandMessage", message)
-        await self._write(prefix + "CommandId", ua.Variant(command_id, ua.VariantType.UInt32))
+        await self._write(prefix + "CommandStatus", ua.Variant([command_id, int(state)], ua.VariantType.UInt32))
 
     async def _write(self, name: str, value: Any) -> None:
         assert self._nodes is not None

@@ -152,9 +152,10 @@ class CommandState(enum.IntEnum):
 METHODS = ("MoveJoints", "MovePose", "MoveGripper", "Stop", "EmergencyStop", "ResetEmergencyStop")
 """Methods of our namespace on the motion device (`MoveGripper` on its gripper object)."""
 
-STATUS_VARIABLES = ("CommandId", "CommandState", "CommandMessage")
-"""A command's id is returned by its method; `CommandState` and `CommandMessage` are written
-before `CommandId`, so a client that sees the id with a final state sees that id's outcome."""
+STATUS_VARIABLES = ("CommandStatus", "CommandMessage")
+"""`CommandStatus` (UInt32[2]) is the last command's id (its method returned it) and its
+`CommandState`, in one value so they never tear; `CommandMessage` (why it failed) is written
+before it, so a client that sees a final status has that command's message."""
 
 ERROR_PREFIXES = ("LimitViolation", "Unreachable", "MotionTimeout", "CollisionDetected",
                   "MotionStopped", "EStopActive", "NotActive")

@@ -6,7 +6,15 @@ import argparse
 import sys
 
 from cellwright import __version__
-from cellwright.app import commands, demo, registries, state_tail, virtual_device, workflow_cli
+from cellwright.app import (
+    commands,
+    demo,
+    registries,
+    state_tail,
+    virtual_controller,
+    virtual_device,
+    workflow_cli,
+)
 from cellwright.cells import cli as cell_cli
 from cellwright.orchestrator import cli as orchestrator_cli
 
@@ -14,7 +22,7 @@ from cellwright.orchestrator import cli as orchestrator_cli
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="cellwright", description="Orchestrate robot cells: jobs over gRPC, cells of "
-        "robot components in PyBullet simulation or as mocks (real drivers to come), state over "
+        "robot components in PyBullet simulation, as mocks or on real drivers (OPC UA, Modbus TCP), state over "
         "ZeroMQ.")
     root.add_argument("--version", action="version", version=f"cellwright {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
@@ -26,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     registries.add_parser(sub)
     workflow_cli.add_parser(sub)
     virtual_device.add_parser(sub)
+    virtual_controller.add_parser(sub)
     return root
 
 

@@ -681,7 +681,9 @@ def _interrupt(env: _Env, kind: _Kind, how: str) -> None:
     with env.report.section(f"{how}() during a motion"):
         # The interruption comes from a listener on the loop thread at the motion's 5th
         # tick: a lockstep loop without a world may finish a short motion before a test
-        # thread could react, and a fixed tick keeps runs repeatable.
+        # thread could react, and a fixed tick keeps runs repeatable. On a wall-clock loop
+        # (a real device, moving in real time behind a network) at its first running tick.
+        after = 5 if loop.lockstep else 1
         holder: list[Goal[Any]] = []
         interrupted: list[float] = []
         ended = threading.Event()
@@ -694,7 +696,7 @@ def _interrupt(env: _Env, kind: _Kind, how: str) -> None:
                 ended.set()
             elif not c.has_pending_goal and c.goal is goal:  # admitted: it is moving
                 interrupted.append(now_s)
-                if len(interrupted) >= 5:
+                if len(interrupted) >= after:
                     {"stop": c.stop, "estop": c.estop, "cancel": goal.cancel}[how]()
                     ended.set()
 
@@ -709,9 +711,9 @@ def _interrupt(env: _Env, kind: _Kind, how: str) -> None:
             return
         holder.append(goal)
         try:
-            wait_until(ended.is_set, env.wall_timeout_s, f"the motion ran 5 ticks and {how}() was called")
+            wait_until(ended.is_set, env.wall_timeout_s, f"the motion ran {after} ticks and {how}() was called")
             loop.remove_listener(interrupt)
-            assert len(interrupted) >= 5, (
+            assert len(interrupted) >= after, (
                 f"the motion ended ({goal.error() or 'succeeded'}) before {how}() could be tested")
             started = interrupted[-1]
             assert goal.wait(env.wall_timeout_s), f"the goal did not end after {how}()"
