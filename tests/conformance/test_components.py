@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _modbus import modbus_environment
+from _opcua import opcua_environment
 
 from cellwright.api.layout import Station
 from cellwright.robots import (
@@ -39,9 +41,6 @@ from cellwright.robots.mock import KinematicScene, MockArm, MockBase, MockIO, Mo
 from cellwright.robots.models.franka_panda import TOOL_FRAME
 from cellwright.testing import check_component, wait_until
 from cellwright.testing.worlds import PlaneWorld
-
-from _modbus import modbus_environment
-from _opcua import opcua_environment
 
 DT = 1.0 / 240.0
 WALL_DT = 0.01
