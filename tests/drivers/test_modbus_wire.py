@@ -101,7 +101,8 @@ def test_a_client_runs_the_pybullet_conveyor_and_a_part_on_it_trips_part_present
     assert x_of(cube) - start_x > 0.6  # carried along the belt's axis to the sensor
 
     assert bus.write_single_coil(0, False)
-    assert bus.read_discrete_inputs(1, 1) == [False] and bus.read_input_registers(1, 1) == [0]
+    wait_until(lambda: bus.read_discrete_inputs(1, 1) == [False], HANG_S, "RUNNING off")
+    assert bus.read_input_registers(1, 1) == [0]
     loop.sleep(0.3).result(HANG_S)
     here = x_of(cube)
     loop.sleep(0.3).result(HANG_S)
