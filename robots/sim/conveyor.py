@@ -73,11 +73,6 @@ class PyBulletConveyor(IO):
     def busy(self) -> bool:
         return bool(self._queued) or super().busy()
 
-    @property
-    def belt_body(self) -> int | None:
-        """The belt's PyBullet body id (None until configured)."""
-        return self._belt
-
     # --- lifecycle (loop thread) -----------------------------------------------------------
     def _configure(self) -> None:
         if self._belt is not None:

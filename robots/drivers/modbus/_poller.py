@@ -80,24 +80,35 @@ class Poller(Generic[S]):
             return self.latest
 
     def close(self) -> None:
-        """Stop polling (any thread; waits at most one request's timeout) and disconnect."""
+        """Send the queued writes (a last stop), stop polling and disconnect (any thread;
+        waits at most a few requests' timeouts)."""
         with self._wake:
             self._closing = True
             self._wake.notify_all()
         if self._thread is not threading.current_thread():
-            self._thread.join(self._link.endpoint.timeout_s * 4 + 1.0)
+            self._thread.join(self._link.endpoint.timeout_s * (len(self._writes) + 2) + 1.0)
+
+    def _flush(self, writes: list[_Write]) -> None:
+        """Closing: send what is queued once, best effort (the device may be gone)."""
+        for write in writes:
+            try:
+                write.send(self._link)
+            except DeviceError:
+                return
 
     def _run(self) -> None:
         missed, acked, count = 0, 0, 0
         due = time.monotonic()
         try:
             while True:
-                with self._wake:
-                    while not self._closing and not self._writes and time.monotonic() < due:
+                with self._wake:  # queued writes go at once, except right after a miss
+                    while (not self._closing and (missed or not self._writes)
+                           and time.monotonic() < due):
                         self._wake.wait(max(0.0, due - time.monotonic()))
-                    if self._closing:
-                        return
-                    writes = list(self._writes)
+                    writes, closing = list(self._writes), self._closing
+                if closing:
+                    self._flush(writes)
+                    return
                 due = time.monotonic() + self.period_s
                 try:
                     for write in writes:

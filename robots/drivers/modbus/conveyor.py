@@ -33,14 +33,12 @@ _RUN, _SETPOINT = CONVEYOR["RUN"], CONVEYOR["SPEED_SETPOINT"]
 
 @dataclass(frozen=True)
 class ConveyorStatus:
-    """One poll of every table, in SI units."""
+    """What the component uses of one poll of every table, in SI units."""
 
     run: bool
     speed_setpoint_m_s: float
     part_present: bool
-    running: bool
     fault: int
-    actual_speed_m_s: float
     max_speed_m_s: float
 
 
@@ -52,8 +50,7 @@ def read_status(link: Link) -> ConveyorStatus:
                               link.read(what, table, len(CONVEYOR.in_table(table))), strict=True)}
     return ConveyorStatus(
         run=bool(values["RUN"]), speed_setpoint_m_s=_SETPOINT.to_si(values["SPEED_SETPOINT"]),
-        part_present=bool(values["PART_PRESENT"]), running=bool(values["RUNNING"]),
-        fault=values["FAULT"], actual_speed_m_s=CONVEYOR["ACTUAL_SPEED"].to_si(values["ACTUAL_SPEED"]),
+        part_present=bool(values["PART_PRESENT"]), fault=values["FAULT"],
         max_speed_m_s=CONVEYOR["MAX_SPEED"].to_si(values["MAX_SPEED"]))
 
 

@@ -49,7 +49,6 @@ class GripperStatus:
     """The status block in SI units."""
 
     activated: bool
-    going: bool
     object: ObjectStatus
     fault: int
     width_m: float
@@ -68,7 +67,6 @@ def read_status(link: Link) -> GripperStatus:
     word = raw["GRIPPER_STATUS"]
     return GripperStatus(
         activated=_STATUS_WORD.bit("gSTA").get(word) == ActivationStatus.ACTIVE,
-        going=bool(_STATUS_WORD.bit("gGTO").get(word)),
         object=ObjectStatus(_STATUS_WORD.bit("gOBJ").get(word)),
         fault=raw["FAULT"],
         width_m=GRIPPER["POSITION"].to_si(raw["POSITION"]),
