@@ -117,7 +117,7 @@ def test_an_untrusted_cell_is_refused_with_the_reason_and_trusting_it_needs_no_r
                          "server_certificate": str(controller.server.certificate)})
     try:
         arm = robot.components["arm"]
-        with pytest.raises(NotActive, match="cannot connect.*(Untrusted|BadCertificate|Bad)"):
+        with pytest.raises(NotActive, match=r"cannot connect.*Bad"):
             loop.call(arm.activate, HANG_GUARD_S)
         rejected = list((tmp_path / "controller" / "rejected").glob("*.der"))
         assert len(rejected) == 1
