@@ -121,7 +121,9 @@ class ModbusGripper(Gripper):
         self._poller: Poller[GripperStatus] | None = None
         self._polled: Polled[GripperStatus] | None = None
         self._still = False
-        self._halt_seq: int | None = None
+        self._halt_seq = self._halted = 0
+        """The last stop written, and the last one the device was seen still after: busy
+        while they differ (counters, so a stop from another thread is never lost)."""
         self._stop_latched = False
 
     def info(self) -> GripperInfo:
@@ -131,7 +133,7 @@ class ModbusGripper(Gripper):
         return self._state
 
     def busy(self) -> bool:
-        return self._halt_seq is not None or super().busy()
+        return self._halt_seq != self._halted or super().busy()
 
     # --- lifecycle (loop thread) -----------------------------------------------------------
     def _configure(self) -> None:
@@ -146,7 +148,7 @@ class ModbusGripper(Gripper):
             raise
         self._poller = Poller(link, read_status, status, period_s=self.poll_period_s,
                               max_missed=self.max_missed_polls, name=f"modbus {self.name}")
-        self._polled, self._halt_seq, self._stop_latched = None, None, False
+        self._polled, self._halt_seq, self._halted, self._stop_latched = None, 0, 0, False
 
     def _activate(self) -> None:
         poller = self._require_poller()
@@ -206,8 +208,9 @@ class ModbusGripper(Gripper):
             return
         stop_latched, self._stop_latched = self._stop_latched, False
         moving = polled.state.object is ObjectStatus.MOVING
-        if self._halt_seq is not None and polled.acked >= self._halt_seq and not moving and self._still:
-            self._halt_seq = None
+        halt = self._halt_seq
+        if polled.acked >= halt and not moving and self._still:
+            self._halted = halt
         goal = self._goal
         if not isinstance(goal, _Move) or goal.done():
             return
