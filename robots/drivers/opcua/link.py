@@ -257,46 +257,72 @@ class RobotLink:
 
 async def _browse(client: Client, config: LinkConfig
                   ) -> tuple[dict[str, Any], dict[str, tuple[ua.NodeId, ua.NodeId]], tuple[str, ...]]:
-    """Find the robot's nodes by the OPC 40010 structure; NotActive if it is not as expected."""
-    di = await client.get_namespace_index(spec.DI_URI)
-    robotics = await client.get_namespace_index(spec.ROBOTICS_URI)
-    cw = await client.get_namespace_index(spec.CELLWRIGHT_URI)
+    """Find the robot's nodes by the OPC 40010 structure, in a few batched requests (a slow
+    link costs a round trip each); NotActive if it is not as expected."""
+    uris = list(await client.get_namespace_array())
+    missing = [uri for uri in (spec.DI_URI, spec.ROBOTICS_URI, spec.CELLWRIGHT_URI) if uri not in uris]
+    if missing:
+        raise NotActive(f"{config.endpoint} serves no namespace {missing}: not an OPC 40010 robot "
+                        f"controller with Cellwright's methods (docs/drivers.md)")
+    di, robotics, cw = (uris.index(u) for u in (spec.DI_URI, spec.ROBOTICS_URI, spec.CELLWRIGHT_URI))
 
-    def std(name: str) -> str:
-        return f"{di if name in spec.DI_NAMES else robotics}:{name}"
+    def std(name: str) -> ua.QualifiedName:
+        return ua.QualifiedName(name, di if name in spec.DI_NAMES else robotics)
+
+    def ours(name: str) -> ua.QualifiedName:
+        return ua.QualifiedName(name, cw)
 
     device_set = await client.nodes.objects.get_child(std("DeviceSet"))
-    system = await _child_named(device_set, config.robot, "DeviceSet")
-    device = await _child_named(await system.get_child(std("MotionDevices")), config.device,
-                                f"{config.robot}/MotionDevices")
-    axes = await device.get_child(std("Axes"))
-    names: dict[str, Any] = {"positions": [], "speeds": []}
-    for joint in config.joints:
-        parameters = await (await _child_named(axes, joint, f"{config.device}/Axes")).get_child(std("ParameterSet"))
-        names["positions"].append((await parameters.get_child(std("ActualPosition"))).nodeid)
-        names["speeds"].append((await parameters.get_child(std("ActualSpeed"))).nodeid)
-    for name in ("CommandStatus", "CommandMessage", "JointEfforts", "FramePoses", "Heartbeat"):
-        names[name] = (await device.get_child(f"{cw}:{name}")).nodeid
-    safety = (await (await system.get_child(std("SafetyStates"))).get_children())[0]
-    for name in ("EmergencyStop", "ProtectiveStop"):
-        names[name] = (await safety.get_child([std("ParameterSet"), std(name)])).nodeid
-    methods = {name: (device.nodeid, (await device.get_child(f"{cw}:{name}")).nodeid)
-               for name in ("MoveJoints", "MovePose", "Stop", "EmergencyStop", "ResetEmergencyStop")}
+    system = await _child_named(client, device_set.nodeid, config.robot, "DeviceSet")
+    motion_devices = await client.get_node(system).get_child(std("MotionDevices"))
+    device = await _child_named(client, motion_devices.nodeid, config.device, f"{config.robot}/MotionDevices")
+    axes = await client.get_node(device).get_child(std("Axes"))
+    axis_names = {d.BrowseName.Name: d.BrowseName for d in await axes.get_children_descriptions()}
+    absent = [j for j in config.joints if j not in axis_names]
+    if absent:
+        raise NotActive(f"the controller has no axes {absent} under {config.device}/Axes; it has {sorted(axis_names)}")
+    axis_paths = [[axis_names[j], std("ParameterSet"), std(leaf)] for leaf in ("ActualPosition", "ActualSpeed")
+                  for j in config.joints]
+    found = await _paths(axes, axis_paths)
+    count = len(config.joints)
+    names: dict[str, Any] = {"positions": found[:count], "speeds": found[count:]}
+    variables = ["CommandStatus", "CommandMessage", "JointEfforts", "FramePoses", "Heartbeat"]
+    methods = ["MoveJoints", "MovePose", "Stop", "EmergencyStop", "ResetEmergencyStop"]
+    own = [*variables, *methods, "FrameNames"]
+    by_name = dict(zip(own, await _paths(client.get_node(device), [[ours(n)] for n in own]), strict=True))
+    names |= {n: by_name[n] for n in variables}
+    calls = {n: (device, by_name[n]) for n in methods}
     if config.gripper:
-        gripper = await device.get_child([std("AdditionalComponents"), f"{cw}:Gripper"])
-        for name in ("CommandStatus", "CommandMessage", "Width", "Holding"):
-            names[f"Gripper.{name}"] = (await gripper.get_child(f"{cw}:{name}")).nodeid
-        methods["MoveGripper"] = (gripper.nodeid, (await gripper.get_child(f"{cw}:MoveGripper")).nodeid)
-    frames = tuple(await (await device.get_child(f"{cw}:FrameNames")).read_value())
-    return names, methods, frames
+        folder = [std("AdditionalComponents"), ours("Gripper")]
+        items = ["CommandStatus", "CommandMessage", "Width", "Holding", "MoveGripper"]
+        gripper, *found_items = await _paths(client.get_node(device), [folder, *([*folder, ours(n)] for n in items)])
+        gripper_nodes = dict(zip(items, found_items, strict=True))
+        names |= {f"Gripper.{n}": gripper_nodes[n] for n in items[:-1]}
+        calls["MoveGripper"] = (gripper, gripper_nodes["MoveGripper"])
+    safety_states = await client.get_node(system).get_child(std("SafetyStates"))
+    safety = (await safety_states.get_children_descriptions())[0].BrowseName
+    names |= dict(zip(("EmergencyStop", "ProtectiveStop"), await _paths(safety_states, [
+        [safety, std("ParameterSet"), std(n)] for n in ("EmergencyStop", "ProtectiveStop")]), strict=True))
+    frames = tuple(await client.get_node(by_name["FrameNames"]).read_value())
+    return names, calls, frames
 
 
-async def _child_named(parent: Node, name: str, where: str) -> Node:
-    children = await parent.get_children()
+async def _paths(start: Node, paths: list[list[ua.QualifiedName]]) -> list[ua.NodeId]:
+    """The node at each browse path from `start`, in one request; NotActive naming a missing one."""
+    results = await start.get_children_by_path(paths, raise_on_partial_error=False)
+    for path, result in zip(paths, results, strict=True):
+        if not result:
+            raise NotActive(f"the controller serves no {'/'.join(q.Name for q in path)} "
+                            f"(docs/drivers.md lists the address space)")
+    return [result[0].nodeid for result in results if result]
+
+
+async def _child_named(client: Client, parent: ua.NodeId, name: str, where: str) -> ua.NodeId:
+    children = await client.get_node(parent).get_children_descriptions()
     for child in children:
-        if (await child.read_browse_name()).Name == name:
-            return child
-    found = [(await c.read_browse_name()).Name for c in children]
+        if child.BrowseName.Name == name:
+            return child.NodeId
+    found = [c.BrowseName.Name for c in children]
     raise NotActive(f"the controller has no {name!r} under {where}; it has {found}")
 
 
