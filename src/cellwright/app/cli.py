@@ -9,6 +9,7 @@ from cellwright import __version__
 from cellwright.app import (
     commands,
     demo,
+    promote,
     registries,
     state_tail,
     virtual_controller,
@@ -35,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     workflow_cli.add_parser(sub)
     virtual_device.add_parser(sub)
     virtual_controller.add_parser(sub)
+    promote.add_parser(sub)
     return root
 
 
