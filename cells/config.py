@@ -17,6 +17,9 @@
                                      # realtime|fast)
     auto_start: true                 # Reset + Start on launch, so the cell takes work
     publish_hz: 120                  # robot state rate on the cell's clock (>= 100)
+    orchestrator_grace_s: 30         # without its orchestrator this long (wall time; never
+                                     # less than the lease), the cell stops its robots and
+                                     # Holds; until then its task runs on (a restart costs nothing)
     safety: {warning_m: 1.5, protective_m: 0.8, slow_fraction: 0.3, clear_s: 1.0,
              hysteresis_m: 0.1}      # speed and separation monitoring (robots.safety): on
                                      # with a presence robot (people: pybullet.presence);
@@ -36,7 +39,9 @@ from cellwright.robots.loop import CLOCKS
 from cellwright.robots.safety import SafetyConfig
 
 KEYS = {"cell_id", "tags", "world", "layout", "robots", "parts", "skills", "seed",
-        "state_endpoint", "clock", "realtime", "auto_start", "publish_hz", "safety"}
+        "state_endpoint", "clock", "realtime", "auto_start", "publish_hz", "safety",
+        "orchestrator_grace_s"}
+DEFAULT_ORCHESTRATOR_GRACE_S = 30.0
 PART_LOCATORS = ("pybullet.ground_truth", "mock.parts")
 
 
@@ -73,6 +78,9 @@ class CellConfig:
     clock: str | None = None
     auto_start: bool = True
     publish_hz: float = 120.0
+    orchestrator_grace_s: float = DEFAULT_ORCHESTRATOR_GRACE_S
+    """Wall seconds a cell works on without its orchestrator before it stops and Holds
+    (the lease the orchestrator announces is the floor)."""
     safety: SafetyConfig | None = None
     """`safety:` as given (None: not given; a cell with a presence component then
     monitors with the defaults)."""
@@ -146,6 +154,9 @@ def parse_config(doc: Any, source: str) -> CellConfig:
     publish_hz = doc.get("publish_hz", 120.0)
     if not isinstance(publish_hz, (int, float)) or not 100 <= publish_hz <= 1000:
         raise fail("publish_hz", f"{publish_hz!r} must be a number in 100..1000 (Hz of the cell's clock)")
+    grace = doc.get("orchestrator_grace_s", DEFAULT_ORCHESTRATOR_GRACE_S)
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 < grace <= 86400:
+        raise fail("orchestrator_grace_s", f"{grace!r} must be a number of seconds in (0, 86400]")
     for key in ("realtime", "auto_start"):
         if key in doc and not isinstance(doc[key], bool):
             raise fail(key, "expected true or false")
@@ -183,7 +194,7 @@ def parse_config(doc: Any, source: str) -> CellConfig:
         skills=tuple(skills) if skills is not None else None, seed=seed,
         state_endpoint=str(doc.get("state_endpoint", "tcp://127.0.0.1:0")),
         clock=clock, auto_start=doc.get("auto_start", True),
-        publish_hz=float(publish_hz), safety=safety,
+        publish_hz=float(publish_hz), orchestrator_grace_s=float(grace), safety=safety,
         source=source)
 
 

@@ -35,6 +35,7 @@ from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import state_pb2
 
 log = logging.getLogger(__name__)
+LINK_WATCH_PERIOD_S = 0.1
 
 
 def resolve_skills(config: CellConfig) -> dict[str, Skill]:
@@ -121,9 +122,25 @@ class CellController:
                      sorted(self.skills), self.state_endpoint)
             if self.config.auto_start:
                 await self._operations.auto_start()
-            await self.session.run()
+            watch = asyncio.create_task(self._watch_orchestrator())
+            try:
+                await self.session.run()
+            finally:
+                watch.cancel()
         finally:
             await shut_down(self._shutdown)
+
+    async def _watch_orchestrator(self) -> None:
+        """Past the grace without its orchestrator (wall time, at least the lease), stop the
+        robots and Hold; an operator Unholds the cell once it is back."""
+        while True:
+            await asyncio.sleep(LINK_WATCH_PERIOD_S)
+            grace = max(self.config.orchestrator_grace_s, self.session.lease_ttl_s)
+            offline = self.session.offline_s()
+            if offline > grace:
+                await self.operations.hold_without_orchestrator(
+                    f"cell {self.config.cell_id}: no orchestrator for {offline:.2f} s "
+                    f"(grace {grace:.2f} s)")
 
     def _shutdown(self) -> None:
         if self.runtime is not None:

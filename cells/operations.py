@@ -10,7 +10,7 @@ from cellwright.cells.packml import Command, PackmlMachine, State
 from cellwright.cells.skills import SkillError
 from cellwright.cells.skills.motion import move_to
 from cellwright.cells.tasks import TaskRunner
-from cellwright.robots import Arm, CollisionDetected, Gripper, Pose, RobotError, Unreachable
+from cellwright.robots import Arm, CollisionDetected, Component, Gripper, Lifecycle, Pose, RobotError, Unreachable
 
 log = logging.getLogger(__name__)
 RETRACT_M = 0.12  # Resetting lifts the tool this far before homing
@@ -56,6 +56,17 @@ class Operations:
             log.error("aborting: %s failed: %s", component, reason)
             self.apply(Command.ABORT)
 
+    async def hold_without_orchestrator(self, why: str) -> None:
+        """The orchestrator has been gone past the grace: stop the robots (the task in
+        progress ends as stopped, its result kept for the orchestrator) and Hold, until an
+        operator Unholds the cell."""
+        if self.packml.state is not State.EXECUTE:
+            return
+        log.error("%s: stopping the robots and holding", why)
+        await self._interrupt(why)
+        if self.packml.state is State.EXECUTE:
+            self.apply(Command.HOLD)
+
     async def auto_start(self) -> None:
         """Reset and Start, so the cell takes work; stop trying (and stay connectable, for
         an operator to Clear) if a step does not land where it should."""
@@ -83,6 +94,7 @@ class Operations:
                     component.estop()
                 await self._interrupt("aborted")
             elif state is State.CLEARING:
+                await self._reactivate_failed(components)
                 for component in components:
                     component.reset_estop()
                 self.tasks.resume_components()
@@ -103,6 +115,16 @@ class Operations:
             return
         if self.packml.entry == entry:
             self.packml.state_complete()
+
+    async def _reactivate_failed(self, components: list[Component]) -> None:
+        """Clearing: activate the components in ERROR again (a driver reconnects); one that
+        cannot raises, and the cell aborts again with its reason."""
+        loop = self.tasks.runtime.loop
+        for component in components:
+            if component.lifecycle is Lifecycle.ERROR:
+                log.info("Clearing: activating %s again (it failed: %s)", component.name,
+                         component.error_reason)
+                await asyncio.wrap_future(loop.submit(component.activate))
 
     def _home(self) -> None:
         """Resetting (on the skill thread): open the grippers, lift each arm's tool clear of

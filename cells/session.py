@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +69,14 @@ class Session:
         self._hello, self._heartbeat, self._handle = hello, heartbeat, handle
         self._welcomed = welcomed
         self._outbox: asyncio.Queue[cell_pb.ConnectRequest] | None = None
+        self.lease_ttl_s = 0.0
+        """The lease the orchestrator announced in its last welcome (0 before any)."""
+        self._lost_at: float | None = None  # monotonic wall time; None while welcomed or never
+
+    def offline_s(self) -> float:
+        """Wall seconds since a welcomed session ended (0 while connected, or before the first
+        welcome: a cell never welcomed has no work of the orchestrator's to protect)."""
+        return 0.0 if self._lost_at is None else time.monotonic() - self._lost_at
 
     def send(self, message: cell_pb.ConnectRequest) -> None:
         """Queue a message for the orchestrator; dropped while not welcomed (the next hello
@@ -103,6 +112,7 @@ class Session:
         if first is grpc.aio.EOF or not first.HasField("welcome"):
             return
         reset_backoff()
+        self.lease_ttl_s, self._lost_at = first.welcome.lease_ttl_ms / 1000, None
         log.info("connected to %s", self.orchestrator)
         outbox: asyncio.Queue[cell_pb.ConnectRequest] = asyncio.Queue()
         self._outbox = outbox
@@ -115,7 +125,7 @@ class Session:
             while (message := await call.read()) is not grpc.aio.EOF:
                 self._handle(message)
         finally:
-            self._outbox = None
+            self._outbox, self._lost_at = None, time.monotonic()
             beats.cancel()
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,11 +19,12 @@ import pytest
 from google.protobuf import struct_pb2
 
 from cellwright.cells.config import RobotEntry
-from cellwright.cells.packml import Command
+from cellwright.cells.packml import Command, State
 from cellwright.cells.session import BACKOFF_START_S
+from cellwright.testing import wait_until
 from cellwright.v1 import cell_service_pb2 as cell_pb
 from cellwright.v1 import cell_service_pb2_grpc as cell_grpc
-from cellwright.v1 import job_pb2
+from cellwright.v1 import job_pb2, packml_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import job_service_pb2_grpc as job_grpc
 
@@ -40,8 +42,8 @@ class Session:
     async def send(self, **message: Any) -> None:
         await self._context.write(cell_pb.ConnectResponse(**message))
 
-    async def welcome(self) -> None:
-        await self.send(welcome=cell_pb.Welcome(heartbeat_interval_ms=1000, lease_ttl_ms=5000))
+    async def welcome(self, lease_ttl_ms: int = 5000) -> None:
+        await self.send(welcome=cell_pb.Welcome(heartbeat_interval_ms=1000, lease_ttl_ms=lease_ttl_ms))
 
     async def update(self, task_id: str, *states: int) -> cell_pb.TaskUpdate:
         """The next TaskUpdate for `task_id` in one of `states` (other messages are skipped)."""
@@ -274,3 +276,35 @@ async def test_the_hello_advertises_result_schemas_and_a_result_breaking_one_fai
     assert final.error.message == ("skill broken_result broke its result_schema: result.part_id: "
                                    "expected string, got int 7")
     assert not final.HasField("result")
+
+
+async def test_without_its_orchestrator_a_cell_runs_through_the_grace_then_stops_its_robots_and_holds(
+        scripted_orchestrator: ScriptedOrchestrator, start_cell: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="cellwright.cells.operations")
+    cell = await start_cell("noop-1", address=scripted_orchestrator.address, wait_execute=False,
+                            orchestrator_grace_s=0.2)
+    controller = cell.controller
+    session = await scripted_orchestrator.accept()
+    await session.welcome(lease_ttl_ms=1500)  # the lease is the grace's floor: 1.5 s, not 0.2
+    await session.send(assign=noop("t-1", 1, duration_s=600))
+    await session.update("t-1", job_pb2.TASK_STATE_RUNNING)
+    await scripted_orchestrator.stop()
+    assert controller.tasks.current is not None, "the task stopped when the orchestrator went"
+
+    await asyncio.to_thread(wait_until, lambda: controller.packml.state is State.HELD, TIMEOUT_S,
+                            "the cell Holds once the grace has passed")
+    held = [r.getMessage() for r in caplog.records if "no orchestrator for" in r.getMessage()]
+    match = re.search(r"no orchestrator for ([0-9.]+) s \(grace 1.50 s\)", held[0])
+    assert match is not None and float(match.group(1)) >= 1.5, held
+    assert controller.tasks.current is None  # the robots were stopped, the task ended
+
+    await scripted_orchestrator.start()  # back: the result was kept and goes out after the welcome
+    session = await scripted_orchestrator.accept()
+    await session.welcome()
+    final = await session.update("t-1", *FINAL)
+    assert final.state == job_pb2.TASK_STATE_FAILED and final.error.reason == "stopped", final
+    assert controller.packml.state is State.HELD  # holding until told otherwise
+    await session.send(command=cell_pb.Command(command_id="c-1", command=packml_pb2.PACKML_COMMAND_UNHOLD))
+    await asyncio.to_thread(wait_until, lambda: controller.packml.state is State.EXECUTE, TIMEOUT_S,
+                            "an operator's Unhold returns the cell to Execute")
