@@ -9,6 +9,7 @@ from cellwright import __version__
 from cellwright.app import (
     commands,
     demo,
+    driver_check,
     promote,
     registries,
     state_tail,
@@ -36,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     workflow_cli.add_parser(sub)
     virtual_device.add_parser(sub)
     virtual_controller.add_parser(sub)
+    driver_check.add_parser(sub)
     promote.add_parser(sub)
     return root
 
