@@ -10,15 +10,17 @@ assertions are on loop time.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
 from _modbus import modbus_environment
 from _opcua import opcua_environment
+from _served import Served
 
 from cellwright.api.layout import Station
 from cellwright.robots import (
@@ -39,7 +41,7 @@ from cellwright.robots import (
 )
 from cellwright.robots.mock import KinematicScene, MockArm, MockBase, MockIO, MockPartLocator
 from cellwright.robots.models.franka_panda import TOOL_FRAME
-from cellwright.testing import check_component, wait_until
+from cellwright.testing import check_component, check_link_loss, wait_until
 from cellwright.testing.worlds import PlaneWorld
 
 DT = 1.0 / 240.0
@@ -55,20 +57,24 @@ class Environment:
 
     context_world: Any
     stepper: PlaneWorld | None
-    config: dict[str, Any] = field(default_factory=dict)
-    closer: Callable[[], None] | None = None
+    served: Served | None = None
+    """A real driver's server on loopback (its config, close, break and restore)."""
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.served.config if self.served is not None else {}
 
     @property
     def loop_dt_and_clock(self) -> tuple[float, str]:
         """Simulated and mock drivers tick in lockstep; real drivers on the wall clock (their
         devices move in real time), at the 100 Hz of a cell without a world."""
-        return (DT, "lockstep") if self.closer is None else (WALL_DT, "realtime")
+        return (DT, "lockstep") if self.served is None else (WALL_DT, "realtime")
 
     def close(self) -> None:
         if self.stepper is not None:
             self.stepper.close()
-        if self.closer is not None:
-            self.closer()
+        if self.served is not None:
+            self.served.close()
 
 
 def environment(model_id: str) -> Environment:
@@ -81,11 +87,9 @@ def environment(model_id: str) -> Environment:
     if driver == "mock":
         return Environment(KinematicScene(), None)
     if driver == "opcua":
-        config, closer = opcua_environment(model_id)
-        return Environment(None, None, config, closer)
+        return Environment(None, None, opcua_environment(model_id))
     if driver == "modbus":
-        config, closer = modbus_environment(model_id)
-        return Environment(None, None, config, closer)
+        return Environment(None, None, modbus_environment(model_id))
     return Environment(None, None)
 
 
@@ -115,8 +119,9 @@ def _params() -> list[Any]:
     return params
 
 
-@pytest.mark.parametrize("model_id, key", _params())
-def test_registered_component_keeps_its_kind_contract(model_id: str, key: str) -> None:
+@contextlib.contextmanager
+def _model_running(model_id: str) -> Iterator[tuple[Robot, ControlLoop, Environment]]:
+    """The model's robot built in its environment, on a started loop, every component active."""
     env = environment(model_id)
     robot = build_robot(model_id, BuildContext("conf", world=env.context_world), env.config)
     dt, clock = env.loop_dt_and_clock
@@ -127,12 +132,26 @@ def test_registered_component_keeps_its_kind_contract(model_id: str, key: str) -
     try:
         for component in robot.components.values():
             loop.call(component.activate)
-        check_component(robot.components[key], loop)
+        yield robot, loop, env
     finally:
         for component in robot.components.values():
             loop.call(component.shutdown)
         loop.stop()
         env.close()
+
+
+@pytest.mark.parametrize("model_id, key", _params())
+def test_registered_component_keeps_its_kind_contract(model_id: str, key: str) -> None:
+    with _model_running(model_id) as (robot, loop, _env):
+        check_component(robot.components[key], loop)
+
+
+@pytest.mark.parametrize("model_id, key", [p for p in _params() if ROBOTS.get(p.values[0]).driver
+                                           in PLACEHOLDER_CONFIGS])
+def test_a_real_driver_turns_a_lost_link_into_an_error_and_recovers(model_id: str, key: str) -> None:
+    with _model_running(model_id) as (robot, loop, env):
+        assert env.served is not None
+        check_link_loss(robot.components[key], loop, env.served.break_link, env.served.restore_link)
 
 
 # --- the kit catches broken components ----------------------------------------------------------

@@ -789,3 +789,57 @@ def check_component(component: Component, loop: ControlLoop, *, motion: bool = T
 
 
 __all__ = ["check_component"]
+
+
+def check_link_loss(component: Component, loop: ControlLoop, break_link: Callable[[], None],
+                    restore_link: Callable[[], None], *, wall_timeout_s: float = 60.0) -> float:
+    """Check that a lost connection is an error, never a hang, and that `activate()` recovers.
+
+    During a long motion (if the kind has one) `break_link()` cuts or stalls the link; the
+    component must go to ERROR with a reason, the motion's goal (unless it had already
+    ended) must end with NotActive and a command must be refused with NotActive. After
+    `restore_link()`, `activate()` must bring it back to ACTIVE and a small motion must reach
+    its target.
+
+    Returns:
+        The loop seconds from the break to ERROR (how long the driver took to notice).
+
+    Raises:
+        AssertionError: naming every broken promise.
+    """
+    report = _Report(component.name)
+    env = _Env(component, loop, report, wall_timeout_s, 0.0)
+    kind = _kind_of(env)
+    env.call(component.activate)
+    goal = kind.long_motion()
+    if goal is not None:
+        wait_until(lambda: component.goal is goal or goal.done(), wall_timeout_s, "the motion starts")
+    broken_at = loop.now_s()
+    break_link()
+    ended_before = goal is None or goal.done()  # a short motion may finish before the break lands
+    took = math.inf
+    with report.section("a lost link"):
+        try:
+            wait_until(lambda: _lifecycle(component) is Lifecycle.ERROR, wall_timeout_s,
+                       "the component goes to ERROR after its link was lost")
+        except TimeoutError:
+            raise AssertionError(f"still {component.lifecycle.value} {wall_timeout_s} s after the link "
+                                 f"was lost: a lost link must become an error, not a hang") from None
+        took = loop.now_s() - broken_at
+        assert component.error_reason, "ERROR without a reason"
+        if goal is not None:
+            assert goal.wait(wall_timeout_s), "the motion's goal hung on the lost link"
+            assert ended_before or isinstance(goal.error(), NotActive), (
+                f"the motion ended with {goal.error()!r}; expected NotActive")
+        command = kind.safe_command()
+        if command is not None:
+            env.expect(NotActive, "a command after the link was lost", command)
+    restore_link()
+    with report.section("recovery"):
+        env.call(component.activate)
+        assert component.lifecycle is Lifecycle.ACTIVE, f"after activate() it is {component.lifecycle.value}"
+        kind.small_motion()
+    if report.failures:
+        lines = "\n".join(f"  - {failure}" for failure in report.failures)
+        raise AssertionError(f"{component.name} failed {len(report.failures)} link-loss check(s):\n{lines}")
+    return took
