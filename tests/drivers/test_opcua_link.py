@@ -3,6 +3,7 @@ cell and a virtual controller (cellwright.api.netproxy)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,5 @@ def test_a_hung_or_dropped_link_is_an_error_with_the_reason_and_activate_recover
         assert np.allclose(arm.state().position, start, atol=5e-3)
     finally:
         _close(robot, loop, proxy)
+    links = [t.name for t in threading.enumerate() if t.name.startswith("opcua-link")]
+    assert not links, f"a session outlived its components (activated twice): {links}"

@@ -46,7 +46,7 @@ class OpcUaArm(Arm):
 
     # --- lifecycle -------------------------------------------------------------------------
     def _configure(self) -> None:
-        self._link.connect()
+        self._link.connect(self.name)
         missing = [f for f in self._info.frames if f not in self._link.frames]
         if missing:
             raise NotActive(f"{self.name}: the controller at {self._link.config.endpoint} serves no "
@@ -55,7 +55,7 @@ class OpcUaArm(Arm):
         self._take(self._state.stamp_s)
 
     def _shutdown(self) -> None:
-        self._link.release()
+        self._link.release(self.name)
 
     # --- loop --------------------------------------------------------------------------------
     def read(self, now_s: float) -> None:

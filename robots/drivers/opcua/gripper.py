@@ -30,12 +30,12 @@ class OpcUaGripper(Gripper):
         return self._state
 
     def _configure(self) -> None:
-        self._link.connect()
+        self._link.connect(self.name)
         self._link.check()
         self._take(self._state.stamp_s)
 
     def _shutdown(self) -> None:
-        self._link.release()
+        self._link.release(self.name)
 
     def read(self, now_s: float) -> None:
         if self.lifecycle in (Lifecycle.UNCONFIGURED, Lifecycle.FINALIZED):

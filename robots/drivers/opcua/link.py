@@ -81,7 +81,8 @@ class _Handler:
 
 
 class RobotLink:
-    """A session to one controller; `connect()` before use, `release()` per user at the end."""
+    """A session to one controller, shared by the robot's components: each `connect(name)`s
+    when it configures and `release(name)`s when it shuts down; the last one out closes it."""
 
     def __init__(self, config: LinkConfig) -> None:
         self.config = config
@@ -90,33 +91,35 @@ class RobotLink:
         self._heard = 0.0
         self._lost = ""
         self._session: _Session | None = None
-        self._users = 0
+        self._users: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle (control loop thread) -------------------------------------------------
-    def connect(self) -> None:
-        """Open a session (a new one if the last was lost), browse, subscribe, wait for the
-        first values. Raises NotActive saying why it could not, within a bounded time."""
+    def connect(self, user: str) -> None:
+        """Open a session for `user` (a new one if the last was lost): browse, subscribe, wait
+        for the first values. Raises NotActive saying why it could not, within a bounded time."""
         with self._lock:
-            self._users += 1
+            self._users.add(user)
             if self._session is not None and not self._lost:
                 return
         self._close_session()
         self._start_thread()
         bound = 4 * self.config.request_timeout_s + 2 * self.config.link_timeout_s
+        future = self._submit(self._connect())
         try:
-            self._submit(self._connect()).result(bound)
+            future.result(bound)
         except NotActive:
             raise
         except Exception as exc:
+            future.cancel()
             self._close_session()
             raise NotActive(f"cannot connect to {self.config.endpoint}: {_why(exc)}") from exc
 
-    def release(self) -> None:
-        """One user is done; the last one closes the session and the thread."""
+    def release(self, user: str) -> None:
+        """`user` is done; the last one closes the session and the thread."""
         with self._lock:
-            self._users = max(0, self._users - 1)
+            self._users.discard(user)
             if self._users:
                 return
         self._close_session()
