@@ -14,10 +14,6 @@ import sys
 import time
 from typing import Any
 
-from cellwright.cells.config import ConfigError, load_config
-from cellwright.cells.environment import Environment
-from cellwright.testing import check_component
-
 SIMULATED = ("pybullet", "mock")
 
 
@@ -38,6 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
+    # Here, not at the top: every `cellwright` command imports this module, and the kit
+    # loads PyBullet (its PlaneWorld), which a `job watch` has no use for.
+    from cellwright.cells.config import ConfigError, load_config
+    from cellwright.cells.environment import Environment
+    from cellwright.testing import check_component
+
     try:
         config = load_config(args.config)
         unknown = sorted(set(args.robot) - set(config.robots))
