@@ -48,6 +48,8 @@ def run_cells(args: argparse.Namespace) -> int:
     from cellwright.cells.host import WorldHost  # imports robots lazily
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s cell %(levelname)s %(message)s")
+    # asyncua logs every OPC UA publish at INFO: about 0.8 MB a minute per robot.
+    logging.getLogger("asyncua").setLevel(logging.WARNING)
     host, _, port = args.orchestrator.rpartition(":")
     if not host or not port.isdigit():
         print(f"error: --orchestrator {args.orchestrator!r}: give host:port, e.g. 127.0.0.1:50051",

@@ -104,6 +104,10 @@ def compose(text: str) -> Source:
                                 mark.column + 1 if mark else 1) from None
         except yaml.YAMLError as exc:
             raise SourceProblem(f"not valid YAML: {exc}", 1, 1) from None
+        except (ValueError, OverflowError) as exc:  # PyYAML's scanner on a "\U..." past Unicode
+            mark = loader.get_mark()
+            raise SourceProblem(f"not valid YAML: an escape names no Unicode character ({exc})",
+                                mark.line + 1, mark.column + 1) from None
         source = Source(None, text)
         if root is not None:
             source.data = _convert(loader, root, (), source)

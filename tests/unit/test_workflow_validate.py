@@ -382,3 +382,12 @@ def test_a_skill_spec_without_result_schema_gives_an_open_result() -> None:
     text = HEAD + ("steps:\n  - {id: a, skill: go, with: {to: x}}\n"
                    "  - {id: b, skill: go, needs: [a], with: {to: '${steps.a.result.anything.at_all}'}}\n")
     assert errors(text, catalog) == []
+
+
+@pytest.mark.parametrize("escape", ["\\U0011FFFF", "\\U99999999"])
+def test_an_escape_past_unicode_is_a_yaml_error_at_its_line_not_a_crash(escape: str) -> None:
+    text = f'apiVersion: cellwright/v1\nkind: Workflow\nname: "{escape}"\n'
+    workflow, found = check(text, "m.yaml", CATALOG)
+    assert workflow is None
+    assert [(d.severity, d.line) for d in found] == [("error", 3)], found
+    assert "names no Unicode character" in found[0].message

@@ -25,3 +25,5 @@ def load_yaml(text: str, source: str) -> Any:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         raise ValueError(f"{source}: not valid YAML: {exc}") from exc
+    except (ValueError, OverflowError) as exc:  # PyYAML's scanner on a "\U..." past Unicode
+        raise ValueError(f"{source}: not valid YAML: an escape names no Unicode character ({exc})") from exc
