@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
-import random
 import struct
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
+from cellwright.api.netproxy import DelayProxy
 from cellwright.cells.config import load_config
 from cellwright.cells.host import WorldHost
 from cellwright.robots import Arm, Gripper
@@ -50,48 +50,6 @@ steps:
   - {id: deliver, skill: pick_place, with: {part: red_cube, from: handover, place_at: outfeed},
      needs: [clear], place: {cell: arm-b}}
 """
-
-
-class DelayProxy:
-    """A TCP proxy that holds every chunk, each way, for a random 0-`max_delay_s` (seeded)."""
-
-    def __init__(self, target_port: int, max_delay_s: float, seed: int) -> None:
-        self.target_port, self.max_delay_s = target_port, max_delay_s
-        self._random = random.Random(seed)
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.Task[None]] = set()
-        self.delays = 0
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(source, sink))
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
-
-    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        try:
-            while chunk := await source.read(65536):
-                await asyncio.sleep(self._random.uniform(0.0, self.max_delay_s))
-                self.delays += 1
-                sink.write(chunk)
-                await sink.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            sink.close()
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._pipes):
-            task.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-        await self._server.wait_closed()
 
 
 class Recorder:
@@ -169,12 +127,14 @@ async def test_same_seed_and_jobs_give_the_same_trajectories_despite_network_del
         line_orchestrator: str) -> None:
     plain_hash, plain_ticks, plain_job = await run_line(line_orchestrator, line_orchestrator)
 
-    proxy = DelayProxy(int(line_orchestrator.rpartition(":")[2]), max_delay_s=0.03, seed=7)
-    port = await proxy.start()
+    # every chunk, each way, held 0-30 ms (seeded)
+    proxy = DelayProxy("127.0.0.1", int(line_orchestrator.rpartition(":")[2]), latency_s=0.015,
+                       jitter_s=0.015, seed=7)
+    port = await asyncio.to_thread(proxy.start)
     try:
         delayed_hash, delayed_ticks, delayed_job = await run_line(line_orchestrator, f"127.0.0.1:{port}")
     finally:
-        await proxy.close()
+        await asyncio.to_thread(proxy.stop)
 
     for job in (plain_job, delayed_job):
         failures = [(t.step_id, t.cell_id, t.error.reason, t.error.message) for t in job.tasks]
@@ -183,6 +143,6 @@ async def test_same_seed_and_jobs_give_the_same_trajectories_despite_network_del
         assert cells["pick"] == cells["hand_over"] == "arm-a" and cells["deliver"] == "arm-b"
         parts = {task.step_id: task.result["part_id"] for task in job.tasks if "part_id" in task.result}
         assert parts["hand_over"] == parts["deliver"], "the part A handed over is the one B delivered"
-    assert proxy.delays > 0, "the proxy must have delayed the cells' traffic"
+    assert proxy.chunks_passed > 0, "the proxy must have delayed the cells' traffic"
     assert plain_ticks > 1000, "the run must have moved (ticks recorded)"
     assert (delayed_ticks, delayed_hash) == (plain_ticks, plain_hash)

@@ -8,8 +8,9 @@ a cell and its devices, for tests and for the sim-to-real gate.
     proxy.cut()                   # every connection is closed at once (a link that drops)
     proxy.stop()
 
-Each chunk of bytes is held `latency_s` ± uniform `jitter_s` (seeded) before it is passed on,
-in order: a chunk never overtakes an earlier one on its connection, as on a real TCP link.
+Each chunk of bytes is held `latency_s` ± uniform `jitter_s` (seeded) from when it arrived
+before it is passed on, in order: a chunk never overtakes an earlier one on its connection,
+as on a real TCP link. Reading goes on while chunks wait, so delays do not add up.
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ class DelayProxy:
     """Forward 127.0.0.1:<port> to `target_host:target_port` with a delay per direction."""
 
     def __init__(self, target_host: str, target_port: int, *, latency_s: float = 0.0,
-                 jitter_s: float = 0.0, seed: int = 0, listen_host: str = "127.0.0.1") -> None:
+                 jitter_s: float = 0.0, seed: int = 0, listen_host: str = "127.0.0.1",
+                 listen_port: int = 0) -> None:
         if latency_s < 0 or jitter_s < 0 or jitter_s > latency_s:
             raise ValueError(f"latency_s {latency_s} and jitter_s {jitter_s} must be >= 0 with "
                              f"jitter_s <= latency_s (a delay is never negative)")
         self.target = (target_host, target_port)
         self.listen_host = listen_host
         self.latency_s, self.jitter_s = latency_s, jitter_s
-        self.port = 0
+        self.port = listen_port
+        self.chunks_passed = 0
+        """Chunks passed on so far, both ways (a test can tell that traffic went through)."""
         self._random = random.Random(seed)
         self._flowing = threading.Event()
         self._flowing.set()
@@ -43,7 +47,7 @@ class DelayProxy:
         self._writers: set[asyncio.StreamWriter] = set()
 
     def start(self) -> int:
-        """Listen (a free port) and return the port clients connect to."""
+        """Listen (on `listen_port`, or a free one) and return the port clients connect to."""
         self._thread.start()
         return asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(START_TIMEOUT_S)
 
@@ -72,7 +76,7 @@ class DelayProxy:
 
     # --- asyncio thread ---------------------------------------------------------------
     async def _start(self) -> int:
-        self._server = await asyncio.start_server(self._accept, self.listen_host, 0)
+        self._server = await asyncio.start_server(self._accept, self.listen_host, self.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 
@@ -87,16 +91,29 @@ class DelayProxy:
                              return_exceptions=True)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Copy one direction, each chunk due at its arrival plus its delay, in order."""
-        due_last = 0.0
+        """Copy one direction: read on, while a sender passes each chunk on when it is due."""
+        queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        sender = asyncio.create_task(self._send(queue, writer))
         try:
             while chunk := await reader.read(65536):
-                due = max(due_last, time.monotonic() + self._delay())
-                due_last = due
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                queue.put_nowait((time.monotonic() + self._delay(), chunk))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            queue.put_nowait(None)
+            await sender
+
+    async def _send(self, queue: asyncio.Queue[tuple[float, bytes] | None], writer: asyncio.StreamWriter) -> None:
+        due_last = 0.0
+        try:
+            while (item := await queue.get()) is not None:
+                due, chunk = item
+                due_last = max(due, due_last)  # in order, as TCP delivers
+                await asyncio.sleep(max(0.0, due_last - time.monotonic()))
                 while not self._flowing.is_set():
                     await asyncio.sleep(0.01)
                 writer.write(chunk)
+                self.chunks_passed += 1
                 await writer.drain()
         except (ConnectionError, OSError):
             pass
