@@ -178,8 +178,8 @@ def start_virtual_controller(world: str, robot: str, *, model: str = "pybullet.p
                              policy: str = "Basic256Sha256", trust: tuple[Path, ...] = (),
                              seed: int = 0, perturbation: Perturbation | None = None) -> VirtualController:
     """Build `model` as `robot` in `world` on a real-time loop and serve its arm and gripper;
-    with `perturbation`, change the physics and put a delay proxy in front of the server
-    (then `url` is the proxy's)."""
+    with `perturbation`, change the physics, and for a network delay let a delay proxy take
+    `url` with the server behind it on a free port (cells use `url` either way)."""
     from cellwright.api.netproxy import DelayProxy
     from cellwright.robots.drivers.opcua import security
     from cellwright.robots.drivers.opcua.server import RobotServer
@@ -195,7 +195,9 @@ def start_virtual_controller(world: str, robot: str, *, model: str = "pybullet.p
         arms, grippers = host.robot.of_kind(Arm), host.robot.of_kind(Gripper)
         if len(arms) != 1:
             raise ValueError(f"{model} has {len(arms)} arms; a virtual controller serves one")
-        server = RobotServer(arms[0], grippers[0] if grippers else None, robot=robot, url=url,
+        listen_host, _, listen_port = url.removeprefix("opc.tcp://").rpartition(":")
+        server_url = f"opc.tcp://{listen_host}:0" if perturbation.network else url
+        server = RobotServer(arms[0], grippers[0] if grippers else None, robot=robot, url=server_url,
                              pki=pki, policy=policy)
         payload_link = ""
         if perturbation.physics:
@@ -208,7 +210,8 @@ def start_virtual_controller(world: str, robot: str, *, model: str = "pybullet.p
     if perturbation.network:
         host_name, _, port = server.url.removeprefix("opc.tcp://").rpartition(":")
         controller.proxy = DelayProxy(host_name, int(port), latency_s=perturbation.latency_ms / 1000,
-                                      jitter_s=perturbation.jitter_ms / 1000, seed=perturbation.seed)
+                                      jitter_s=perturbation.jitter_ms / 1000, seed=perturbation.seed,
+                                      listen_host=listen_host, listen_port=int(listen_port))
         try:
             controller.proxy.start()
         except BaseException:
