@@ -44,12 +44,12 @@ def add_parsers(sub: argparse._SubParsersAction, cell_actions: argparse._SubPars
     submit = action(actions, "submit", "submit a job")
     submit.add_argument("workflow", help="workflow name, optionally name@version")
     submit.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                        type=_pair(_param_value), help=PARAM_HELP)
+                        type=key_value(param_value), help=PARAM_HELP)
     submit.add_argument("--request-id", type=_given("a unique key per job, e.g. a UUID, or leave "
                                                     "--request-id out to get a new UUID"),
                         help="idempotency key (default: a new UUID)")
     submit.add_argument("--priority", type=int, default=0, help="0..1000, higher runs first (default 0)")
-    submit.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", type=_pair(str),
+    submit.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", type=key_value(str),
                         help="a label to find the job by later; VALUE is always text (repeatable)")
     submit.add_argument("--cell", action="append", default=[], metavar="ID",
                         help="pin the job: every task runs on one of these cells (repeatable)")
@@ -168,7 +168,7 @@ _FlowLoader.add_implicit_resolver("!cellwright-scalar", re.compile(f"^(?:{_NUMBE
 _FlowLoader.add_constructor("!cellwright-scalar", lambda loader, node: _scalar(node.value))
 
 
-def _param_value(text: str) -> Any:
+def param_value(text: str) -> Any:
     """A -p VALUE: YAML flow syntax if it opens with [ { " or ', else `_scalar`."""
     if text[:1] not in ("[", "{", '"', "'"):
         return _scalar(text)
@@ -185,7 +185,7 @@ def _param_value(text: str) -> Any:
     return value
 
 
-def _pair(parse: Callable[[str], Any]) -> Callable[[str], tuple[str, Any]]:
+def key_value(parse: Callable[[str], Any]) -> Callable[[str], tuple[str, Any]]:
     """An argparse type for KEY=VALUE, VALUE read by `parse`."""
     def pair(item: str) -> tuple[str, Any]:
         key, sep, value = item.partition("=")

@@ -25,7 +25,7 @@ from google.protobuf import struct_pb2
 
 from cellwright.api.client import FINAL_JOB_STATES, Client
 from cellwright.api.statestream import StateSubscriber
-from cellwright.app.commands import PARAM_HELP, _pair, _param_value
+from cellwright.app.commands import PARAM_HELP, key_value, param_value
 from cellwright.app.demo_common import DemoFailed, cell_summary
 from cellwright.app.launch import Process, start_cell, start_orchestrator
 from cellwright.app.promote_gate import (
@@ -68,7 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("--real", type=Path, required=True, metavar="REAL_CELL.yaml",
                         help="the real cell's config (e.g. opcua.panda on a controller)")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                        type=_pair(_param_value), help=PARAM_HELP)
+                        type=key_value(param_value), help=PARAM_HELP)
     parser.add_argument("--tolerance-duration", type=float, default=0.25, metavar="FRACTION",
                         help="flag a step whose durations differ by more than this fraction of the "
                              "simulated one (default %(default)s)")
