@@ -39,7 +39,7 @@ def opcua_environment(model_id: str, **options: Any) -> Served:
     proxy.start()
     config = {"endpoint": f"opc.tcp://{proxy.url_host_port}", "controller_robot": robot,
               "pki_dir": str(cell_pki), "server_certificate": str(controller.server.certificate),
-              "link_timeout_s": 0.5, **options}
+              **options}
 
     def close() -> None:
         proxy.stop()

@@ -74,7 +74,7 @@ def test_a_slow_jittery_link_still_moves_the_arm_and_stops_it(controller: Any) -
 def test_a_hung_or_dropped_link_is_an_error_with_the_reason_and_activate_recovers(
         controller: Any, fault: str) -> None:
     proxy = _proxy(controller)
-    robot, loop = _through(proxy, link_timeout_s=0.5)
+    robot, loop = _through(proxy)
     try:
         arm, gripper = robot.components["arm"], robot.components["gripper"]
         start = arm.state().position.copy()

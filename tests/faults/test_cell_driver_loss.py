@@ -47,7 +47,7 @@ async def test_a_controller_lost_mid_task_fails_the_task_aborts_the_cell_and_cle
     proxy = DelayProxy(target[0], int(target[1]))
     port = await asyncio.to_thread(proxy.start)
     try:
-        options = {"endpoint": f"opc.tcp://127.0.0.1:{port}", "security_policy": "None", "link_timeout_s": 0.5}
+        options = {"endpoint": f"opc.tcp://127.0.0.1:{port}", "security_policy": "None"}
         cell = await start_cell("arm-1", skills=("move_to",), clock="realtime", layout=str(LAYOUT),
                                 robots={"panda": RobotEntry("opcua.panda", "panda", options)})
         arm = cell.controller.runtime.robots["panda"].components["arm"]
