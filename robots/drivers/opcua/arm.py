@@ -9,16 +9,16 @@ import numpy as np
 
 from cellwright.api.geometry import FloatArray, Pose
 from cellwright.robots.arm import Arm, ArmInfo, ArmState, JointLimits
-from cellwright.robots.component import Lifecycle
 from cellwright.robots.drivers.opcua.commands import RemoteCommands
 from cellwright.robots.drivers.opcua.link import RobotLink
+from cellwright.robots.drivers.opcua.remote import OnController
 from cellwright.robots.errors import NotActive
 from cellwright.robots.goal import Goal
 
 DRIVER = "opcua"
 
 
-class OpcUaArm(Arm):
+class OpcUaArm(OnController, Arm):
     """The arm of a robot controller reached through `link`.
 
     The joints and limits are the model's (the cell config names the model); `configure()`
@@ -46,24 +46,14 @@ class OpcUaArm(Arm):
 
     # --- lifecycle -------------------------------------------------------------------------
     def _configure(self) -> None:
-        self._link.connect(self.name)
+        self._connect()
         missing = [f for f in self._info.frames if f not in self._link.frames]
         if missing:
             raise NotActive(f"{self.name}: the controller at {self._link.config.endpoint} serves no "
                             f"frames {missing}; it has {list(self._link.frames)}")
-        self._link.check()
         self._take(self._state.stamp_s)
 
-    def _shutdown(self) -> None:
-        self._link.release(self.name)
-
     # --- loop --------------------------------------------------------------------------------
-    def read(self, now_s: float) -> None:
-        if self.lifecycle in (Lifecycle.UNCONFIGURED, Lifecycle.FINALIZED):
-            return  # not connected (yet, or any more)
-        self._link.check()
-        self._take(now_s)
-
     def _take(self, now_s: float) -> None:
         """The state from the link's latest values."""
         values = self._link.values()
@@ -94,17 +84,3 @@ class OpcUaArm(Arm):
         values = [float(v) for v in (*pose.position, *pose.orientation)]
         return self._commands.start(goal, "MovePose", values, frame, float(speed), float(timeout_s),
                                     timeout_s=timeout_s)
-
-    def _halt(self) -> None:
-        self._link.call("Stop")
-
-    def _on_stop(self) -> None:
-        self._halt()
-
-    def _on_estop(self) -> None:
-        self._link.call("EmergencyStop")
-
-    def reset_estop(self) -> None:
-        """Clear the e-stop here and on the controller (PackML Clear)."""
-        super().reset_estop()
-        self._link.call("ResetEmergencyStop")

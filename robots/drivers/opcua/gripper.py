@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from cellwright.robots.component import Lifecycle
 from cellwright.robots.drivers.opcua.arm import DRIVER
 from cellwright.robots.drivers.opcua.commands import RemoteCommands
 from cellwright.robots.drivers.opcua.link import RobotLink
+from cellwright.robots.drivers.opcua.remote import OnController
 from cellwright.robots.goal import Goal
 from cellwright.robots.gripper import Gripper, GripperInfo, GripperState
 
 
-class OpcUaGripper(Gripper):
+class OpcUaGripper(OnController, Gripper):
     """Fingers on the controller at the other end of `link` (its `Gripper` object under the
     motion device's AdditionalComponents). Stroke and force limits are the model's."""
 
@@ -30,18 +30,8 @@ class OpcUaGripper(Gripper):
         return self._state
 
     def _configure(self) -> None:
-        self._link.connect(self.name)
-        self._link.check()
+        self._connect()
         self._take(self._state.stamp_s)
-
-    def _shutdown(self) -> None:
-        self._link.release(self.name)
-
-    def read(self, now_s: float) -> None:
-        if self.lifecycle in (Lifecycle.UNCONFIGURED, Lifecycle.FINALIZED):
-            return  # not connected (yet, or any more)
-        self._link.check()
-        self._take(now_s)
 
     def _take(self, now_s: float) -> None:
         """The state from the link's latest values."""
@@ -57,17 +47,3 @@ class OpcUaGripper(Gripper):
         goal: Goal[bool] = self._begin(Goal(f"{self.name}: move to {width_m:.4f} m", on_cancel=self._halt))
         return self._commands.start(goal, "MoveGripper", float(width_m), float(force_n), float(timeout_s),
                                     timeout_s=timeout_s)
-
-    def _halt(self) -> None:
-        self._link.call("Stop")
-
-    def _on_stop(self) -> None:
-        self._halt()
-
-    def _on_estop(self) -> None:
-        self._link.call("EmergencyStop")
-
-    def reset_estop(self) -> None:
-        """Clear the e-stop here and on the controller (PackML Clear)."""
-        super().reset_estop()
-        self._link.call("ResetEmergencyStop")
