@@ -24,6 +24,7 @@ from typing import Any
 from asyncua import Client, Node, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
+from cellwright.api.loopthread import LoopThread
 from cellwright.robots.drivers.opcua import security, spec
 from cellwright.robots.errors import NotActive
 
@@ -92,8 +93,7 @@ class RobotLink:
         self._lost = ""
         self._session: _Session | None = None
         self._users: set[str] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._async: LoopThread | None = None
 
     # --- lifecycle (control loop thread) -------------------------------------------------
     def connect(self, user: str) -> None:
@@ -123,11 +123,9 @@ class RobotLink:
             if self._users:
                 return
         self._close_session()
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5.0)
-            self._loop.close()
-            self._loop = self._thread = None
+        if self._async is not None:
+            self._async.stop(5.0)
+            self._async = None
 
     # --- any thread --------------------------------------------------------------------
     def check(self) -> None:
@@ -235,23 +233,21 @@ class RobotLink:
 
     # --- plumbing ----------------------------------------------------------------------
     def _start_thread(self) -> None:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                            name=f"opcua-link {self.config.endpoint}")
-            self._thread.start()
+        if self._async is None:
+            self._async = LoopThread(f"opcua-link {self.config.endpoint}")
+            self._async.start()
 
     def _submit(self, coroutine: Any) -> concurrent.futures.Future[Any]:
-        if self._loop is None:
+        if self._async is None:
             coroutine.close()
             future: concurrent.futures.Future[Any] = concurrent.futures.Future()
             future.set_exception(NotActive(f"not connected to {self.config.endpoint}"))
             return future
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return self._async.submit(coroutine)
 
     def _close_session(self) -> None:
         session, self._session = self._session, None
-        if session is not None and self._loop is not None:
+        if session is not None and self._async is not None:
             try:
                 self._submit(_quietly_disconnect(session.client)).result(self.config.request_timeout_s + 1.0)
             except concurrent.futures.TimeoutError:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 from asyncua import Server, ua
 
 from cellwright.api.geometry import Pose
+from cellwright.api.loopthread import LoopThread
 from cellwright.robots.arm import Arm
 from cellwright.robots.component import Component, Lifecycle
 from cellwright.robots.drivers.opcua import security, spec
@@ -75,9 +75,7 @@ class RobotServer:
         self.pki, self.policy = pki, security.check_policy(policy)
         self.period_s = 1.0 / publish_hz
         self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=f"opcua-server {robot}",
-                                        daemon=True)
+        self._async = LoopThread(f"opcua-server {robot}")
         self._server: Server | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._nodes: RobotNodes | None = None
@@ -88,17 +86,15 @@ class RobotServer:
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> str:
         """Build the address space, bind, start publishing; return the URL clients use."""
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(START_TIMEOUT_S)
+        self._async.start()
+        self._async.run(self._start(), START_TIMEOUT_S)
         return self.url
 
     def stop(self) -> None:
         """Close every session and the socket, end the thread."""
-        if self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(START_TIMEOUT_S)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(START_TIMEOUT_S)
-        self._loop.close()
+        if self._async.running:
+            self._async.run(self._stop(), START_TIMEOUT_S)
+        self._async.stop(START_TIMEOUT_S)
 
     @property
     def certificate(self) -> Path:

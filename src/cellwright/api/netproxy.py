@@ -20,6 +20,8 @@ import random
 import threading
 import time
 
+from cellwright.api.loopthread import LoopThread
+
 START_TIMEOUT_S = 10.0
 
 
@@ -41,15 +43,14 @@ class DelayProxy:
         self._random = random.Random(seed)
         self._flowing = threading.Event()
         self._flowing.set()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="delay-proxy", daemon=True)
+        self._async = LoopThread("delay-proxy")
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     def start(self) -> int:
         """Listen (on `listen_port`, or a free one) and return the port clients connect to."""
-        self._thread.start()
-        return asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(START_TIMEOUT_S)
+        self._async.start()
+        return self._async.run(self._start(), START_TIMEOUT_S)
 
     def stall(self) -> None:
         """Stop passing bytes on (connections stay open, as when a cable is pulled)."""
@@ -60,15 +61,13 @@ class DelayProxy:
 
     def cut(self) -> None:
         """Close every open connection at once (new ones are still accepted)."""
-        asyncio.run_coroutine_threadsafe(self._cut(), self._loop).result(START_TIMEOUT_S)
+        self._async.run(self._cut(), START_TIMEOUT_S)
 
     def stop(self) -> None:
         """Close the listener and every connection; end the thread."""
-        if self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(START_TIMEOUT_S)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(START_TIMEOUT_S)
-        self._loop.close()
+        if self._async.running:
+            self._async.run(self._stop(), START_TIMEOUT_S)
+        self._async.stop(START_TIMEOUT_S)
 
     @property
     def url_host_port(self) -> str:
