@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,22 @@ def test_bad_input_is_refused_with_exit_code_2_before_anything_starts(tmp_path: 
                                   "orchestrator, so give them different ids")
     run, _ = _promote(tmp_path, EXAMPLES / "opcua-cell.yaml", "--tolerance-position-mm", "-1")
     assert run.returncode == 2 and "tolerance position_mm = -1.0 must be a finite number >= 0" in run.stderr
+
+
+def test_a_cell_that_does_not_start_fails_the_wait_at_once_with_its_state(tmp_path: Path) -> None:
+    """Shared with the demos (`wait_for_cells`): a cell left in Stopped or Aborted does not
+    leave it by itself, so waiting out the timeout would only hide why."""
+    from cellwright.api.client import Client
+    from cellwright.app.demo_common import DemoFailed, wait_for_cells
+    from cellwright.app.launch import start_cell, start_orchestrator
+
+    config = tmp_path / "idle-cell.yaml"
+    config.write_text("cell_id: idle-1\nskills: [noop]\nauto_start: false\n")
+    orchestrator, address = start_orchestrator(tmp_path / "o.db", tmp_path / "orchestrator.log")
+    cell = start_cell(config, address, tmp_path / "cell.log")
+    try:
+        with Client(address) as client, pytest.raises(DemoFailed, match="cell idle-1 did not start: PackML Stopped"):
+            wait_for_cells(client, cell, ["idle-1"], time.monotonic(), HANG_GUARD_S)
+    finally:
+        cell.stop()
+        orchestrator.stop()

@@ -26,14 +26,19 @@ class DemoFailed(RuntimeError):
     """The demo cannot go on; the message says why and where to look."""
 
 
+GAVE_UP = {packml_pb2.PACKML_STATE_ABORTED, packml_pb2.PACKML_STATE_STOPPED}
+"""PackML states a starting cell does not leave by itself (its auto start failed)."""
+
+
 def wait_for_cells(client: Client, host: Process, cell_ids: Iterable[str], started: float,
                    timeout_s: float) -> dict[str, cell_pb.Cell]:
     """Print each cell's PackML state as it changes until all are connected and in Execute;
     returns them by id.
 
     Raises:
-        DemoFailed: the cell process exited, or the cells were not ready by `timeout_s`
-            after `started` (time.monotonic()).
+        DemoFailed: the cell process exited, a cell stopped or aborted while starting (with
+            the first error of its log), or the cells were not ready by `timeout_s` after
+            `started` (time.monotonic()).
     """
     wanted = list(cell_ids)
     last: dict[str, str] = {}
@@ -49,6 +54,11 @@ def wait_for_cells(client: Client, host: Process, cell_ids: Iterable[str], start
                 print(f"[{time.monotonic() - started:6.1f}s] cell {cell_id}: "
                       f"{state.removeprefix('PACKML_STATE_').title()}", flush=True)
                 last[cell_id] = state
+            if cell is not None and cell.connected and cell.packml_state in GAVE_UP:
+                errors = [line for line in host.tail_log(2000).splitlines() if " ERROR " in line]
+                raise DemoFailed(f"cell {cell_id} did not start: PackML "
+                                 f"{state.removeprefix('PACKML_STATE_').title()}; "
+                                 f"{errors[0] if errors else 'see ' + str(host.log_path)}")
         ready = {i: listed[i] for i in wanted if i in listed and listed[i].connected
                  and listed[i].packml_state == packml_pb2.PACKML_STATE_EXECUTE}
         if len(ready) == len(wanted):

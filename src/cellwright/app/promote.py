@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2
 from cellwright.api.client import FINAL_JOB_STATES, Client
 from cellwright.api.statestream import StateSubscriber
 from cellwright.app.commands import PARAM_HELP, key_value, param_value
-from cellwright.app.demo_common import DemoFailed, cell_summary
+from cellwright.app.demo_common import DemoFailed, cell_summary, wait_for_cells
 from cellwright.app.launch import Process, start_cell, start_orchestrator
 from cellwright.app.promote_gate import (
     SideRun,
@@ -40,7 +40,7 @@ from cellwright.app.promote_gate import (
     render_html,
 )
 from cellwright.v1 import cell_service_pb2 as cell_pb
-from cellwright.v1 import job_pb2, packml_pb2, state_pb2
+from cellwright.v1 import job_pb2, state_pb2
 from cellwright.v1 import job_service_pb2 as job_svc
 from cellwright.v1 import workflow_service_pb2 as wf_pb
 from cellwright.v1 import workflow_service_pb2_grpc as wf_grpc
@@ -48,8 +48,6 @@ from cellwright.v1 import workflow_service_pb2_grpc as wf_grpc
 FINAL_TASK_STATES = {"SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"}
 CELL_START_S = 120.0
 """Wall seconds a cell gets to connect and reach Execute."""
-GAVE_UP = {packml_pb2.PACKML_STATE_ABORTED, packml_pb2.PACKML_STATE_STOPPED}
-"""PackML states a starting cell does not leave by itself."""
 POSE_WAIT_S = 5.0
 """Wall seconds to wait, after a job ends, for the state stream to show its last step ended."""
 
@@ -107,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
             processes.append(start_cell(args.sim, address, out / "sim-cell.log"))
             processes.append(start_cell(args.real, address, out / "real-cell.log"))
             with Client(address) as client:
-                cells = {config.cell_id: _wait_ready(client, process, config.cell_id, started,
-                                                     min(args.timeout, CELL_START_S))
+                cells = {config.cell_id: wait_for_cells(client, process, [config.cell_id], started,
+                                                        min(args.timeout, CELL_START_S))[config.cell_id]
                          for config, process in zip((sim_config, real_config), processes, strict=True)}
                 workflow = _put_workflow(client, args.workflow, workflow_text)
                 sides = [_run_side(client, role, cells[config.cell_id], config.clock_mode, path, workflow,
@@ -183,35 +181,6 @@ def _put_workflow(client: Client, workflow: str, text: str | None) -> str:
             raise BadInput(f"{workflow}: {exc.details()}") from None
         raise
     return str(response.workflow.name)
-
-
-def _wait_ready(client: Client, process: Process, cell_id: str, started: float, timeout_s: float) -> cell_pb.Cell:
-    """Print the cell's PackML state as it changes until it is in Execute.
-
-    Raises:
-        DemoFailed: the process exited, the cell stopped or aborted while starting (the
-            reason from the end of its log), or `timeout_s` passed.
-    """
-    deadline, last = time.monotonic() + timeout_s, ""
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            raise DemoFailed(f"cell {cell_id} exited with code {process.popen.returncode}; the end of "
-                             f"{process.log_path}:\n{process.tail_log()}")
-        cell = next((c for c in client.list_cells() if c.id == cell_id), None)
-        state = packml_pb2.PackmlState.Name(cell.packml_state) if cell else "not connected"
-        if state != last:
-            print(f"[{time.monotonic() - started:6.1f}s] cell {cell_id}: "
-                  f"{state.removeprefix('PACKML_STATE_').title()}", flush=True)
-            last = state
-        if cell is not None and cell.connected:
-            if cell.packml_state == packml_pb2.PACKML_STATE_EXECUTE:
-                return cell
-            if cell.packml_state in GAVE_UP:
-                errors = [line for line in process.tail_log(2000).splitlines() if " ERROR " in line]
-                raise DemoFailed(f"cell {cell_id} did not start: PackML {state.removeprefix('PACKML_STATE_').title()}"
-                                 f"; {errors[0] if errors else 'see ' + str(process.log_path)}")
-        time.sleep(0.2)
-    raise DemoFailed(f"cell {cell_id} did not reach Execute within {timeout_s:.0f} s; see {process.log_path}")
 
 
 # --- one run ------------------------------------------------------------------------------
