@@ -3,6 +3,8 @@ it on every read, and stops pushed to the controller at once."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from cellwright.robots.component import Component, Lifecycle
 from cellwright.robots.drivers.opcua.link import RobotLink
 
@@ -26,8 +28,9 @@ class OnController(Component):
         self._link.check()
         self._take(now_s)
 
+    @abstractmethod
     def _take(self, now_s: float) -> None:
-        raise NotImplementedError
+        """Set the state from the link's latest values."""
 
     def _halt(self) -> None:
         self._link.call("Stop")
