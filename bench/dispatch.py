@@ -302,9 +302,13 @@ class Watcher:
 async def _wait_cells(stub: cell_grpc.CellServiceStub, count: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
-        response: cell_pb.ListCellsResponse = await stub.ListCells(cell_pb.ListCellsRequest(), timeout=5)
-        ready = [c for c in response.cells if c.id.startswith("bench-") and c.connected
-                 and c.packml_state == packml_pb2.PACKML_STATE_EXECUTE]
+        ready, token = [], None
+        while token != "":
+            response: cell_pb.ListCellsResponse = await stub.ListCells(
+                cell_pb.ListCellsRequest(page_size=1000, page_token=token or ""), timeout=5)
+            ready += [c for c in response.cells if c.id.startswith("bench-") and c.connected
+                      and c.packml_state == packml_pb2.PACKML_STATE_EXECUTE]
+            token = response.next_page_token
         if len(ready) >= count:
             return
         if time.monotonic() > deadline:

@@ -86,9 +86,13 @@ class TaskReport:
 
 @dataclass(frozen=True)
 class Assignment:
-    cell_id: str
+    cell: scheduler.CellOffer  # the offer it was made for (of one session of the cell)
     task: Task
     deadline: float
+
+    @property
+    def cell_id(self) -> str:
+        return self.cell.cell_id
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ class Engine:
         self.reader = reader or store
         self.layout = layout
         self.workflows = WorkflowCatalog(store, layout, clock, self.reader)
-        self._plant: tuple[list[KnownCell], dict[str, SkillSchema]] | None = None
+        self._plant: tuple[scheduler.CellIndex, dict[str, SkillSchema]] | None = None
         self._encode = encode_job
         self._on_event = on_event
         self._clock = clock
@@ -227,10 +231,20 @@ class Engine:
     def remember_cell(self, cell: KnownCell, skills: Sequence[SkillSchema]) -> None:
         """Record a cell's hello durably. Raises FailedPrecondition (with the difference)
         if it advertises another schema for a skill name the plant knows."""
-        plant.check_schema_conflicts(cell.cell_id, skills, self._known()[1])
+        cells, schemas = self._known()
+        plant.check_schema_conflicts(cell.cell_id, skills, schemas)
         with self.store.transaction():
             self.store.remember_cell(cell, skills)
-        self._plant = None
+            self.store.after_commit(lambda: cells.put(plant.offer(cell)))
+            changed = self.store.skill_schemas([s.name for s in skills])
+            self.store.after_commit(lambda: schemas.update(changed))
+
+    def hello(self, cell: KnownCell, boot_id: str, skills: Sequence[SkillSchema],
+              reports: Sequence[TaskReport]) -> Reconciled:
+        """A cell's hello, in one write: remember it (`remember_cell`), then `reconcile`
+        the tasks it holds."""
+        self.remember_cell(cell, skills)
+        return self.reconcile(cell.cell_id, boot_id, reports)
 
     # --- operators -----------------------------------------------------------------
     def retry_task(self, job_id: str, task_ref: str, reason: str) -> tuple[Job, list[CancelOrder]]:
@@ -390,11 +404,14 @@ class Engine:
         return self._job(job_id), orders
 
     # --- dispatch ------------------------------------------------------------------
-    def dispatch(self, cells: Sequence[scheduler.CellOffer]
+    def dispatch(self, cells: scheduler.CellIndex | Sequence[scheduler.CellOffer]
                  ) -> tuple[list[Assignment], list[CancelOrder]]:
         """Fail jobs whose deadline passed with READY tasks (cancelling their running
         tasks), fail operator steps past their timeout, then assign READY tasks to idle
-        cells and take their reservations, all in one transaction (one fsync)."""
+        `cells` and take their reservations, all in one transaction (one fsync). An index
+        given is used up: the cells assigned are taken out of it."""
+        if not isinstance(cells, scheduler.CellIndex):
+            cells = scheduler.CellIndex(cells)
         now = self._clock()
         assignments: list[Assignment] = []
         orders: list[CancelOrder] = []
@@ -412,9 +429,10 @@ class Engine:
                             "timeout", f"nobody confirmed operator step {task.step_id} within "
                             f"{limit:g} s"))
                     orders += self._advance(task.job_id, task.id)
-            skills = sorted({skill for cell in cells for skill in cell.skills})
-            live = self.store.ready_tasks(skills, now, limit=max(64, 4 * len(cells)))
-            held = {r.resource for r in self.store.reservations()}
+            if not cells:
+                return assignments, orders
+            live = self.store.ready_tasks(cells.skills(), now, limit=max(64, 2 * len(cells)))
+            held = {r.resource for r in self.store.reservations()} if live else set()
             for item, cell in scheduler.match(live, cells, held):
                 try:
                     with self.store.transaction():  # a savepoint: one assignment or none of it
@@ -423,7 +441,7 @@ class Engine:
                     log.error("dispatch: %s; the task stays READY", exc)
                     continue
                 if assigned is not None:
-                    assignments.append(Assignment(cell.cell_id, assigned, item.deadline))
+                    assignments.append(Assignment(cell, assigned, item.deadline))
         return assignments, orders
 
     def _assign(self, task: Task, cell: scheduler.CellOffer, now: float) -> Task | None:
@@ -630,11 +648,12 @@ class Engine:
         job = self._job(job_id)
         return job.cancel_requested or job.state.final
 
-    def _known(self) -> tuple[list[KnownCell], dict[str, SkillSchema]]:
-        """The plant as the store has it, cached until a hello changes it (only
-        `remember_cell`, on this same writer thread, writes it)."""
+    def _known(self) -> tuple[scheduler.CellIndex, dict[str, SkillSchema]]:
+        """The plant as the store has it: read once, then kept current by `remember_cell`
+        (on this same writer thread, the only one that writes it) after each commit."""
         if self._plant is None:
-            self._plant = (self.store.known_cells(), self.store.skill_schemas())
+            self._plant = (scheduler.CellIndex(plant.offer(c) for c in self.store.known_cells()),
+                           self.store.skill_schemas())
         return self._plant
 
     def _start_recovery(self, job: Job, failed: Task, step_id: str) -> Task:

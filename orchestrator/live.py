@@ -21,7 +21,7 @@ from cellwright.orchestrator.cell_checks import check_packml_state, check_stats
 from cellwright.orchestrator.engine import Assignment, CancelOrder, Engine, TaskReport
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from cellwright.orchestrator.model import Job, ReadyTask, StoredEvent, TaskState
-from cellwright.orchestrator.scheduler import admits
+from cellwright.orchestrator.scheduler import CellIndex
 from cellwright.orchestrator.sessions import CellSession
 from cellwright.orchestrator.storethreads import StoreThreads
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -59,6 +59,8 @@ class Orchestrator:
         self.lease_ttl_s = lease_ttl_s
         self.forget_after_s = forget_after_s
         self.sessions: dict[str, CellSession] = {}
+        self.connected = CellIndex()  # the cells connected now
+        self.idle = CellIndex()  # the connected cells that can take a task now
         self._connecting: dict[str, asyncio.Lock] = {}
         self._changed = asyncio.Event()
         self._wake = asyncio.Event()
@@ -122,13 +124,10 @@ class Orchestrator:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            idle = {s.cell_id: (s, offer) for s in self.sessions.values()
-                    if (offer := s.offer()) is not None}
             try:
-                assignments, orders = await self.db.write(
-                    self.engine.dispatch, [offer for _, offer in idle.values()])
+                assignments, orders = await self.db.write(self.engine.dispatch, self.idle.copy())
                 self.route(orders)
-                unsent = [a for a in assignments if not self._send(idle[a.cell_id][0], a)]
+                unsent = [a for a in assignments if not self._send(a)]
                 for a in unsent:  # after every send: one failing write strands nothing else
                     await self.db.write(self.engine.unassign, a.task.id, a.task.epoch)
             except Unavailable as exc:
@@ -138,11 +137,12 @@ class Orchestrator:
                 log.exception("dispatch failed; retrying in %g s", DISPATCH_RETRY_S)
                 await self._retry_later()
 
-    def _send(self, session: CellSession, a: Assignment) -> bool:
+    def _send(self, a: Assignment) -> bool:
         """Send an assignment on the session it was made for; False if that session ended."""
-        if session is not self.sessions.get(a.cell_id) or not session.connected:
+        session = self.sessions.get(a.cell_id)
+        if session is None or session.offer_of(busy_ok=True) is not a.cell:  # ended, or replaced
             return False
-        session.task_id = a.task.id
+        session.set_task(a.task.id)
         session.send(cell_pb.ConnectResponse(assign=cell_pb.Assign(
             task_id=a.task.id, epoch=a.task.epoch, skill=a.task.skill,
             params=to_struct(a.task.params), deadline=convert.timestamp(a.deadline),
@@ -183,7 +183,7 @@ class Orchestrator:
                     self.route(await self.db.write(self.engine.cell_lost, session.cell_id,
                                                    session.hello.boot_id))
                     session.lease_ended = True
-                    session.task_id = ""
+                    session.set_task("")
             elif session.lease_ended and now - session.disconnected_at > self.forget_after_s \
                     and self.sessions.get(session.cell_id) is session:
                 del self.sessions[session.cell_id]
@@ -204,14 +204,13 @@ class Orchestrator:
                         f"{self.lease_ttl_s:g} s for the old one's lease to end")
                 log.warning("cell %s connected again; closing its previous session", hello.cell_id)
                 old.close()
-            await self.db.write(self.engine.remember_cell, convert.known_cell(hello, time.time()),
-                                convert.skill_schemas(hello))
-            reconciled = await self.db.write(self.engine.reconcile, hello.cell_id, hello.boot_id,
-                                             reports)
+            reconciled = await self.db.write(self.engine.hello, convert.known_cell(hello, time.time()),
+                                             hello.boot_id, convert.skill_schemas(hello), reports)
             session = CellSession(hello, self.clock, packml_state=hello.packml_state,
                                   busy=any(not r.state.final for r in reports),
-                                  task_id=reconciled.task_id)
+                                  task_id=reconciled.task_id, on_change=self._reindex)
             self.sessions[hello.cell_id] = session
+            self._reindex(session)
         log.info("cell %s connected (boot %s, %d skills, %d tasks held)", hello.cell_id,
                  hello.boot_id[:8], len(hello.skills), len(reports))
         session.send(cell_pb.ConnectResponse(welcome=cell_pb.Welcome(
@@ -231,8 +230,7 @@ class Orchestrator:
             beat = message.heartbeat
             check_packml_state(beat.packml_state, "heartbeat.packml_state")
             check_stats(beat.stats)
-            if session.apply_heartbeat(beat):
-                self.wake()
+            session.apply_heartbeat(beat)
         elif kind == "task_update":
             report = convert.task_report(message.task_update)
             ack, orders = await self.db.write(self.engine.report, session.cell_id,
@@ -241,8 +239,8 @@ class Orchestrator:
                 session.send(cell_pb.ConnectResponse(
                     ack=cell_pb.Ack(task_id=report.task_id, epoch=report.epoch)))
                 if session.task_id == report.task_id:
-                    session.task_id = ""
-                self.wake()
+                    session.set_task("")
+                self.wake()  # its job's next step may be READY for another cell
             self.route(orders)
         elif kind == "command_result":
             result = message.command_result
@@ -250,9 +248,7 @@ class Orchestrator:
             if future is None:  # not asked for (or too late): nothing to learn from it
                 return
             check_packml_state(result.packml_state, "command_result.packml_state")
-            if result.packml_state != session.packml_state:
-                session.packml_state = result.packml_state
-                self.wake()
+            session.set_packml_state(result.packml_state)
             if not future.done():
                 future.set_result(result)
         else:
@@ -262,12 +258,24 @@ class Orchestrator:
     async def explain(self, job: Job) -> Job:
         """The job with why it waits, in words (`waiting.explain`)."""
         ready = [t for t in job.tasks if t.state is TaskState.READY]
-        connected = [o for s in self.sessions.values() if (o := s.offer_of(busy_ok=True)) is not None]
-        unserved = any(not any(admits(ReadyTask(t, 0, 0.0, 0.0, pin=job.pin), o) for o in connected)
+        unserved = any(self.connected.find(ReadyTask(t, 0, 0.0, 0.0, pin=job.pin)) is None
                        for t in ready)  # reads only what a reason needs: a job's answer waits
         known = await self.db.read(self.engine.reader.known_cells) if unserved else []
         held = await self.db.read(self.engine.reservations) if any(t.spec.reserve for t in ready) else []
-        return waiting.explain(job, connected, known, held, time.time())
+        return waiting.explain(job, self.connected, known, held, time.time())
+
+    def _reindex(self, session: CellSession) -> None:
+        """Keep `connected` and `idle` true to a cell's current session (its `on_change`);
+        wake the dispatcher when a cell becomes idle."""
+        if self.sessions.get(session.cell_id) is not session:  # replaced: the newer one decides
+            return
+        for index, offer in ((self.connected, session.offer_of(busy_ok=True)), (self.idle, session.offer())):
+            if offer is None:
+                index.remove(session.cell_id)
+            elif index.get(session.cell_id) is not offer:
+                index.put(offer)
+                if index is self.idle:
+                    self.wake()
 
     def route(self, orders: list[CancelOrder]) -> None:
         for order in orders:

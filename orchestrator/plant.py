@@ -15,7 +15,7 @@ from cellwright.api.schema import CELL_ID, SchemaError, quote, validate
 from cellwright.orchestrator.errors import FailedPrecondition, InvalidArgument
 from cellwright.orchestrator.expand import RenderError, render
 from cellwright.orchestrator.model import KnownCell, ReadyTask, SkillSchema, Task, TaskSpec, TaskState
-from cellwright.orchestrator.scheduler import CellOffer, admits
+from cellwright.orchestrator.scheduler import CellIndex, CellOffer
 from cellwright.orchestrator.workflow.expressions import is_template
 from cellwright.orchestrator.workflow.model import Placement, Workflow
 
@@ -34,14 +34,13 @@ def offer(cell: KnownCell) -> CellOffer:
     return CellOffer(cell.cell_id, "", cell.skills, cell.tags, cell.kinds, cell.models)
 
 
-def capable(task: Task, pin: Placement, cells: Sequence[KnownCell]) -> list[str]:
+def capable(task: Task, pin: Placement, cells: CellIndex) -> list[str]:
     """Known cells that could run `task` within `pin` (and on its `same_cell`, once set)."""
-    item = ReadyTask(task, 0, 0.0, 0.0, pin=pin)
-    return [c.cell_id for c in cells if admits(item, offer(c))]
+    return cells.admitting(ReadyTask(task, 0, 0.0, 0.0, pin=pin))
 
 
 def check_runnable(workflow: Workflow, tasks: Sequence[Task], pin: Placement,
-                   params: Mapping[str, Any], cells: Sequence[KnownCell],
+                   params: Mapping[str, Any], cells: CellIndex,
                    skills: Mapping[str, SkillSchema]) -> None:
     """Raise FailedPrecondition naming the step no known cell could run, or
     InvalidArgument naming a parameter its skill would refuse."""
@@ -50,11 +49,11 @@ def check_runnable(workflow: Workflow, tasks: Sequence[Task], pin: Placement,
     for task in tasks:
         if task.spec.operator is not None:
             continue
-        able = capable(task, pin, cells)
-        if not able:
+        if cells.find(ReadyTask(task, 0, 0.0, 0.0, pin=pin)) is None:
             raise FailedPrecondition(_cannot_run("step", task, pin, cells))
         follow = task.spec.place.same_cell_as
         sources = [t for t in tasks if t.step_id == follow]
+        able = capable(task, pin, cells) if follow and sources else []
         if follow and sources and not set(able) & {c for t in sources for c in capable(t, pin, cells)}:
             raise FailedPrecondition(
                 f"step {task.step_id} must run on the cell that ran {follow} (same_cell_as), "
@@ -75,11 +74,11 @@ def check_runnable(workflow: Workflow, tasks: Sequence[Task], pin: Placement,
     for step in workflow.recovery:  # runs only after a failure, and then needs a cell too
         task = Task(step.id, "", step.id, step.skill, {}, (), TaskState.PENDING,
                     spec=TaskSpec(place=step.place))
-        if step.operator is None and not capable(task, pin, cells):
+        if step.operator is None and cells.find(ReadyTask(task, 0, 0.0, 0.0, pin=pin)) is None:
             raise FailedPrecondition(_cannot_run("recovery step", task, pin, cells))
 
 
-def _cannot_run(what: str, task: Task, pin: Placement, cells: Sequence[KnownCell]) -> str:
+def _cannot_run(what: str, task: Task, pin: Placement, cells: CellIndex) -> str:
     return (f"{what} {task.step_id}: no known cell can run it: it needs skill "
             f"{quote(task.skill)}{_terms(task.spec.place, pin)}; known cells: "
             f"{_describe(cells)}. Connect such a cell, or change the workflow or the pin")
@@ -132,9 +131,10 @@ def _terms(place: Placement, pin: Placement) -> str:
     return f" on a cell with {', '.join(terms)}" if terms else ""
 
 
-def _describe(cells: Sequence[KnownCell]) -> str:
+def _describe(cells: CellIndex) -> str:
+    first = sorted(cells, key=lambda c: c.cell_id)[:10]
     return "; ".join(f"{c.cell_id} (skills {sorted(c.skills)}, tags {sorted(c.tags)}, kinds "
-                     f"{sorted(c.kinds)}, models {sorted(c.models)})" for c in cells[:10])
+                     f"{sorted(c.kinds)}, models {sorted(c.models)})" for c in first)
 
 
 def _canon(schema: Mapping[str, Any]) -> str:

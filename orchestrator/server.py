@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -75,20 +76,35 @@ def status(method: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitabl
     return wrapper
 
 
-def _page_token(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode()
+def _page_token(kind: str, position: object) -> str:
+    """An opaque page token: where the previous page ended (a job seq, a cell id)."""
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode()
+
+
+def _page_position(token: str, kind: str, method: str) -> str:
+    """The position a `_page_token` of `kind` holds; InvalidArgument if it is not one."""
+    try:
+        found, _, position = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+    except ValueError:
+        found = ""
+    if found != kind:
+        raise InvalidArgument("page_token", f"not a token from a previous {method} answer")
+    return position
 
 
 def _page_seq(token: str) -> int:
     if not token:
         return 0
     try:
-        version, seq = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        if version != "v1":
-            raise ValueError(version)
-        return int(seq)
+        return int(_page_position(token, "v1", "ListJobs"))
     except ValueError as exc:
         raise InvalidArgument("page_token", "not a token from a previous ListJobs answer") from exc
+
+
+def _page_size(size: int, default: int, most: int) -> int:
+    if not 0 <= size <= most:
+        raise InvalidArgument("page_size", f"{size} is outside 1..{most} (0: {default})")
+    return size or default
 
 
 class JobServicer(job_grpc.JobServiceServicer):
@@ -119,9 +135,7 @@ class JobServicer(job_grpc.JobServiceServicer):
     @status
     async def ListJobs(self, request: job_svc.ListJobsRequest,
                        context: grpc.aio.ServicerContext) -> job_svc.ListJobsResponse:
-        size = request.page_size or 50
-        if not 1 <= size <= 500:
-            raise InvalidArgument("page_size", f"{request.page_size} is outside 1..500")
+        size = _page_size(request.page_size, 50, 500)
         for s in request.states:
             if s == job_pb2.JOB_STATE_UNSPECIFIED or s not in job_pb2.JobState.values():
                 known = [v.name for v in job_pb2.JobState.DESCRIPTOR.values if v.number]
@@ -132,7 +146,7 @@ class JobServicer(job_grpc.JobServiceServicer):
             workflow=request.workflow, labels=dict(request.labels),
             after_seq=_page_seq(request.page_token), limit=size + 1))
         page = rows[:size]
-        token = _page_token(page[-1][0]) if len(rows) > size else ""
+        token = _page_token("v1", page[-1][0]) if len(rows) > size else ""
         return job_svc.ListJobsResponse(jobs=[convert.job_to_proto(j) for _, j in page],
                                         next_page_token=token)
 
@@ -276,8 +290,13 @@ class CellServicer(cell_grpc.CellServiceServicer):
     @status
     async def ListCells(self, request: cell_pb.ListCellsRequest,
                         context: grpc.aio.ServicerContext) -> cell_pb.ListCellsResponse:
+        size = _page_size(request.page_size, 500, 1000)
+        after = _page_position(request.page_token, "c1", "ListCells") if request.page_token else ""
+        ids = sorted(self.o.sessions)
+        page = ids[bisect.bisect_right(ids, after):][:size + 1]
         return cell_pb.ListCellsResponse(
-            cells=[s.to_proto(self.o.layout) for _, s in sorted(self.o.sessions.items())])
+            cells=[self.o.sessions[i].to_proto(self.o.layout) for i in page[:size]],
+            next_page_token=_page_token("c1", page[size - 1]) if len(page) > size else "")
 
     @status
     async def GetCell(self, request: cell_pb.GetCellRequest,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cellwright.api.layout import EMPTY, Layout
+from cellwright.orchestrator import convert
 from cellwright.orchestrator.errors import Unavailable
 from cellwright.orchestrator.scheduler import CellOffer
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -34,9 +35,14 @@ class CellSession:
     stats: cell_pb.CellStats = field(default_factory=cell_pb.CellStats)
     last_seen_unix: float = field(default_factory=time.time)
     pending_commands: dict[str, asyncio.Future[cell_pb.CommandResult]] = field(default_factory=dict)
+    on_change: Callable[[CellSession], None] = lambda session: None  # whether it is idle may have changed
+    _offer: CellOffer = field(init=False)
 
     def __post_init__(self) -> None:
         self.last_seen = self.disconnected_at = self.clock()
+        known = convert.known_cell(self.hello, 0.0)  # what it offers: built once per session
+        self._offer = CellOffer(self.cell_id, self.hello.boot_id, known.skills, known.tags,
+                                known.kinds, known.models)
 
     @property
     def cell_id(self) -> str:
@@ -46,12 +52,23 @@ class CellSession:
         self.last_seen = self.clock()
         self.last_seen_unix = time.time()
 
-    def apply_heartbeat(self, beat: cell_pb.Heartbeat) -> bool:
-        """Take a (checked) heartbeat's state; returns whether PackML state or busy changed."""
-        changed = beat.packml_state != self.packml_state or beat.busy != self.busy
-        self.packml_state, self.busy = beat.packml_state, beat.busy
+    def apply_heartbeat(self, beat: cell_pb.Heartbeat) -> None:
+        """Take a (checked) heartbeat's state."""
         self.stats = beat.stats  # a reference: CopyFrom into a long-lived message grew its arena
-        return changed
+        if beat.packml_state != self.packml_state or beat.busy != self.busy:
+            self.packml_state, self.busy = beat.packml_state, beat.busy
+            self.on_change(self)
+
+    def set_packml_state(self, state: int) -> None:
+        if state != self.packml_state:
+            self.packml_state = state
+            self.on_change(self)
+
+    def set_task(self, task_id: str) -> None:
+        """The task the cell holds now ("" for none)."""
+        if task_id != self.task_id:
+            self.task_id = task_id
+            self.on_change(self)
 
     def send(self, message: cell_pb.ConnectResponse) -> None:
         self.outbox.put_nowait(message)
@@ -64,6 +81,7 @@ class CellSession:
             self.connected = False
             self.disconnected_at = self.clock()
             self.outbox.put_nowait(None)
+            self.on_change(self)
             for future in self.pending_commands.values():
                 if not future.done():
                     future.set_exception(Unavailable(
@@ -80,10 +98,7 @@ class CellSession:
             return None
         if not busy_ok and (self.task_id or self.busy or self.packml_state != EXECUTE):
             return None
-        return CellOffer(self.cell_id, self.hello.boot_id,
-                         frozenset(s.name for s in self.hello.skills), frozenset(self.hello.tags),
-                         frozenset(c.kind for r in self.hello.robots for c in r.components),
-                         frozenset(r.model for r in self.hello.robots if r.model))
+        return self._offer
 
     def to_proto(self, layout: Layout = EMPTY) -> cell_pb.Cell:
         """The cell as ListCells shows it, with the places of `layout` its robots reach."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from cellwright.orchestrator.model import KnownCell, Reservation, SkillSchema, StoredWorkflow
 
@@ -77,10 +77,15 @@ class PlantQueries:
                                    frozenset(record["models"]), row["last_seen"]))
         return cells
 
-    def skill_schemas(self) -> dict[str, SkillSchema]:
+    def skill_schemas(self, names: Sequence[str] | None = None) -> dict[str, SkillSchema]:
+        """The schema of every skill the plant knows (of `names` only, if given)."""
+        if names is None:
+            rows = self._db.execute("SELECT * FROM skills")
+        else:
+            rows = self._db.execute(f"SELECT * FROM skills WHERE name IN ({','.join('?' * len(names))})",
+                                    names)
         return {r["name"]: SkillSchema(r["name"], json.loads(r["params_schema"]),
-                                       json.loads(r["result_schema"]), r["first_cell"])
-                for r in self._db.execute("SELECT * FROM skills")}
+                                       json.loads(r["result_schema"]), r["first_cell"]) for r in rows}
 
     def reservations(self) -> list[Reservation]:
         return [Reservation(**dict(r)) for r in

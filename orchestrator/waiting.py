@@ -9,10 +9,10 @@ from dataclasses import replace
 
 from cellwright.orchestrator.model import Job, KnownCell, ReadyTask, Reservation, Task, TaskState
 from cellwright.orchestrator.plant import offer
-from cellwright.orchestrator.scheduler import CellOffer, admits
+from cellwright.orchestrator.scheduler import CellIndex, admits
 
 
-def explain(job: Job, connected: Sequence[CellOffer], known: Sequence[KnownCell],
+def explain(job: Job, connected: CellIndex, known: Sequence[KnownCell],
             reservations: Sequence[Reservation], now: float) -> Job:
     """`job` with `waiting_reason` set on each task that waits and on the job (the first)."""
     if job.state.final:
@@ -24,7 +24,7 @@ def explain(job: Job, connected: Sequence[CellOffer], known: Sequence[KnownCell]
     return replace(job, tasks=tasks, waiting_reason=first)
 
 
-def _reason(job: Job, task: Task, connected: Sequence[CellOffer], known: Sequence[KnownCell],
+def _reason(job: Job, task: Task, connected: CellIndex, known: Sequence[KnownCell],
             held: dict[str, Reservation], now: float) -> str:
     if task.state is TaskState.AWAITING_OPERATOR:
         return f"step {task.step_id} waits for a person to confirm: {task.params.get('prompt', '')}"
@@ -39,7 +39,7 @@ def _reason(job: Job, task: Task, connected: Sequence[CellOffer], known: Sequenc
         return f"step {task.step_id} retries after its backoff, at " + \
             time.strftime("%H:%M:%S", time.localtime(task.not_before))
     item = ReadyTask(task, job.priority, job.deadline, job.created_at, pin=job.pin)
-    if not any(admits(item, cell) for cell in connected):
+    if connected.find(item) is None:
         could = [c.cell_id for c in known if admits(item, offer(c))]
         return (f"no connected cell can run step {task.step_id} (skill {task.skill}); known cells "
                 f"that could: {', '.join(could) or 'none'}; it waits for one to connect")

@@ -94,6 +94,35 @@ async def test_list_cells_shows_a_connected_cell_with_skills_endpoint_and_execut
     assert cell.packml_state == EXECUTE
 
 
+async def test_list_cells_pages_in_cell_id_order(cells, scripted_cell):
+    for cell_id in ("c-3", "c-1", "c-5", "c-2", "c-4"):
+        await scripted_cell(cell_id).connect()
+    pages, token = [], ""
+    while True:
+        page = await cells.ListCells(cell_pb.ListCellsRequest(page_size=2, page_token=token),
+                                     timeout=TIMEOUT_S)
+        pages.append([c.id for c in page.cells])
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages == [["c-1", "c-2"], ["c-3", "c-4"], ["c-5"]]
+    everything = await cells.ListCells(cell_pb.ListCellsRequest(), timeout=TIMEOUT_S)
+    assert len(everything.cells) == 5 and not everything.next_page_token
+
+
+@pytest.mark.parametrize(("size", "token", "problem"), [
+    (-1, "", "page_size: -1 is outside 1..1000 (0: 500)"),
+    (1001, "", "page_size: 1001 is outside 1..1000 (0: 500)"),
+    (0, "djE6Mw==", "page_token: not a token from a previous ListCells answer"),  # a ListJobs token
+    (0, "%%%", "page_token: not a token from a previous ListCells answer"),
+])
+async def test_list_cells_refuses_a_bad_page_size_or_token(cells, size, token, problem):
+    error = await rpc_error(cells.ListCells(cell_pb.ListCellsRequest(page_size=size, page_token=token),
+                                            timeout=TIMEOUT_S))
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert problem in error.details()
+
+
 async def test_get_cell_shows_the_cell(cells, start_cell):
     running = await start_cell("noop-1")
     cell = (await cells.GetCell(cell_pb.GetCellRequest(cell_id="noop-1"), timeout=TIMEOUT_S)).cell

@@ -10,7 +10,7 @@ import pytest
 
 from cellwright.orchestrator.engine import Engine, Submission, TaskReport
 from cellwright.orchestrator.model import ReadyTask, Task, TaskState
-from cellwright.orchestrator.scheduler import CellOffer, match
+from cellwright.orchestrator.scheduler import CellIndex, CellOffer, match
 from cellwright.orchestrator.store import Store
 
 
@@ -31,36 +31,48 @@ def pairs(matches: list[tuple[ReadyTask, CellOffer]]) -> list[tuple[str, str]]:
 # --- match -----------------------------------------------------------------------------
 
 def test_a_task_goes_only_to_a_cell_offering_its_skill():
-    matches = match([ready("j1/s", "pick_place")], [cell("c1", "noop"), cell("c2", "pick_place")])
+    matches = match([ready("j1/s", "pick_place")], CellIndex([cell("c1", "noop"), cell("c2", "pick_place")]))
     assert pairs(matches) == [("j1/s", "c2")]
 
 
 def test_a_task_no_idle_cell_can_run_stays_unmatched():
-    assert match([ready("j1/s", "weld")], [cell("c1", "noop")]) == []
+    assert match([ready("j1/s", "weld")], CellIndex([cell("c1", "noop")])) == []
 
 
 def test_each_cell_gets_at_most_one_task():
-    matches = match([ready("j1/s"), ready("j2/s"), ready("j3/s")], [cell("c1"), cell("c2")])
+    matches = match([ready("j1/s"), ready("j2/s"), ready("j3/s")], CellIndex([cell("c1"), cell("c2")]))
     assert pairs(matches) == [("j1/s", "c1"), ("j2/s", "c2")]
 
 
 def test_tasks_are_served_in_the_given_urgency_order():
-    matches = match([ready("urgent/s"), ready("later/s")], [cell("c1")])
+    matches = match([ready("urgent/s"), ready("later/s")], CellIndex([cell("c1")]))
     assert pairs(matches) == [("urgent/s", "c1")]
 
 
 def test_a_less_urgent_task_still_gets_a_cell_the_urgent_one_cannot_use():
-    matches = match([ready("j1/s", "weld"), ready("j2/s", "noop")], [cell("c1", "noop")])
+    matches = match([ready("j1/s", "weld"), ready("j2/s", "noop")], CellIndex([cell("c1", "noop")]))
     assert pairs(matches) == [("j2/s", "c1")]
 
 
 def test_a_jobs_next_step_prefers_the_cell_that_ran_its_previous_step():
-    matches = match([ready("j1/s", last_cell="c2")], [cell("c1"), cell("c2"), cell("c3")])
+    matches = match([ready("j1/s", last_cell="c2")], CellIndex([cell("c1"), cell("c2"), cell("c3")]))
     assert pairs(matches) == [("j1/s", "c2")]
 
 
+def test_matched_cells_are_taken_out_of_the_index():
+    idle = CellIndex([cell("c1"), cell("c2", "weld")])
+    match([ready("j1/s")], idle)
+    assert [c.cell_id for c in idle] == ["c2"] and idle.skills() == ["weld"]
+
+
+def test_a_cell_put_back_goes_last_among_equal_cells():
+    idle = CellIndex([cell("c1"), cell("c2")])
+    idle.put(cell("c1"))
+    assert pairs(match([ready("j1/s")], idle)) == [("j1/s", "c2")]
+
+
 def test_affinity_to_a_cell_that_is_not_idle_falls_back_to_another():
-    matches = match([ready("j1/s", last_cell="c9")], [cell("c1"), cell("c2")])
+    matches = match([ready("j1/s", last_cell="c9")], CellIndex([cell("c1"), cell("c2")]))
     assert pairs(matches) == [("j1/s", "c1")]
 
 

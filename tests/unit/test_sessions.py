@@ -40,10 +40,19 @@ def test_heartbeats_do_not_grow_the_sessions_memory() -> None:
     assert session.stats.clock_s == BEATS - 1
 
 
-def test_a_heartbeat_reports_whether_packml_state_or_busy_changed() -> None:
-    session = CellSession(cell_pb.Hello(cell_id="c1", boot_id="b"))
-    assert session.apply_heartbeat(_beat(1))
-    assert not session.apply_heartbeat(_beat(2))
+def test_a_session_calls_on_change_only_when_whether_it_is_idle_may_change() -> None:
+    changes: list[str] = []
+    session = CellSession(cell_pb.Hello(cell_id="c1", boot_id="b"),
+                          on_change=lambda s: changes.append(f"{s.packml_state}/{s.busy}/{s.task_id}"))
+    session.apply_heartbeat(_beat(1))
+    session.apply_heartbeat(_beat(2))  # the same state: no change
     busy = _beat(3)
     busy.busy = True
-    assert session.apply_heartbeat(busy)
+    session.apply_heartbeat(busy)
+    session.set_task("j/s")
+    session.set_task("j/s")
+    session.set_packml_state(packml_pb2.PACKML_STATE_HELD)
+    session.close()
+    session.close()
+    assert changes == ["5/False/", "5/True/", "5/True/j/s", "9/True/j/s", "9/True/j/s"]
+    assert session.offer() is None and session.offer_of(busy_ok=True) is None

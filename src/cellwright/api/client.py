@@ -149,9 +149,16 @@ class Client:
         return response.job
 
     def list_cells(self) -> list[cell_pb.Cell]:
-        response: cell_pb.ListCellsResponse = self.cells.ListCells(
-            cell_pb.ListCellsRequest(), timeout=self.timeout_s)
-        return list(response.cells)
+        """Every known cell, in cell id order (read a page at a time)."""
+        cells: list[cell_pb.Cell] = []
+        token = ""
+        while True:
+            response: cell_pb.ListCellsResponse = self.cells.ListCells(
+                cell_pb.ListCellsRequest(page_size=1000, page_token=token), timeout=self.timeout_s)
+            cells += response.cells
+            token = response.next_page_token
+            if not token:
+                return cells
 
     def get_cell(self, cell_id: str) -> cell_pb.Cell:
         response: cell_pb.GetCellResponse = self.cells.GetCell(

@@ -72,7 +72,8 @@ class CellServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListCells(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Known cells, connected or not, a page at a time in cell id order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -40,6 +40,7 @@ class CellServiceStub:
     results up; welcome, assignments, cancels, acks and commands down.
     """
     ListCells: _grpc.UnaryUnaryMultiCallable[_cell_service_pb2.ListCellsRequest, _cell_service_pb2.ListCellsResponse]
+    """Known cells, connected or not, a page at a time in cell id order."""
     GetCell: _grpc.UnaryUnaryMultiCallable[_cell_service_pb2.GetCellRequest, _cell_service_pb2.GetCellResponse]
     CommandCell: _grpc.UnaryUnaryMultiCallable[_cell_service_pb2.CommandCellRequest, _cell_service_pb2.CommandCellResponse]
     """Sends a PackML command (or e-stop) and waits for the cell's answer."""
@@ -56,6 +57,7 @@ class CellServiceAsyncStub(CellServiceStub):
     results up; welcome, assignments, cancels, acks and commands down.
     """
     ListCells: _aio.UnaryUnaryMultiCallable[_cell_service_pb2.ListCellsRequest, _cell_service_pb2.ListCellsResponse]  # type: ignore[assignment]
+    """Known cells, connected or not, a page at a time in cell id order."""
     GetCell: _aio.UnaryUnaryMultiCallable[_cell_service_pb2.GetCellRequest, _cell_service_pb2.GetCellResponse]  # type: ignore[assignment]
     CommandCell: _aio.UnaryUnaryMultiCallable[_cell_service_pb2.CommandCellRequest, _cell_service_pb2.CommandCellResponse]  # type: ignore[assignment]
     """Sends a PackML command (or e-stop) and waits for the cell's answer."""
@@ -80,7 +82,8 @@ class CellServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _cell_service_pb2.ListCellsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_cell_service_pb2.ListCellsResponse, _abc.Awaitable[_cell_service_pb2.ListCellsResponse]]: ...
+    ) -> _typing.Union[_cell_service_pb2.ListCellsResponse, _abc.Awaitable[_cell_service_pb2.ListCellsResponse]]:
+        """Known cells, connected or not, a page at a time in cell id order."""
 
     @_abc_1.abstractmethod
     def GetCell(
