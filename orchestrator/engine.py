@@ -431,7 +431,7 @@ class Engine:
                     orders += self._advance(task.job_id, task.id)
             if not cells:
                 return assignments, orders
-            live = self.store.ready_tasks(cells.skills(), now, limit=max(64, 2 * len(cells)))
+            live = self.store.ready_tasks(cells.skills(), now, limit=8 + 4 * len(cells))
             held = {r.resource for r in self.store.reservations()} if live else set()
             for item, cell in scheduler.match(live, cells, held):
                 try:
@@ -458,9 +458,7 @@ class Engine:
                        if r.resource in task.spec.reserve]
             raise _Contended(f"{task.id} needs {', '.join(task.spec.reserve)}, held: "
                              f"{', '.join(holders)} (the scheduler believed them free: a bug)")
-        job = self.store.get_job(task.job_id)
-        if job is not None and job.state is JobState.QUEUED:
-            self.store.update_job(task.job_id, now, state=JobState.RUNNING)
+        self.store.update_job(task.job_id, now, state=JobState.RUNNING, expect_state=JobState.QUEUED)
         self._record(task.job_id, task.id)
         return replace(task, state=TaskState.ASSIGNED, cell_id=cell.cell_id, epoch=epoch,
                        attempt=task.attempt + 1)
@@ -500,12 +498,15 @@ class Engine:
         now = self._clock()
         with self.store.transaction():
             if report.state is TaskState.RUNNING:  # back from UNKNOWN: the cell_lost error goes
-                if self.store.update_task(task.id, expect_states=[TaskState.ASSIGNED, TaskState.UNKNOWN],
-                                          expect_epoch=task.epoch, state=TaskState.RUNNING,
-                                          error=None, finished_at=0.0):
-                    self.store.unsuspect(task.id, task.epoch)
-                    return False, self._advance(task.job_id, task.id)
-                return False, []
+                if not self.store.update_task(task.id, expect_states=[TaskState.ASSIGNED, TaskState.UNKNOWN],
+                                              expect_epoch=task.epoch, state=TaskState.RUNNING,
+                                              error=None, finished_at=0.0):
+                    return False, []
+                if task.state is TaskState.ASSIGNED:  # its job is RUNNING already: nothing to advance
+                    self._record(task.job_id, task.id)
+                    return False, []
+                self.store.unsuspect(task.id, task.epoch)
+                return False, self._advance(task.job_id, task.id)
             if not report.state.final:
                 return False, []
             fields = self._outcome(task, report, now)

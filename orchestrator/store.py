@@ -361,7 +361,8 @@ class Store(_Queries, PlantWrites):
 
     def update_job(self, job_id: str, now: float, *, state: JobState | None = None,
                    error: TaskError | None = None, cancel_requested: bool | None = None,
-                   outputs: dict[str, Any] | None = None) -> None:
+                   outputs: dict[str, Any] | None = None, expect_state: JobState | None = None) -> None:
+        """Change the fields given (of a job in `expect_state` only, when given)."""
         sets, args = ["updated_at = ?"], list[Any]([now])
         if outputs is not None:
             sets.append("outputs = ?")
@@ -375,7 +376,9 @@ class Store(_Queries, PlantWrites):
         if cancel_requested is not None:
             sets.append("cancel_requested = ?")
             args.append(int(cancel_requested))
-        self._db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
+        where = "id = ?" if expect_state is None else "id = ? AND state = ?"
+        args += [job_id] if expect_state is None else [job_id, expect_state.value]
+        self._db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE {where}", args)
 
     # --- tasks ---------------------------------------------------------------------
 

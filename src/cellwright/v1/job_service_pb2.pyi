@@ -420,21 +420,29 @@ class WatchJobsRequest(_message.Message):
 
     AFTER_SEQ_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
+    MAX_BATCH_FIELD_NUMBER: _builtins.int
     after_seq: _builtins.int
     """Replay events with a greater seq first; 0 replays everything kept. A seq beyond the
     newest event answers OUT_OF_RANGE (it cannot come from this orchestrator's store).
     """
     job_id: _builtins.str
     """Only this job's events when set."""
+    max_batch: _builtins.int
+    """Up to this many events per response, in `events` (fewer when fewer are ready: the
+    server never waits to fill a batch, and keeps a response under 1 MiB). 0: one event
+    per response, in `event`. A client replaying a long history asks for a few hundred:
+    one message per event costs the server (and the client) far more than the event.
+    """
     def __init__(
         self,
         *,
         after_seq: _builtins.int = ...,
         job_id: _builtins.str = ...,
+        max_batch: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq", "job_id", b"job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq", "job_id", b"job_id", "max_batch", b"max_batch"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -445,16 +453,24 @@ class WatchJobsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def event(self) -> _job_pb2.JobEvent: ...
+    def event(self) -> _job_pb2.JobEvent:
+        """The event, when the request's max_batch is 0."""
+
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.JobEvent]:
+        """Consecutive events, oldest first, when the request's max_batch is above 0."""
+
     def __init__(
         self,
         *,
         event: _job_pb2.JobEvent | None = ...,
+        events: _abc.Iterable[_job_pb2.JobEvent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "events", b"events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
