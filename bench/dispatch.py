@@ -77,6 +77,7 @@ class Config:
     warmup_jobs: int
     timeout_s: float
     cells_inline: bool = False
+    closed: bool = False  # each submitter waits for its job to end before the next
 
 
 FULL = Config(cells=8, jobs=2000, concurrency=8, echo_calls=6000, warmup_jobs=32, timeout_s=75.0)
@@ -271,6 +272,13 @@ class Watcher:
         self.counts: dict[str, int] = {}
         self.events = 0
         self._changed = asyncio.Event()
+        self._waiters: dict[str, asyncio.Future[None]] = {}
+
+    async def job_ended(self, request_id: str) -> None:
+        """Return once the job submitted under `request_id` is final."""
+        if request_id not in self.final:
+            self._waiters[request_id] = asyncio.get_running_loop().create_future()
+            await self._waiters[request_id]
 
     async def run(self, stub: job_grpc.JobServiceStub) -> None:
         call = stub.WatchJobs(job_svc.WatchJobsRequest())
@@ -280,6 +288,9 @@ class Watcher:
                 job = response.event.job
                 if job.state in FINAL and job.request_id not in self.final:
                     self.final[job.request_id] = (time.perf_counter(), job)
+                    waiter = self._waiters.pop(job.request_id, None)
+                    if waiter is not None:
+                        waiter.set_result(None)
                     prefix = job.request_id.split("-", 1)[0]
                     self.counts[prefix] = self.counts.get(prefix, 0) + 1
                     self._changed.set()
@@ -339,8 +350,13 @@ async def _jobs_client(address: str, config: Config, pids: dict[str, int]) -> di
                 cpu0 = {name: _cpu_s(pid) for name, pid in pids.items()}
                 client_cpu0 = time.process_time()
                 start = time.perf_counter()
-                submit_task = asyncio.create_task(drive(
-                    lambda i: jobs.SubmitJob(requests[i], timeout=30), len(requests), config.concurrency))
+                async def submit(i: int) -> Any:
+                    response = await jobs.SubmitJob(requests[i], timeout=30)
+                    if config.closed:
+                        await watcher.job_ended(requests[i].request_id)
+                    return response
+
+                submit_task = asyncio.create_task(drive(submit, len(requests), config.concurrency))
                 finished = await watcher.wait_for(RUN, len(requests), config.timeout_s)
                 latencies: list[float] = []
                 submit_end = float("nan")
@@ -477,9 +493,12 @@ def _table(report: dict[str, Any]) -> str:
     config, jobs, echo, m = report["config"], report["jobs"], report["echo"], report["machine"]
     where = "bench process" if config["cells_inline"] else "separate process"
     echo_runs = ", ".join(f"{r['calls_s']:,.0f}" for r in echo["runs"])
+    submit_label = "SubmitJob + its end (client)" if config.get("closed") else "SubmitJob (client side)"
     lines = [
         f"dispatch: {config['jobs']:,} noop jobs, {config['cells']} noop cells ({where}),"
-        f" {config['concurrency']} in flight; db on {jobs['db_fs']} ({report['db_dir']})",
+        f" {config['concurrency']} in flight"
+        + (" (closed loop: each waits for its job's end)" if config.get("closed") else "")
+        + f"; db on {jobs['db_fs']} ({report['db_dir']})",
         f"machine: {m['cores']} cores, {m['cpu_model']}, Python {m['python']}, grpcio {m['grpcio']},"
         f" protobuf {m['protobuf']}, SQLite {m['sqlite']}",
         f"jobs final {jobs['final']:,} / {config['jobs']:,} (succeeded {jobs['succeeded']:,})"
@@ -488,7 +507,7 @@ def _table(report: dict[str, Any]) -> str:
         f"{'':34} {'calls|jobs/s':>12} {'p50 ms':>9} {'p99 ms':>9} {'vs echo':>8}",
         f"{'echo grpc.aio unary (ceiling)':34} {echo['calls_s']:>12,.0f} {echo['p50_ms']:>9.2f}"
         f" {echo['p99_ms']:>9.2f} {'1.00':>8}",
-        f"{'SubmitJob (client side)':34} {jobs['submit']['calls_s']:>12,.0f}"
+        f"{submit_label:34} {jobs['submit']['calls_s']:>12,.0f}"
         f" {jobs['submit']['p50_ms']:>9.2f} {jobs['submit']['p99_ms']:>9.2f}"
         f" {report['ratios']['submit_calls_s_vs_echo']:>8.3f}",
         f"{'end-to-end jobs (client)':34} {jobs['jobs_s']:>12,.0f} {'':>9} {'':>9}"
@@ -517,6 +536,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", type=int, help=f"noop cells (default {FULL.cells})")
     parser.add_argument("--jobs", type=int, help=f"jobs (default {FULL.jobs}, --quick {QUICK.jobs})")
     parser.add_argument("--concurrency", type=int, help=f"SubmitJob calls in flight (default {FULL.concurrency})")
+    parser.add_argument("--closed", action="store_true",
+                        help="each submitter waits for its job to end before submitting the next "
+                             "(submit -> assign is then dispatch latency, not queueing, while "
+                             "submitters <= cells)")
     parser.add_argument("--cells-inline", action="store_true",
                         help="run the cells in the bench process instead of a separate one")
     parser.add_argument("--db-dir", type=Path, default=Path(tempfile.gettempdir()),
@@ -527,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = QUICK if args.quick else FULL
     config = replace(config, cells=args.cells or config.cells, jobs=args.jobs or config.jobs,
-                     concurrency=args.concurrency or config.concurrency, cells_inline=args.cells_inline)
+                     concurrency=args.concurrency or config.concurrency, cells_inline=args.cells_inline,
+                     closed=args.closed)
     try:
         report = run(config, args.db_dir, args.profile)
     except KeyboardInterrupt:

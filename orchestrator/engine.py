@@ -634,8 +634,10 @@ class Engine:
         """The job as the writer sees it (its own uncommitted changes included)."""
         return _found(self.store.get_job(_job_id(job_id)), job_id)
 
-    def _record(self, job_id: str, task_id: str) -> None:
-        now, snapshot = self._clock(), self._encode(self._job(job_id))
+    def _record(self, job_id: str, task_id: str, job: Job | None = None) -> None:
+        """Append the job's event: its snapshot as `job` (if given: the job as just written,
+        so the writer need not read it back) or as read from the store."""
+        now, snapshot = self._clock(), self._encode(job or self._job(job_id))
         event = StoredEvent(self.store.append_event(now, job_id, task_id, snapshot), now, job_id,
                             task_id, snapshot)
         self.store.after_commit(lambda: self._on_event(event))
@@ -690,7 +692,8 @@ class Engine:
             self.store.update_task(task.id, expect_states=[old.state], **{
                 name: getattr(task, name) for name in _PROGRESS_FIELDS
                 if getattr(task, name) != getattr(old, name)})
-        if (plan.state, plan.error, plan.outputs) != (job.state, job.error, None):
+        updated = (plan.state, plan.error, plan.outputs) != (job.state, job.error, None)
+        if updated:
             self.store.update_job(job_id, now, state=plan.state, error=plan.error,
                                   outputs=plan.outputs)
         if plan.state.final and not job.state.final:
@@ -707,7 +710,11 @@ class Engine:
                         "`cellwright job retry %s STEP --reason ...`, `cellwright job resume %s "
                         "--reason ...` or `cellwright job cancel %s`", job_id, ", ".join(waiting),
                         job_id, job_id, job_id)
-        self._record(job_id, task_id)
+        self._record(job_id, task_id, replace(  # as written above (update_job keeps a set error)
+            job, tasks=tuple(plan.tasks.values()), state=plan.state,
+            error=job.error if plan.error is None else plan.error,
+            outputs=job.outputs if plan.outputs is None else plan.outputs,
+            updated_at=now if updated else job.updated_at))
         return [CancelOrder(*c) for c in plan.cancels]
 
 
