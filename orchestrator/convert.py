@@ -34,9 +34,8 @@ CELL_STATES = frozenset({TaskState.RUNNING, TaskState.SUCCEEDED, TaskState.FAILE
 def timestamp(unix_s: float) -> timestamp_pb2.Timestamp | None:
     if unix_s <= 0:
         return None
-    message = timestamp_pb2.Timestamp()
-    message.FromNanoseconds(int(unix_s * 1e9))
-    return message
+    seconds, nanos = divmod(int(unix_s * 1e9), 1_000_000_000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)  # FromNanoseconds: 1.6x slower
 
 
 def job_state_to_proto(state: JobState) -> job_pb2.JobState.ValueType:

@@ -52,12 +52,18 @@ class _Capture:
 
 
 def add_servicer(add_to_server: Callable[[Any, Any], None], servicer: Any, server: grpc.aio.Server) -> None:
-    """Like the generated `add_XServicer_to_server(servicer, server)`, with tolerant parsing."""
+    """Like the generated `add_XServicer_to_server(servicer, server)`, with tolerant parsing.
+
+    The methods named in the servicer's `encoded_responses` (if any) return responses
+    already encoded (bytes), which gRPC sends as they are."""
     capture = _Capture()
     add_to_server(servicer, capture)
+    encoded: frozenset[str] = getattr(servicer, "encoded_responses", frozenset())
     for service, handlers in capture.services.items():
-        wrapped = {name: handler._replace(request_deserializer=_tolerant(
-                       handler.request_deserializer, f"{service}.{name} request"))
+        wrapped = {name: handler._replace(
+                       request_deserializer=_tolerant(handler.request_deserializer,
+                                                      f"{service}.{name} request"),
+                       response_serializer=None if name in encoded else handler.response_serializer)
                    for name, handler in handlers.items()}
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, wrapped),))
         server.add_registered_method_handlers(service, wrapped)

@@ -230,18 +230,30 @@ class JobServicer(job_grpc.JobServiceServicer):
                                  f"{newest}; resume with a seq this orchestrator gave you, or 0 "
                                  "for everything")
             seq = request.after_seq
-            while not self.o.closed:
-                changed = self.o.changed()
-                events = self.o.recent_after(seq)
-                if events is None:  # far behind: from the store, a batch at a time
-                    events = await self.db.read(self.engine.events_after, seq, request.job_id,
-                                                WATCH_BATCH)
-                if not events:
-                    await changed.wait()
-                    continue
-                for response in watch_responses(events, request.job_id, request.max_batch):
-                    yield response
-                seq = events[-1].seq
+            read_ahead: asyncio.Future[list[StoredEvent]] | None = None  # the batch after seq
+            try:
+                while not self.o.closed:
+                    changed = self.o.changed()
+                    events = self.o.recent_after(seq)
+                    if events is None:  # far behind: from the store, a batch at a time
+                        events = await (read_ahead or self.db.read(
+                            self.engine.events_after, seq, request.job_id, WATCH_BATCH))
+                    elif read_ahead is not None:
+                        read_ahead.cancel()
+                    read_ahead = None
+                    if not events:
+                        await changed.wait()
+                        continue
+                    seq = events[-1].seq
+                    if len(events) == WATCH_BATCH and self.o.recent_after(seq) is None:
+                        # one read at a time per watcher, but the next one while this is sent
+                        read_ahead = asyncio.ensure_future(self.db.read(
+                            self.engine.events_after, seq, request.job_id, WATCH_BATCH))
+                    for response in watch_responses(events, request.job_id, request.max_batch):
+                        yield response
+            finally:
+                if read_ahead is not None:
+                    read_ahead.cancel()
             raise Unavailable(f"the orchestrator is shutting down; resume with after_seq={seq}")
         except Exception as exc:
             await abort(context, exc)
@@ -275,10 +287,10 @@ def encode_event(stored: StoredEvent) -> bytes:
     parts = [_SEQ, _varint(stored.seq)]
     if stored.time > 0:  # as convert.timestamp: none for 0
         seconds, nanos = divmod(int(stored.time * 1e9), 1_000_000_000)
-        time = _SECONDS + _varint(seconds) if seconds else b""
+        stamp = _SECONDS + _varint(seconds) if seconds else b""
         if nanos:
-            time += _NANOS + _varint(nanos)
-        parts += [_TIME, _varint(len(time)), time]
+            stamp += _NANOS + _varint(nanos)
+        parts += [_TIME, _varint(len(stamp)), stamp]
     parts += [_JOB, _varint(len(stored.snapshot)), stored.snapshot]
     if stored.task_id:
         task_id = stored.task_id.encode()

@@ -15,6 +15,10 @@ Topics and payloads:
 Every payload is a complete state for its topic, never a delta. Queues are bounded on both
 ends (`DEFAULT_HWM`, `DEFAULT_BUFFER_BYTES`): a reader that falls behind loses messages and
 sees a sequence gap instead of reading ever older state.
+
+`StateSubscriber.recv` checks the frames, topic and header of each message at once and
+parses its payload on the first read of `StateMessage.payload`: a reader that skips some
+topics, or keeps only the newest message of each, does not pay for the parses it drops.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import struct
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import zmq
 from google.protobuf.message import DecodeError, Message
@@ -66,7 +70,34 @@ def cell_topic(cell_id: str) -> str:
     return f"cell/{cell_id}/state"
 
 
-@dataclasses.dataclass(frozen=True)
+class _Payload:
+    """`StateMessage.payload`: the value given to the constructor, or, for a message from
+    `StateSubscriber.recv`, parsed from the wire bytes on its first read and then kept."""
+
+    @overload
+    def __get__(self, message: None, owner: type[StateMessage]) -> _Payload: ...
+
+    @overload
+    def __get__(self, message: StateMessage, owner: type[StateMessage] | None = None) -> Message | bytes: ...
+
+    def __get__(
+        self, message: StateMessage | None, owner: type[StateMessage] | None = None
+    ) -> Message | bytes | _Payload:
+        if message is None:
+            raise AttributeError("payload")  # no class-level default: a required field
+        values = message.__dict__
+        wire = values.get("_wire")
+        if wire is not None:
+            values["_payload"] = _parse_payload(message.topic, message.seq, *wire)
+            del values["_wire"]
+        payload: Message | bytes = values["_payload"]
+        return payload
+
+    def __set__(self, message: StateMessage, payload: Message | bytes) -> None:
+        message.__dict__["_payload"] = payload
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
 class StateMessage:
     """One message of the state stream.
 
@@ -76,6 +107,8 @@ class StateMessage:
         sim_time_s: The cell's clock when the state was sampled (simulation time in sim).
         wall_time_ns: Unix time at the publisher when sent, nanoseconds.
         payload: `RobotState` or `CellState` by topic; raw bytes for other topic kinds.
+            Received messages parse it on first read (then keep it); a payload that does
+            not parse raises `ValueError` there, naming the topic, seq and expected type.
         gap: True when messages on this topic were lost before this one (its seq is not
             the previous one + 1), or the publisher restarted. The subscriber's view of
             the topic was stale until this message, which, being a full state, repairs it.
@@ -85,7 +118,7 @@ class StateMessage:
     seq: int
     sim_time_s: float
     wall_time_ns: int
-    payload: Message | bytes
+    payload: _Payload = _Payload()
     gap: bool = False
 
     def age_s(self, now_ns: int | None = None) -> float:
@@ -97,27 +130,44 @@ class StateMessage:
         """
         return ((time.time_ns() if now_ns is None else now_ns) - self.wall_time_ns) / 1e9
 
+    def __repr__(self) -> str:
+        try:
+            payload = repr(self.payload)
+        except ValueError:
+            payload = f"<malformed: {len(self.__dict__['_wire'][0])} bytes>"
+        return (
+            f"StateMessage(topic={self.topic!r}, seq={self.seq!r}, sim_time_s={self.sim_time_s!r},"
+            f" wall_time_ns={self.wall_time_ns!r}, payload={payload}, gap={self.gap!r})"
+        )
+
 
 _PAYLOAD_TYPES: dict[str, tuple[int, type[Message]]] = {
     # kind -> (number of topic segments, payload message type)
     "robot": (4, state_pb2.RobotState),
     "state": (3, state_pb2.CellState),
 }
+_TOPIC_CACHE_SIZE = 1024
+"""Checked topics a subscriber remembers (a cell has a handful); forgotten all at once when full."""
+
+_new_message = object.__new__
+_unpack_header = HEADER.unpack
 
 
-def decode(frames: Sequence[bytes]) -> StateMessage:
-    """Decode the frames of one message (pure; `gap` is always False here).
+def _parse_payload(topic: str, seq: int, raw: bytes, message_type: type[Message]) -> Message:
+    message = message_type()
+    try:
+        message.ParseFromString(raw)
+    except DecodeError as exc:
+        raise ValueError(
+            f"payload of #{seq} on {topic!r} is not a {message_type.__name__} ({len(raw)} bytes: {exc});"
+            f" its publisher must send a serialized {message_type.DESCRIPTOR.full_name} on this topic"
+            " (docs/state-stream.md, Topics and payloads)"
+        ) from exc
+    return message
 
-    Raises:
-        ValueError: Not 3 frames, a header that is not 24 bytes, a topic that is not
-            UTF-8 or not laid out as `cell/<cell_id>/<kind>[/...]` (with the segment
-            count its kind requires), or a payload that does not parse.
-    """
-    if len(frames) != 3:
-        raise ValueError(f"state message must have 3 frames, got {len(frames)}")
-    raw_topic, header, payload = frames
-    if len(header) != HEADER.size:
-        raise ValueError(f"header must be {HEADER.size} bytes, got {len(header)}")
+
+def _check_topic(raw_topic: bytes) -> tuple[str, type[Message] | None]:
+    """The topic as text and the payload type its kind calls for (None: kept as bytes)."""
     try:
         topic = raw_topic.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -125,19 +175,62 @@ def decode(frames: Sequence[bytes]) -> StateMessage:
     parts = topic.split("/")
     if len(parts) < 3 or parts[0] != "cell" or not all(parts[1:]):
         raise ValueError(f"unknown topic layout {topic!r}: expected cell/<cell_id>/<kind>[/...]")
-    seq, sim_time_ns, wall_time_ns = HEADER.unpack(header)
     known = _PAYLOAD_TYPES.get(parts[2])
     if known is None:
-        return StateMessage(topic, seq, sim_time_ns / 1e9, wall_time_ns, payload)
+        return topic, None
     segments, message_type = known
     if len(parts) != segments:
         raise ValueError(f"unknown topic layout {topic!r}: {parts[2]!r} needs {segments} segments")
-    message = message_type()
-    try:
-        message.ParseFromString(payload)
-    except DecodeError as exc:
-        raise ValueError(f"payload on {topic!r} is not a {message_type.__name__}") from exc
-    return StateMessage(topic, seq, sim_time_ns / 1e9, wall_time_ns, message)
+    return topic, message_type
+
+
+def _message(
+    frames: Sequence[bytes], topics: dict[bytes, tuple[str, type[Message] | None]], gaps: GapDetector | None
+) -> StateMessage:
+    """The message in `frames`, its payload left to parse on first read; `topics` caches
+    checked topics, `gaps` (if given) sets `gap`.
+
+    Built without the dataclass's frozen `__init__`, which alone would cost a third of a
+    receive: the fields go straight into the instance's `__dict__`.
+    """
+    if len(frames) != 3:
+        raise ValueError(f"state message must have 3 frames, got {len(frames)}")
+    raw_topic, header, payload = frames
+    if len(header) != HEADER.size:
+        raise ValueError(f"header must be {HEADER.size} bytes, got {len(header)}")
+    checked = topics.get(raw_topic)
+    if checked is None:
+        checked = _check_topic(raw_topic)
+        if len(topics) >= _TOPIC_CACHE_SIZE:
+            topics.clear()
+        topics[raw_topic] = checked
+    topic, message_type = checked
+    seq, sim_time_ns, wall_time_ns = _unpack_header(header)
+    message = _new_message(StateMessage)
+    values = message.__dict__
+    values["topic"] = topic
+    values["seq"] = seq
+    values["sim_time_s"] = sim_time_ns / 1e9
+    values["wall_time_ns"] = wall_time_ns
+    if message_type is None:
+        values["_payload"] = payload
+    else:
+        values["_wire"] = (payload, message_type)
+    values["gap"] = gaps is not None and gaps.observe(topic, seq)
+    return message
+
+
+def decode(frames: Sequence[bytes]) -> StateMessage:
+    """Decode the frames of one message, payload included (pure; `gap` is always False here).
+
+    Raises:
+        ValueError: Not 3 frames, a header that is not 24 bytes, a topic that is not
+            UTF-8 or not laid out as `cell/<cell_id>/<kind>[/...]` (with the segment
+            count its kind requires), or a payload that does not parse.
+    """
+    message = _message(frames, {}, None)
+    _ = message.payload  # parse now: decode() raises for every malformed part
+    return message
 
 
 class GapDetector:
@@ -278,16 +371,30 @@ class StateSubscriber(_Socket):
         }
         super().__init__(zmq.SUB, endpoint, context, options)
         self._gaps = GapDetector()
+        self._topics: dict[bytes, tuple[str, type[Message] | None]] = {}
+        self._recv = self._socket.recv
 
     def recv(self, timeout_ms: int) -> StateMessage | None:
-        """The next message, or None if none arrives within `timeout_ms` (-1 waits forever).
+        """The next message, or None if none arrives within `timeout_ms` (0 = only one
+        already queued, -1 waits forever).
+
+        The payload is parsed on the first read of `payload` (see `StateMessage`).
 
         Raises:
-            ValueError: The message is malformed (see `decode`); the next call goes on.
+            ValueError: The frames, topic or header are malformed (see `decode`); the next
+                call goes on with the next message.
         """
-        if not self._socket.poll(timeout_ms, zmq.POLLIN):
-            return None
-        message = decode(self._socket.recv_multipart(zmq.NOBLOCK))
-        if self._gaps.observe(message.topic, message.seq):
-            return dataclasses.replace(message, gap=True)
-        return message
+        # A queued message is taken without a poll (pyzmq builds a Poller per poll), frame
+        # by frame: a Frame tells `more` itself, where recv_multipart asks the socket for
+        # RCVMORE after every frame, the dearest call of a receive.
+        try:
+            frame = self._recv(zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            if timeout_ms == 0 or not self._socket.poll(timeout_ms, zmq.POLLIN):
+                return None
+            frame = self._recv(zmq.NOBLOCK, copy=False)
+        frames = [frame.bytes]
+        while frame.more:
+            frame = self._recv(copy=False)
+            frames.append(frame.bytes)
+        return _message(frames, self._topics, self._gaps)
