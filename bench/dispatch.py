@@ -404,6 +404,7 @@ def _summarize(raw: dict[str, Any], jobs: int) -> dict[str, Any]:
         "succeeded": len(succeeded),
         "not_succeeded": done_count - len(succeeded),
         "elapsed_s": elapsed,
+        "window": (raw["start"], last),  # perf_counter: comparable across threads of one process
         "jobs_s": done_count / elapsed if elapsed > 0 else 0.0,
         "jobs_s_server": len(succeeded) / server_span if server_span > 0 else 0.0,
         "submit": {"calls_s": jobs / submit_s if submit_s > 0 else 0.0,

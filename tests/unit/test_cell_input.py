@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cellwright.api.structs import to_struct
-from cellwright.orchestrator.cell_checks import check_hello
+from cellwright.orchestrator.cell_checks import check_hello, check_stats
 from cellwright.orchestrator.convert import task_report
 from cellwright.orchestrator.errors import InvalidArgument
 from cellwright.v1 import cell_service_pb2 as cell_pb
@@ -38,3 +38,18 @@ def test_schemas_through_a_struct_keep_their_integer_bounds():
     """A Struct carries every number as a double (minItems 3 arrives as 3.0)."""
     check_hello(hello({"type": "object", "properties": {
         "at": {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}}}))
+
+
+@pytest.mark.parametrize(("stats", "where"), [
+    (cell_pb.CellStats(clock_s=float("nan")), r"heartbeat.stats.clock_s: nan is not a duration"),
+    (cell_pb.CellStats(busy_s=-1.0), r"heartbeat.stats.busy_s: -1.0 is not a duration"),
+    (cell_pb.CellStats(state_time_s={"Execute": 1.0, "clock_s": float("inf")}),
+     r"heartbeat.stats.state_time_s\['clock_s'\]: inf is not a duration"),
+])
+def test_a_heartbeat_figure_that_is_no_duration_is_refused_naming_it(stats, where):
+    with pytest.raises(InvalidArgument, match=where):
+        check_stats(stats)
+
+
+def test_a_heartbeats_durations_pass():
+    check_stats(cell_pb.CellStats(clock_s=3.0, busy_s=1.0, state_time_s={"Execute": 2.0, "Idle": 0.0}))
