@@ -33,7 +33,8 @@ bare server then runs the same steps with the same clients and probe, so every f
 stands beside its bare ceiling in the same run. "Holds" = every cell connected, no lease
 lost, health p99 under 50 ms. Prints figures, never asserts. From the repository root:
 
-    python -m bench.capacity [--quick] [--cells 512,1024,...] [--window S] [--json PATH]
+    python -m bench.capacity [--quick] [--cells 512,1024,...] [--window S] [--heartbeat S --lease S]
+                             [--servers orchestrator,bare] [--profile PATH --profile-at N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -652,6 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-procs", type=int, help=f"client processes (default {FULL.client_procs})")
     parser.add_argument("--channels", type=int, help="channels per client process (default: one per cell)")
     parser.add_argument("--hello", choices=sorted(HELLOS), help="the cell whose hello is sent (default arm)")
+    parser.add_argument("--heartbeat", type=float, metavar="S",
+                        help=f"heartbeat interval the orchestrator asks for (default {FULL.heartbeat_s:g})")
+    parser.add_argument("--lease", type=float, metavar="S", help=f"lease (default {FULL.lease_s:g})")
     parser.add_argument("--keep-going", action="store_true", help="go on past a step that lost a lease")
     parser.add_argument("--servers", default="orchestrator,bare",
                         help="which ramps to run: orchestrator, bare or both (default %(default)s)")
@@ -667,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
                      client_procs=args.client_procs or config.client_procs,
                      channels=args.channels if args.channels is not None else config.channels,
                      hello=args.hello or config.hello, keep_going=args.keep_going,
+                     heartbeat_s=args.heartbeat or config.heartbeat_s, lease_s=args.lease or config.lease_s,
                      ours="orchestrator" in args.servers, bare="bare" in args.servers)
     profile = (args.profile, args.profile_at or config.cells[-1]) if args.profile else None
     try:
