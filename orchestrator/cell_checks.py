@@ -20,8 +20,11 @@ MAX_ROBOTS = 32
 MAX_TAGS = 64
 
 
+PACKML_STATES = frozenset(packml_pb2.PackmlState.values()) - {packml_pb2.PACKML_STATE_UNSPECIFIED}
+
+
 def check_packml_state(value: int, field: str) -> None:
-    if value == packml_pb2.PACKML_STATE_UNSPECIFIED or value not in packml_pb2.PackmlState.values():
+    if value not in PACKML_STATES:
         raise InvalidArgument(field, f"{value} is not a PackML state")
 
 

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
 MAX_DETAILS = 4096  # status details travel in HTTP/2 headers (8 KiB): keep them well below
 WATCH_BATCH = 256
+MAX_PAGE_BYTES = 1 << 20  # a ListCells page ends past 1 MiB (gRPC's default limit is 4 MiB)
 ACTIONS = {job_svc.TASK_ACTION_HOLD: "hold", job_svc.TASK_ACTION_RESUME: "resume",
            job_svc.TASK_ACTION_SKIP: "skip", job_svc.TASK_ACTION_CANCEL: "cancel",
            job_svc.TASK_ACTION_RETRY: "retry", job_svc.TASK_ACTION_CONFIRM: "confirm",
@@ -373,10 +374,16 @@ class CellServicer(cell_grpc.CellServiceServicer):
         size = _page_size(request.page_size, 500, 1000)
         after = _page_position(request.page_token, "c1", "ListCells") if request.page_token else ""
         ids = sorted(self.o.sessions)
-        page = ids[bisect.bisect_right(ids, after):][:size + 1]
+        rest = ids[bisect.bisect_right(ids, after):]
+        cells, page_bytes = [], 0
+        for cell_id in rest[:size]:  # and under MAX_PAGE_BYTES: hellos with schemas are large
+            cells.append(self.o.sessions[cell_id].to_proto(self.o.layout))
+            page_bytes += cells[-1].ByteSize()
+            if page_bytes > MAX_PAGE_BYTES:
+                break
+        more = len(rest) > len(cells)
         return cell_pb.ListCellsResponse(
-            cells=[self.o.sessions[i].to_proto(self.o.layout) for i in page[:size]],
-            next_page_token=_page_token("c1", page[size - 1]) if len(page) > size else "")
+            cells=cells, next_page_token=_page_token("c1", cells[-1].id) if more else "")
 
     @status
     async def GetCell(self, request: cell_pb.GetCellRequest,

@@ -33,7 +33,6 @@ class CellSession:
     busy: bool = False
     task_id: str = ""
     stats: cell_pb.CellStats = field(default_factory=cell_pb.CellStats)
-    last_seen_unix: float = field(default_factory=time.time)
     pending_commands: dict[str, asyncio.Future[cell_pb.CommandResult]] = field(default_factory=dict)
     on_change: Callable[[CellSession], None] = lambda session: None  # whether it is idle may have changed
     _offer: CellOffer = field(init=False)
@@ -50,7 +49,6 @@ class CellSession:
 
     def seen(self) -> None:
         self.last_seen = self.clock()
-        self.last_seen_unix = time.time()
 
     def apply_heartbeat(self, beat: cell_pb.Heartbeat) -> None:
         """Take a (checked) heartbeat's state."""
@@ -109,5 +107,6 @@ class CellSession:
             state_endpoint=self.hello.state_endpoint, packml_state=self.packml_state,  # type: ignore[arg-type]
             busy=self.busy, task_id=self.task_id, stats=self.stats, reaches=sorted(reaches),
             approximations=self.hello.approximations)
-        cell.last_seen_time.FromNanoseconds(int(self.last_seen_unix * 1e9))
+        seen_unix = time.time() - (self.clock() - self.last_seen)  # one clock read per message
+        cell.last_seen_time.FromNanoseconds(int(seen_unix * 1e9))
         return cell

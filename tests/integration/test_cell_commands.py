@@ -110,6 +110,18 @@ async def test_list_cells_pages_in_cell_id_order(cells, scripted_cell):
     assert len(everything.cells) == 5 and not everything.next_page_token
 
 
+async def test_a_list_cells_page_ends_once_it_passes_its_byte_bound(cells, scripted_cell, monkeypatch):
+    from cellwright.orchestrator import server
+    for cell_id in ("c-1", "c-2", "c-3"):
+        await scripted_cell(cell_id).connect()
+    monkeypatch.setattr(server, "MAX_PAGE_BYTES", 1)  # every cell passes it: one per page
+    first = await cells.ListCells(cell_pb.ListCellsRequest(page_size=3), timeout=TIMEOUT_S)
+    assert [c.id for c in first.cells] == ["c-1"] and first.next_page_token
+    rest = await cells.ListCells(cell_pb.ListCellsRequest(page_size=3, page_token=first.next_page_token),
+                                 timeout=TIMEOUT_S)
+    assert [c.id for c in rest.cells] == ["c-2"]
+
+
 @pytest.mark.parametrize(("size", "token", "problem"), [
     (-1, "", "page_size: -1 is outside 1..1000 (0: 500)"),
     (1001, "", "page_size: 1001 is outside 1..1000 (0: 500)"),

@@ -737,7 +737,9 @@ class ListCellsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Cells per page, in cell id order: 1..1000; 0 means 500."""
+    """Cells per page at most, in cell id order: 1..1000; 0 means 500. A page also ends once it
+    passes 1 MiB (a hello with skill schemas can be several KB).
+    """
     page_token: _builtins.str
     """From a previous answer's next_page_token; empty for the first page."""
     def __init__(
