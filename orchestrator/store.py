@@ -152,14 +152,14 @@ class _Queries(PlantQueries):
 
     def events_after(self, seq: int, job_id: str, limit: int) -> list[StoredEvent]:
         """Events after `seq` (of one job if `job_id`), oldest first."""
+        rows = self._db.cursor()
+        rows.row_factory = None  # plain tuples: a replay reads many rows
         if job_id:
-            rows = self._db.execute(
-                "SELECT seq, time, job_id, task_id, snapshot FROM events WHERE job_id = ?"
-                " AND seq > ? ORDER BY seq LIMIT ?", (job_id, seq, limit))
+            rows.execute("SELECT seq, time, job_id, task_id, snapshot FROM events WHERE job_id = ?"
+                         " AND seq > ? ORDER BY seq LIMIT ?", (job_id, seq, limit))
         else:
-            rows = self._db.execute(
-                "SELECT seq, time, job_id, task_id, snapshot FROM events WHERE seq > ?"
-                " ORDER BY seq LIMIT ?", (seq, limit))
+            rows.execute("SELECT seq, time, job_id, task_id, snapshot FROM events WHERE seq > ?"
+                         " ORDER BY seq LIMIT ?", (seq, limit))
         return [StoredEvent(*r) for r in rows]
 
     def in_flight_tasks(self) -> list[Task]:
