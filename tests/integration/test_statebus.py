@@ -344,3 +344,122 @@ def test_tail_stops_after_its_duration_without_messages(publisher: StatePublishe
     out = io.StringIO()
     assert tail(publisher.endpoint, duration_s=0.05, out=out) == 0
     assert out.getvalue() == ""
+
+
+@pytest.fixture
+def inproc() -> Iterator[tuple[StatePublisher, StateSubscriber]]:
+    """A publisher and a subscriber over inproc in one context, subscription live: what
+    `publish` sends is in the subscriber's queue when it returns, so `recv(0)` sees it."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        with (
+            StatePublisher("inproc://state-stream", context=context) as pub,
+            StateSubscriber(pub.endpoint, context=context) as sub,
+        ):
+            until_received(lambda: pub.publish(cell_topic("sync"), cell_state(), 0.0), sub)
+            drain(sub)
+            yield pub, sub
+    finally:
+        context.term()
+
+
+def test_recv_zero_takes_every_queued_message_in_order_then_none(
+    inproc: tuple[StatePublisher, StateSubscriber],
+) -> None:
+    publisher, sub = inproc
+    arm, cell = robot_topic("c1", "arm"), cell_topic("c1")
+    sent = [(arm, publisher.publish(arm, robot_state(), 0.5)) for _ in range(3)]
+    sent.append((cell, publisher.publish(cell, cell_state(), 0.5)))
+    received = [sub.recv(0) for _ in sent]
+    assert [(m.topic, m.seq, m.gap) for m in received if m is not None] == [(t, s, False) for t, s in sent]
+    assert received[0] is not None and received[0].payload == robot_state()
+    assert sub.recv(0) is None
+
+
+def test_recv_returns_none_when_nothing_comes_within_its_timeout(
+    inproc: tuple[StatePublisher, StateSubscriber],
+) -> None:
+    _publisher, sub = inproc
+    assert sub.recv(0) is None
+    assert sub.recv(SYNC_MS) is None
+
+
+def test_recv_minus_one_waits_until_a_message_comes(inproc: tuple[StatePublisher, StateSubscriber]) -> None:
+    publisher, sub = inproc
+    topic = cell_topic("c1")
+    stop = threading.Event()
+
+    def publish_until_stopped() -> None:
+        while not stop.wait(0.01):
+            publisher.publish(topic, cell_state(), 0.0)
+
+    sender = threading.Thread(target=publish_until_stopped)
+    sender.start()
+    try:
+        message = sub.recv(-1)
+    finally:
+        stop.set()
+        sender.join()
+    assert message is not None
+    assert message.topic == topic
+
+
+def test_a_received_payload_is_parsed_once_and_kept(inproc: tuple[StatePublisher, StateSubscriber]) -> None:
+    publisher, sub = inproc
+    publisher.publish(robot_topic("c1", "arm"), robot_state(), 0.0)
+    message = sub.recv(0)
+    assert message is not None
+    assert message.payload is message.payload
+    assert message.payload == robot_state()
+    flagged = dataclasses.replace(message, gap=True)
+    assert (flagged.seq, flagged.payload, flagged.gap) == (message.seq, robot_state(), True)
+    assert message == dataclasses.replace(message)
+
+
+def test_a_payload_that_does_not_parse_raises_on_read_with_its_topic_and_seq(
+    raw_publisher: tuple[zmq.Socket[bytes], str],
+) -> None:
+    socket, endpoint = raw_publisher
+    topic = "cell/c1/state"
+    good = cell_state().SerializeToString()
+    with StateSubscriber(endpoint) as sub:
+        until_received(lambda: socket.send_multipart(frames(topic, 1, good)), sub)
+        drain(sub)
+        socket.send_multipart(frames(topic, 2, b"\xff\xff\xff"))
+        socket.send_multipart(frames(topic, 3, good))
+        malformed = recv(sub)  # frames, topic and header are fine: recv returns it
+        following = recv(sub)
+    assert malformed.seq == 2
+    for _ in range(2):  # and it says so again on every read
+        with pytest.raises(ValueError, match=r"payload of #2 on 'cell/c1/state' is not a CellState \(3 bytes"):
+            _ = malformed.payload
+    assert "payload=<malformed: 3 bytes>" in repr(malformed)
+    assert (following.seq, following.gap, following.payload) == (3, False, cell_state())
+
+
+def test_tail_warns_about_a_payload_that_does_not_parse_and_goes_on(
+    raw_publisher: tuple[zmq.Socket[bytes], str],
+) -> None:
+    socket, endpoint = raw_publisher
+    topic = "cell/c1/state"
+    good = cell_state().SerializeToString()
+    stop = threading.Event()
+
+    def publish_bad_and_good() -> None:
+        for seq in itertools.count(1):
+            if stop.wait(0.002):
+                return
+            socket.send_multipart(frames(topic, seq, b"\xff\xff\xff" if seq % 2 else good))
+
+    sender = threading.Thread(target=publish_bad_and_good)
+    sender.start()
+    out = io.StringIO()
+    try:
+        count = tail(endpoint, "cell/c1/", limit=2, duration_s=60.0, out=out)
+    finally:
+        stop.set()
+        sender.join()
+    lines = out.getvalue().splitlines()
+    assert count == 2
+    assert any(line.startswith("WARNING malformed message skipped: payload of #") for line in lines)
+    assert sum(line.startswith("cell/c1/state #") for line in lines) == 2

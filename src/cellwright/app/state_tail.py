@@ -73,6 +73,8 @@ def messages(
                 wait_ms = min(wait_ms, max(1, int(left_s * 1000)))
             try:
                 message = subscriber.recv(wait_ms)
+                if message is not None:
+                    _ = message.payload  # parsed on first read: a malformed payload is skipped too
             except ValueError as exc:
                 if malformed is not None:
                     malformed(exc)
