@@ -4,7 +4,10 @@ Processes on this machine:
 - the orchestrator (`cellwright orchestrator serve`, started by `cellwright.launch`), on a
   fresh SQLite file (`--db-dir`, default the system temp dir: check its file system, the
   store commits with synchronous=FULL);
-- N noop cells (`CellController`, no world) as asyncio tasks in one separate process
+- N noop cells (`CellController`, no world) as asyncio tasks in one separate process;
+  with `--protocol-cells`, light cells that speak the Connect protocol and nothing else
+  (hello, heartbeats, RUNNING and SUCCEEDED at once for each assignment): hundreds of real
+  controllers (each with its control-loop and skill threads) do not fit one process here
   (multiprocessing, spawn), so their work does not share the client's event loop
   (`--cells-inline` runs them in the bench process instead);
 - the bench client (this process): one grpc.aio channel, K SubmitJob calls in flight, and
@@ -77,6 +80,7 @@ class Config:
     warmup_jobs: int
     timeout_s: float
     cells_inline: bool = False
+    protocol_cells: bool = False
     closed: bool = False  # each submitter waits for its job to end before the next
 
 
@@ -170,14 +174,54 @@ def _wait_stop(stop: Event, parent: int) -> None:
             return
 
 
-async def run_cells(address: str, count: int, stop: Callable[[], Awaitable[None]]) -> None:
-    """Run `count` noop cells until `stop()` returns."""
+async def protocol_cell(address: str, cell_id: str) -> None:
+    """A noop cell that speaks the Connect protocol only: hello, heartbeats at the welcome's
+    interval, RUNNING then SUCCEEDED at once for each assignment, CANCELLED when asked."""
+    async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
+        call = cell_grpc.CellServiceStub(channel).Connect()
+        writing = asyncio.Lock()
+
+        async def send(**message: Any) -> None:
+            async with writing:
+                await call.write(cell_pb.ConnectRequest(**message))
+
+        async def beat(interval_s: float) -> None:
+            while True:
+                await send(heartbeat=cell_pb.Heartbeat(packml_state=packml_pb2.PACKML_STATE_EXECUTE))
+                await asyncio.sleep(interval_s)
+
+        await send(hello=cell_pb.Hello(cell_id=cell_id, boot_id=uuid.uuid4().hex,
+                                       packml_state=packml_pb2.PACKML_STATE_EXECUTE,
+                                       skills=[cell_pb.Skill(name="noop")]))
+        welcome = await call.read()
+        beats = asyncio.create_task(beat(welcome.welcome.heartbeat_interval_ms / 1000))
+        try:
+            while (message := await call.read()) is not grpc.aio.EOF:
+                order = message.assign if message.HasField("assign") else message.cancel
+                if message.HasField("assign"):
+                    states = [job_pb2.TASK_STATE_RUNNING, job_pb2.TASK_STATE_SUCCEEDED]
+                elif message.HasField("cancel"):
+                    states = [job_pb2.TASK_STATE_CANCELLED]
+                else:
+                    continue
+                for state in states:
+                    await send(task_update=cell_pb.TaskUpdate(task_id=order.task_id, epoch=order.epoch,
+                                                              state=state))  # type: ignore[arg-type]
+        finally:
+            beats.cancel()
+
+
+async def run_cells(address: str, count: int, stop: Callable[[], Awaitable[None]],
+                    protocol: bool = False) -> None:
+    """Run `count` noop cells (real controllers, or `protocol_cell`s) until `stop()` returns."""
     from cellwright.cells.config import CellConfig
     from cellwright.cells.controller import CellController
 
-    controllers = [CellController(CellConfig(cell_id=f"bench-{i}", skills=("noop",), world=None), address)
-                   for i in range(count)]
-    tasks = [asyncio.create_task(c.run()) for c in controllers]
+    if protocol:
+        tasks = [asyncio.create_task(protocol_cell(address, f"bench-{i}")) for i in range(count)]
+    else:
+        tasks = [asyncio.create_task(CellController(CellConfig(
+            cell_id=f"bench-{i}", skills=("noop",), world=None), address).run()) for i in range(count)]
     try:
         await stop()
     finally:
@@ -186,11 +230,12 @@ async def run_cells(address: str, count: int, stop: Callable[[], Awaitable[None]
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _cells_main(address: str, count: int, _results: Queue[Any], stop: Event, parent: int) -> None:
+def _cells_main(address: str, count: int, protocol: bool, _results: Queue[Any], stop: Event,
+                parent: int) -> None:
     """Cells process (spawn target); stopped by the parent, never by Ctrl-C."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run_cells(address, count, lambda: asyncio.to_thread(_wait_stop, stop, parent)))
+    asyncio.run(run_cells(address, count, lambda: asyncio.to_thread(_wait_stop, stop, parent), protocol))
 
 
 def _echo_main(ports: Queue[int], stop: Event, parent: int) -> None:
@@ -333,12 +378,13 @@ async def _jobs_client(address: str, config: Config, pids: dict[str, int]) -> di
     cells_task = None
     if config.cells_inline:
         forever = asyncio.get_running_loop().create_future()
-        cells_task = asyncio.create_task(run_cells(address, config.cells, lambda: forever))
+        cells_task = asyncio.create_task(run_cells(address, config.cells, lambda: forever,
+                                                   config.protocol_cells))
     try:
         async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel, \
                 grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as watch_channel:
             jobs = job_grpc.JobServiceStub(channel)
-            await _wait_cells(cell_grpc.CellServiceStub(channel), config.cells, 30.0)
+            await _wait_cells(cell_grpc.CellServiceStub(channel), config.cells, 30.0 + 0.25 * config.cells)
             watcher = Watcher()
             watch_task = asyncio.create_task(watcher.run(job_grpc.JobServiceStub(watch_channel)))
             try:
@@ -443,7 +489,7 @@ def run_jobs(config: Config, db_dir: Path, profile: str | None) -> dict[str, Any
         stack.callback(orchestrator.stop)
         pids = {"orchestrator": orchestrator.popen.pid}
         if not config.cells_inline:
-            cells = Child(_cells_main, address, config.cells)
+            cells = Child(_cells_main, address, config.cells, config.protocol_cells)
             cells.start()
             stack.callback(cells.stop)
             pids["cells"] = cells.process.pid or 0
@@ -496,7 +542,8 @@ def _table(report: dict[str, Any]) -> str:
     echo_runs = ", ".join(f"{r['calls_s']:,.0f}" for r in echo["runs"])
     submit_label = "SubmitJob + its end (client)" if config.get("closed") else "SubmitJob (client side)"
     lines = [
-        f"dispatch: {config['jobs']:,} noop jobs, {config['cells']} noop cells ({where}),"
+        f"dispatch: {config['jobs']:,} noop jobs, {config['cells']} noop"
+        f" {'protocol cells' if config.get('protocol_cells') else 'cells'} ({where}),"
         f" {config['concurrency']} in flight"
         + (" (closed loop: each waits for its job's end)" if config.get("closed") else "")
         + f"; db on {jobs['db_fs']} ({report['db_dir']})",
@@ -541,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="each submitter waits for its job to end before submitting the next "
                              "(submit -> assign is then dispatch latency, not queueing, while "
                              "submitters <= cells)")
+    parser.add_argument("--protocol-cells", action="store_true",
+                        help="light cells that speak the Connect protocol only (for hundreds of cells)")
     parser.add_argument("--cells-inline", action="store_true",
                         help="run the cells in the bench process instead of a separate one")
     parser.add_argument("--db-dir", type=Path, default=Path(tempfile.gettempdir()),
@@ -552,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     config = QUICK if args.quick else FULL
     config = replace(config, cells=args.cells or config.cells, jobs=args.jobs or config.jobs,
                      concurrency=args.concurrency or config.concurrency, cells_inline=args.cells_inline,
-                     closed=args.closed)
+                     closed=args.closed, protocol_cells=args.protocol_cells)
     try:
         report = run(config, args.db_dir, args.profile)
     except KeyboardInterrupt:

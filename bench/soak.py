@@ -52,7 +52,7 @@ def run(cells: int, seconds: float, heartbeat_s: float, every_s: float, warmup_s
             Path(tmp) / "soak.db", Path(tmp) / "orchestrator.log",
             extra=["--heartbeat-interval", str(heartbeat_s), "--lease-ttl", str(max(5.0, 20 * heartbeat_s))])
         pid = orchestrator.popen.pid
-        fleet = Child(_cells_main, address, cells)
+        fleet = Child(_cells_main, address, cells, False)
         fleet.start()
         try:
             with Client(address) as client:
