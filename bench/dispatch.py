@@ -480,12 +480,32 @@ def _py_spy(pid: int, output: str) -> subprocess.Popen[bytes] | None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run_jobs(config: Config, db_dir: Path, profile: str | None) -> dict[str, Any]:
-    """Start the orchestrator (and the cells process), run the jobs, stop everything."""
+@contextlib.contextmanager
+def _pythonpath(src: str | None) -> Any:
+    """Processes started inside import cellwright from `src` (another checkout's src/)."""
+    if src is None:
+        yield
+        return
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = src
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+def run_jobs(config: Config, db_dir: Path, profile: str | None, baseline: str | None = None
+             ) -> dict[str, Any]:
+    """Start the orchestrator (from `baseline`, another checkout's src/, if given) and the
+    cells process, run the jobs, stop everything."""
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cw-dispatch-", dir=db_dir)))
         orchestrator: Process
-        orchestrator, address = start_orchestrator(work / "bench.db", work / "orchestrator.log")
+        with _pythonpath(baseline):
+            orchestrator, address = start_orchestrator(work / "bench.db", work / "orchestrator.log")
         stack.callback(orchestrator.stop)
         pids = {"orchestrator": orchestrator.popen.pid}
         if not config.cells_inline:
@@ -514,18 +534,19 @@ def run_jobs(config: Config, db_dir: Path, profile: str | None) -> dict[str, Any
 
 
 # --- report -----------------------------------------------------------------------
-def run(config: Config, db_dir: Path, profile: str | None) -> dict[str, Any]:
+def run(config: Config, db_dir: Path, profile: str | None, baseline: str | None = None) -> dict[str, Any]:
     """Echo, jobs, echo again; the echo ceiling is the better echo run."""
     sample = _requests(RUN, config.echo_calls)
     payloads = [r.SerializeToString() for r in sample]
     half = config.echo_calls // 2
     echo_runs = [run_echo(payloads[:half], config.concurrency)]
-    jobs = run_jobs(config, db_dir, profile)
+    jobs = run_jobs(config, db_dir, profile, baseline)
     echo_runs.append(run_echo(payloads[half:], config.concurrency))
     echo = max(echo_runs, key=lambda r: r["calls_s"])
     return {
         "config": asdict(config),
         "db_dir": str(db_dir),
+        "orchestrator_src": baseline or "this checkout",
         "machine": machine(),
         "jobs": jobs,
         "echo": {**echo, "payload_bytes": len(payloads[0]), "runs": echo_runs},
@@ -544,7 +565,7 @@ def _table(report: dict[str, Any]) -> str:
     lines = [
         f"dispatch: {config['jobs']:,} noop jobs, {config['cells']} noop"
         f" {'protocol cells' if config.get('protocol_cells') else 'cells'} ({where}),"
-        f" {config['concurrency']} in flight"
+        f" {config['concurrency']} in flight, orchestrator from {report['orchestrator_src']}"
         + (" (closed loop: each waits for its job's end)" if config.get("closed") else "")
         + f"; db on {jobs['db_fs']} ({report['db_dir']})",
         f"machine: {m['cores']} cores, {m['cpu_model']}, Python {m['python']}, grpcio {m['grpcio']},"
@@ -596,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the SQLite file (default %(default)s; /dev/shm: no real fsync)")
     parser.add_argument("--profile", metavar="PATH",
                         help="py-spy record the orchestrator into PATH (.svg, .json or raw stacks)")
+    parser.add_argument("--orchestrator-src", metavar="DIR",
+                        help="run the orchestrator from another checkout's src/ (e.g. `git archive` "
+                             "of an older commit), to compare versions in the same session")
     parser.add_argument("--json", metavar="PATH", help="also save the figures as JSON")
     args = parser.parse_args(argv)
     config = QUICK if args.quick else FULL
@@ -603,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
                      concurrency=args.concurrency or config.concurrency, cells_inline=args.cells_inline,
                      closed=args.closed, protocol_cells=args.protocol_cells)
     try:
-        report = run(config, args.db_dir, args.profile)
+        report = run(config, args.db_dir, args.profile, args.orchestrator_src)
     except KeyboardInterrupt:
         print("interrupted; processes stopped", file=sys.stderr)
         return 130

@@ -79,13 +79,24 @@ def _check_joints(joints: Sequence[cell_pb.Joint], where: str) -> None:
                                   "finite with lower <= upper")
 
 
+_CHECKED_SCHEMAS: set[bytes] = set()  # schemas found valid: a plant's cells share a few
+MAX_CHECKED_SCHEMAS = 4096
+
+
 def _check_schema(struct: struct_pb2.Struct, where: str) -> None:
     """A skill's schema is empty (not declared) or an object schema in our subset: the
     first cell to advertise a skill sets its schema for the plant, so a malformed one
-    would poison every check after it."""
+    would poison every check after it. A schema found valid before is not checked again
+    (about a millisecond a hello, which a connect storm pays thousands of times)."""
+    key = struct.SerializeToString(deterministic=True)
+    if key in _CHECKED_SCHEMAS:
+        return
     try:
         schema = from_struct(struct, where)
         if schema:
             check_schema(schema, where)
     except SchemaError as exc:
         raise InvalidArgument(exc.field, exc.problem) from exc
+    if len(_CHECKED_SCHEMAS) >= MAX_CHECKED_SCHEMAS:
+        _CHECKED_SCHEMAS.clear()
+    _CHECKED_SCHEMAS.add(key)

@@ -53,3 +53,12 @@ def test_a_heartbeat_figure_that_is_no_duration_is_refused_naming_it(stats, wher
 
 def test_a_heartbeats_durations_pass():
     check_stats(cell_pb.CellStats(clock_s=3.0, busy_s=1.0, state_time_s={"Execute": 2.0, "Idle": 0.0}))
+
+
+def test_a_schema_found_valid_once_is_not_checked_again_and_a_bad_one_always_is():
+    good = hello({"type": "object", "properties": {"seam": {"type": "string"}}})
+    check_hello(good)
+    check_hello(good)  # from the set of checked schemas
+    for _ in range(2):  # never remembered
+        with pytest.raises(InvalidArgument, match=r"hello.skills\[0\].params_schema.properties"):
+            check_hello(hello({"type": "object", "properties": "oops"}))
