@@ -206,7 +206,7 @@ def to_task(t: TaskDef, same_cell: str = "") -> Task:
                 spec=TaskSpec(place=place, reserve=t.reserve), same_cell=same_cell)
 
 
-Match = Callable[[Sequence[ReadyTask], Sequence[scheduler.CellOffer], Collection[str]],
+Match = Callable[[Sequence[ReadyTask], scheduler.CellIndex, Collection[str]],
                  list[tuple[ReadyTask, scheduler.CellOffer]]]
 
 
@@ -217,7 +217,7 @@ def fastest_idle_policy(inst: Instance) -> Match:
     choice ignoring durations."""
     durations = {t.id: t.durations for t in inst.tasks}
 
-    def match(ready: Sequence[ReadyTask], cells: Sequence[scheduler.CellOffer], held: Collection[str] = ()
+    def match(ready: Sequence[ReadyTask], cells: scheduler.CellIndex, held: Collection[str] = ()
               ) -> list[tuple[ReadyTask, scheduler.CellOffer]]:
         free, taken = list(cells), set(held)
         matches: list[tuple[ReadyTask, scheduler.CellOffer]] = []
@@ -262,26 +262,26 @@ def simulate(inst: Instance, match: Match = scheduler.match, critical_path_first
             dependents[need].append(t.id)
     by_id = {t.id: t for t in inst.tasks}
     ready: dict[str, Task] = {t.id: to_task(t) for t in inst.tasks if not t.needs}
-    idle = {c.cell_id for c in cells}
+    idle = scheduler.CellIndex(cells)  # as the orchestrator keeps it: a cell back from a task goes last
+    offer_of = {c.cell_id: c for c in cells}
     held: set[str] = set()
     last_cell: dict[str, str] = {}  # job -> cell of its latest assigned task
     running: list[tuple[int, str]] = []  # (end, task id)
     schedule: Schedule = {}
     now = 0
     while True:
-        free = [c for c in cells if c.cell_id in idle]
-        if free and ready:
-            skills = {s for c in free for s in c.skills}
+        if idle and ready:
+            skills = set(idle.skills())
             order = sorted((t for t in ready.values() if t.skill in skills),
                            key=lambda t: (-tail.get(t.id, 0), job_rank[t.job_id], by_id[t.id].ordinal))
             live = [ReadyTask(t, priority=0, deadline=0.0, job_created_at=0.0, last_cell=last_cell.get(t.job_id, ""))
-                    for t in order[:max(64, 4 * len(free))]]  # as Store.ready_tasks caps it
-            for item, cell in match(live, free, frozenset(held)):
+                    for t in order[:8 + 4 * len(idle)]]  # as Engine.dispatch caps it
+            for item, cell in match(live, idle.copy(), frozenset(held)):
                 task = by_id[item.task.id]
                 end = now + task.durations[cell.cell_id]  # KeyError: the policy broke eligibility
                 schedule[task.id] = Slot(cell.cell_id, now, end)
                 heapq.heappush(running, (end, task.id))
-                idle.discard(cell.cell_id)
+                idle.remove(cell.cell_id)
                 held.update(task.reserve)
                 last_cell[task.job] = cell.cell_id
                 del ready[task.id]
@@ -292,7 +292,7 @@ def simulate(inst: Instance, match: Match = scheduler.match, critical_path_first
         now = running[0][0]
         while running and running[0][0] == now:
             _, done = heapq.heappop(running)
-            idle.add(schedule[done].cell)
+            idle.put(offer_of[schedule[done].cell])
             held.difference_update(by_id[done].reserve)
             for nxt in dependents[done]:
                 waiting[nxt] -= 1
