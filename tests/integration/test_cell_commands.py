@@ -135,6 +135,17 @@ async def test_list_cells_refuses_a_bad_page_size_or_token(cells, size, token, p
     assert problem in error.details()
 
 
+async def test_a_cell_holding_a_task_is_out_of_the_idle_index_so_the_next_job_goes_elsewhere(
+        jobs, scripted_cell):
+    first, second = scripted_cell("c-1"), scripted_cell("c-2")
+    await first.connect()
+    await submit(jobs)
+    held = (await first.next("assign")).assign
+    await second.connect()  # idle after c-1, which would come first if still indexed idle
+    await submit(jobs)
+    assert (await second.next("assign")).assign.task_id != held.task_id
+
+
 async def test_get_cell_shows_the_cell(cells, start_cell):
     running = await start_cell("noop-1")
     cell = (await cells.GetCell(cell_pb.GetCellRequest(cell_id="noop-1"), timeout=TIMEOUT_S)).cell
