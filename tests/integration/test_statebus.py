@@ -7,7 +7,7 @@ import io
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 import zmq
@@ -310,29 +310,36 @@ def test_format_message_shows_joints_tool_gripper_and_packml_state() -> None:
     assert cell == "cell/c1/state #9 t=12.500s Execute clock=12.500s busy task=t-7"
 
 
+def tail_two_while_publishing(socket: zmq.Socket[bytes], endpoint: str,
+                              frames_of: Callable[[int], list[bytes]], seqs: Iterable[int]) -> list[str]:
+    """`tail` two messages of cell/c1/ while a thread publishes `frames_of(seq)` for each of
+    `seqs` every 2 ms; the lines it printed."""
+    stop = threading.Event()
+
+    def publish() -> None:
+        for seq in seqs:
+            if stop.wait(0.002):
+                return
+            socket.send_multipart(frames_of(seq))
+
+    sender = threading.Thread(target=publish)
+    sender.start()
+    out = io.StringIO()
+    try:
+        assert tail(endpoint, "cell/c1/", limit=2, duration_s=60.0, out=out) == 2
+    finally:
+        stop.set()
+        sender.join()
+    return out.getvalue().splitlines()
+
+
 def test_tail_prints_one_line_per_message_and_warns_on_gaps(
     raw_publisher: tuple[zmq.Socket[bytes], str],
 ) -> None:
     socket, endpoint = raw_publisher
     payload = robot_state().SerializeToString()
-    stop = threading.Event()
-
-    def publish_every_other_seq() -> None:
-        for seq in itertools.count(1, 2):
-            if stop.wait(0.002):
-                return
-            socket.send_multipart(frames("cell/c1/robot/arm", seq, payload))
-
-    sender = threading.Thread(target=publish_every_other_seq)
-    sender.start()
-    out = io.StringIO()
-    try:
-        count = tail(endpoint, "cell/c1/", limit=2, duration_s=60.0, out=out)
-    finally:
-        stop.set()
-        sender.join()
-    lines = out.getvalue().splitlines()
-    assert count == 2
+    lines = tail_two_while_publishing(socket, endpoint, lambda seq: frames("cell/c1/robot/arm", seq, payload),
+                                      itertools.count(1, 2))  # every other seq: gaps
     assert len(lines) == 3
     assert lines[0].startswith("cell/c1/robot/arm #")
     assert lines[1].startswith("WARNING cell/c1/robot/arm: messages lost before #")
@@ -441,25 +448,9 @@ def test_tail_warns_about_a_payload_that_does_not_parse_and_goes_on(
     raw_publisher: tuple[zmq.Socket[bytes], str],
 ) -> None:
     socket, endpoint = raw_publisher
-    topic = "cell/c1/state"
     good = cell_state().SerializeToString()
-    stop = threading.Event()
-
-    def publish_bad_and_good() -> None:
-        for seq in itertools.count(1):
-            if stop.wait(0.002):
-                return
-            socket.send_multipart(frames(topic, seq, b"\xff\xff\xff" if seq % 2 else good))
-
-    sender = threading.Thread(target=publish_bad_and_good)
-    sender.start()
-    out = io.StringIO()
-    try:
-        count = tail(endpoint, "cell/c1/", limit=2, duration_s=60.0, out=out)
-    finally:
-        stop.set()
-        sender.join()
-    lines = out.getvalue().splitlines()
-    assert count == 2
+    lines = tail_two_while_publishing(
+        socket, endpoint, lambda seq: frames("cell/c1/state", seq, b"\xff\xff\xff" if seq % 2 else good),
+        itertools.count(1))
     assert any(line.startswith("WARNING malformed message skipped: payload of #") for line in lines)
     assert sum(line.startswith("cell/c1/state #") for line in lines) == 2
