@@ -245,18 +245,21 @@ def _echo_main(ports: Queue[int], stop: Event, parent: int) -> None:
     async def echo(request: bytes, _context: grpc.aio.ServicerContext) -> bytes:
         return request
 
-    async def serve() -> None:
-        server = grpc.aio.server()
-        service, method = ECHO_METHOD.strip("/").split("/")
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-            service, {method: grpc.unary_unary_rpc_method_handler(echo)}),))
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        ports.put(port)
-        await asyncio.to_thread(_wait_stop, stop, parent)
-        await server.stop(0.5)
+    asyncio.run(serve_bare(ECHO_METHOD, grpc.unary_unary_rpc_method_handler(echo), ports.put, stop, parent))
 
-    asyncio.run(serve())
+
+async def serve_bare(path: str, handler: grpc.RpcMethodHandler, ready: Callable[[int], None],
+                     stop: Event, parent: int) -> None:
+    """A bare grpc.aio server of one generic method at `path` (bytes in and out: a bench's
+    ceiling) on a free loopback port, given to `ready`; until `stop` is set or the parent ends."""
+    server = grpc.aio.server()
+    service, method = path.strip("/").split("/")
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {method: handler}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    ready(port)
+    await asyncio.to_thread(_wait_stop, stop, parent)
+    await server.stop(0.5)
 
 
 class Child:

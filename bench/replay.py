@@ -42,7 +42,7 @@ from typing import Any
 import grpc
 
 from bench import save_json
-from bench.dispatch import CHANNEL_OPTIONS, Child, machine
+from bench.dispatch import CHANNEL_OPTIONS, Child, machine, serve_bare
 from cellwright.app.launch import Process, start_orchestrator
 from cellwright.orchestrator import convert
 from cellwright.orchestrator.engine import Engine, Submission, TaskReport
@@ -160,8 +160,6 @@ def responses(rows: list[StoredEvent], batch: int) -> list[bytes]:
 def _bare_main(db_path: str, batch: int, ports: Queue[Any], stop: Event, parent: int) -> None:
     """Bare server process (spawn target): streams the rows' responses, encoded beforehand;
     the request (b"0" or b"1") picks unbatched or batched."""
-    from bench.dispatch import _wait_stop
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     rows = read_rows(Path(db_path))
     encoded = {b"0": responses(rows, 0), b"1": responses(rows, batch)}
@@ -170,18 +168,9 @@ def _bare_main(db_path: str, batch: int, ports: Queue[Any], stop: Event, parent:
         for response in encoded[request]:
             yield response
 
-    async def serve() -> None:
-        server = grpc.aio.server()
-        service, method = BARE_METHOD.strip("/").split("/")
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
-            service, {method: grpc.unary_stream_rpc_method_handler(stream)}),))
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        ports.put((port, {k: sum(map(len, v)) for k, v in encoded.items()}))
-        await asyncio.to_thread(_wait_stop, stop, parent)
-        await server.stop(0.5)
-
-    asyncio.run(serve())
+    sizes = {k: sum(map(len, v)) for k, v in encoded.items()}
+    asyncio.run(serve_bare(BARE_METHOD, grpc.unary_stream_rpc_method_handler(stream),
+                           lambda port: ports.put((port, sizes)), stop, parent))
 
 
 # --- the client -----------------------------------------------------------------------
